@@ -1,0 +1,174 @@
+// The contract between the TypeScript library and the Node-API addon (native/addon/).
+// Everything here is plain data; lib/engine.ts and lib/bench.ts wrap it in the public API.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** ModelSpec as the addon reads it (camelCase of native/core/spec.h). */
+export interface NativeRopeSpec {
+  theta: number;
+  type: 'default' | 'llama3' | 'linear' | 'yarn';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPosition: number;
+  betaFast: number;
+  betaSlow: number;
+  mscale: number;
+  mscaleAllDim: number;
+}
+
+export interface NativeModelSpec {
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  attentionBias: boolean;
+  qkNorm: boolean;
+  maxPositionEmbeddings: number;
+  rope: NativeRopeSpec;
+}
+
+export interface NativeEngineOptions {
+  spec: NativeModelSpec;
+  /** 'cpu' or 'cuda:N'. */
+  device: string;
+  seed: number;
+  /** A .safetensors file or a folder of them (Hugging Face names); dummy weights when absent. */
+  weightsPath?: string;
+  /** KV pool capacity in tokens (rounded up to whole blocks). */
+  kvPoolTokens: number;
+  /** Largest batch and largest tokens in one forward the engine must hold activations for. */
+  maxBatch: number;
+  maxTokensPerStep: number;
+  /** Largest context (input + output) of any request. */
+  maxContext: number;
+  blockSize?: number;
+  /** CPU worker threads (0: all cores). */
+  threads?: number;
+}
+
+export type Mode = 'prefill' | 'decode' | 'both';
+export type ProfileWhat = 'none' | 'prefill' | 'decode' | 'both';
+
+export interface NativePointOptions {
+  batchSize: number;
+  inputLen: number;
+  outputLen: number;
+  mode: Mode;
+  /** How long the scheduler waits for a full batch. */
+  batchTimeoutMs: number;
+  /** Decode steps replay CUDA graphs (ignored where the backend has none). */
+  useGraphs: boolean;
+  profile: ProfileWhat;
+  /** Decode steps covered by the profiled pass. */
+  profileDecodeSteps: number;
+  /** Where the profiled pass writes its Chrome traces: `${tracePrefix}_prefill.trace.json`, `_decode`. */
+  tracePrefix?: string;
+  runName: string;
+}
+
+export interface NativeOpTime {
+  op: string;
+  layer: number;
+  ms: number;
+}
+
+export interface NativePointResult {
+  waitingMs: number;
+  /** null in decode mode. */
+  prefillMs: number | null;
+  /** One entry per timed decode step (empty in prefill mode). */
+  decodeStepMs: number[];
+  /** Context length (tokens attended) of each decode step. */
+  decodeContext: number[];
+  /** Greedy tokens of request 0, one per step. */
+  firstRequestTokens: number[];
+  usedGraphs: boolean;
+  /** Per-op device times of the profiled pass (empty when profile is 'none'). */
+  profiledPrefill: NativeOpTime[];
+  profiledDecode: NativeOpTime[];
+  traceFiles: string[];
+}
+
+export interface NativeProgress {
+  phase: 'waiting' | 'admitted' | 'warmup' | 'timed' | 'profiled' | 'done';
+  step: number;
+  totalSteps: number;
+}
+
+export interface NativeGenerateResult {
+  tokens: number[];
+  /** Logits (fp32) of the last prompt position, then of every decode step: (steps + 1) × vocab. */
+  logits: Float32Array[];
+}
+
+export interface NativePeaks {
+  bytesPerS: number;
+  flopsPerS: number;
+  copyBytes: number;
+  gemmM: number;
+  gemmN: number;
+  gemmK: number;
+}
+
+export interface NativeEngineInfo {
+  device: string;
+  deviceName: string;
+  dtype: 'f32' | 'bf16';
+  weightBytes: number;
+  kvPoolTokens: number;
+  kvBytesPerToken: number;
+  blockSize: number;
+  /** Seconds spent making (dummy) or loading the weights. */
+  weightInitMs: number;
+}
+
+export interface NativeDeviceInfo {
+  device: string;
+  name: string;
+  totalBytes: number;
+  freeBytes: number;
+  computeCapability: string;
+  driverVersion: number;
+}
+
+export interface NativeEngine {
+  /** Waits (on the engine's thread) for batchSize submitted requests, then runs the three passes. */
+  runPoint(opts: NativePointOptions, onProgress: (p: NativeProgress) => void): Promise<NativePointResult>;
+  /** Queues one request for the scheduler; callable any time, from any code. */
+  submit(request: { id: number; inputIds: Int32Array }): void;
+  /** Prefill inputIds, then `steps` greedy decode steps, returning every step's logits. */
+  generate(inputIds: Int32Array, steps: number): Promise<NativeGenerateResult>;
+  measurePeaks(): Promise<NativePeaks>;
+  info(): NativeEngineInfo;
+  /** Stops the running job between steps (it rejects with ERR_ABORTED). */
+  cancel(): void;
+  /** Frees every allocation; the engine cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
+export interface NativeAddon {
+  Engine: new (opts: NativeEngineOptions) => NativeEngine;
+  /** Backends compiled into this build: always 'cpu', plus 'cuda' where built with CUDA. */
+  backends(): string[];
+  listDevices(): NativeDeviceInfo[];
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads build/Release first, then prebuilds/ (node-gyp-build). */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  cached = load(root);
+  return cached;
+}

@@ -1,0 +1,153 @@
+// The backend op interface. The forward pass (native/model/) is written once as a sequence of
+// these ops; a backend only implements them. Each op lives in a file of its own, with the same
+// name in backend/cpu/*.cc (fp32 reference) and backend/cuda/*.cu (bf16 storage, fp32 math).
+//
+// Conventions
+// - Activations and weights are 2-D row-major tensors in the backend's storage dtype
+//   (act_dtype(): F32 on the CPU, BF16 on CUDA) unless an op says otherwise.
+// - Every pointer an op takes is device memory of this backend (host memory for the CPU).
+// - Ops are asynchronous on the backend's one stream; synchronize() waits for them.
+// - Ops never allocate: the engine allocates everything up front, so decode steps can be
+//   captured into CUDA graphs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gpubench {
+
+enum class DType : uint8_t { F32, BF16, I32 };
+
+inline size_t dtype_size(DType t) { return t == DType::BF16 ? 2 : 4; }
+inline const char* dtype_name(DType t) { return t == DType::F32 ? "f32" : t == DType::BF16 ? "bf16" : "i32"; }
+
+struct Tensor {
+  void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+
+  int64_t numel() const { return rows * cols; }
+  size_t bytes() const { return (size_t)numel() * dtype_size(dtype); }
+  // The first n rows (activations are allocated for the largest step and used for smaller ones).
+  Tensor first_rows(int64_t n) const { return Tensor{data, dtype, n, cols}; }
+  // The same memory seen as [numel / c, c] (e.g. q as one row per head for the q/k norm).
+  Tensor view_cols(int64_t c) const { return Tensor{data, dtype, numel() / c, c}; }
+  Tensor row(int64_t r) const {
+    return Tensor{(char*)data + (size_t)(r * cols) * dtype_size(dtype), dtype, 1, cols};
+  }
+};
+
+// One layer of the paged KV cache. K and V each hold [num_blocks][num_kv_heads][block_size][head_dim]
+// in act_dtype(), so one KV head's slice of a block is contiguous. Token slot s lives in block
+// s / block_size at offset s % block_size.
+struct KvLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+  int64_t num_blocks = 0;
+  int64_t block_size = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+// Where the tokens of one step sit. Sequence s owns the query rows [q_start[s], q_start[s+1]) and
+// has ctx_len[s] tokens in the cache after this step's KV write, so its query row i is at position
+// ctx_len[s] - q_len + i and attends causally to positions 0 .. that position.
+// The device arrays are read by the kernels; the host-side sizes fix grid shapes, so a CUDA graph
+// captured with max_ctx_len = C stays valid for every replay whose contexts are <= C.
+struct AttnMeta {
+  int num_seqs = 0;
+  int max_q_len = 0;          // 1 for pure decode
+  int max_ctx_len = 0;        // upper bound on every ctx_len of the step
+  int max_blocks_per_seq = 0; // row stride of block_table
+  const int32_t* q_start = nullptr;      // [num_seqs + 1]
+  const int32_t* ctx_len = nullptr;      // [num_seqs]
+  const int32_t* block_table = nullptr;  // [num_seqs * max_blocks_per_seq]
+};
+
+// Rotary embedding as Hugging Face computes it: for pair i < head_dim/2 of a head (elements i and
+// i + head_dim/2, "rotate_half"), angle = position * inv_freq[i]; cos and sin are multiplied by
+// attn_factor (1 except for yarn). With q_norm/k_norm set (qwen3), each q and k head is first
+// RMS-normalized over head_dim with that weight [1, head_dim] and norm_eps.
+struct RopeParams {
+  const float* inv_freq = nullptr;  // device [head_dim / 2], fp32
+  float attn_factor = 1.0f;
+  const void* q_norm = nullptr;  // act_dtype() [head_dim] or null
+  const void* k_norm = nullptr;
+  float norm_eps = 1e-6f;
+};
+
+struct DeviceInfo {
+  std::string name;
+  size_t total_bytes = 0;
+  size_t free_bytes = 0;
+  int cc_major = 0, cc_minor = 0;
+  int driver_version = 0;
+};
+
+using Event = void*;
+using Graph = void*;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // --- identity and memory (backend/<name>/memory) ---
+  virtual std::string name() const = 0;  // "cpu", "cuda:0"
+  virtual DType act_dtype() const = 0;
+  virtual DeviceInfo device_info() const = 0;
+  virtual void* alloc(size_t bytes) = 0;  // throws Error(OutOfMemory) with the sizes in the message
+  virtual void release(void* p) = 0;
+  virtual void copy_to_device(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;  // waits for the copy
+  virtual void copy_device(void* dst, const void* src, size_t bytes) = 0;
+  // fp32 host values into a tensor of any float dtype (bf16: round to nearest even), and back.
+  virtual void upload_f32(Tensor dst, const float* host_src) = 0;
+  virtual void download_f32(float* host_dst, Tensor src) = 0;  // waits
+
+  // --- stream, timing and graphs (backend/<name>/stream) ---
+  virtual void synchronize() = 0;
+  virtual Event event_create() = 0;
+  virtual void event_record(Event e) = 0;
+  virtual float event_elapsed_ms(Event start, Event end) = 0;  // both recorded and complete
+  virtual void event_destroy(Event e) = 0;
+  virtual bool supports_graphs() const { return false; }
+  virtual void capture_begin() {}
+  virtual Graph capture_end() { return nullptr; }
+  virtual void graph_replay(Graph) {}
+  virtual void graph_destroy(Graph) {}
+
+  // --- ops ---
+  // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (core/rng.h) for every element, so all
+  // backends hold the same bf16 values (the CPU as fp32).
+  virtual void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) = 0;
+  // init: every element = value.
+  virtual void fill(Tensor t, float value) = 0;
+  // embedding: out[r] = table[ids[r]] for r < out.rows (also gathers rows of activations).
+  virtual void embedding(Tensor out, Tensor table, const int32_t* ids) = 0;
+  // norm: out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, weight [1, cols]; out may alias x.
+  virtual void rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) = 0;
+  // norm: residual += x; out = rmsnorm(residual) * weight. The sum is kept in residual's dtype
+  // (bf16 on CUDA, as Hugging Face does in bf16).
+  virtual void add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor out, float eps) = 0;
+  // matmul: out[M,N] = x[M,K] * w[N,K]^T (+ bias[1,N]); fp32 accumulation. out may be F32 while
+  // x and w are act_dtype() (the LM head writes fp32 logits).
+  virtual void matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) = 0;
+  // rope: (q/k norm, see RopeParams, then) rotate q [T, Hq*head_dim] and k [T, Hkv*head_dim] in
+  // place at positions[t], then write
+  // k and v [T, Hkv*head_dim] into the cache at slots[t]. q, k, v may be column slices of one
+  // fused qkv buffer: row_stride is the distance in elements between consecutive rows.
+  virtual void rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride, int num_heads,
+                             const int32_t* positions, const int32_t* slots, RopeParams rope,
+                             KvLayer kv) = 0;
+  // attention: out [T, Hq*head_dim] = softmax(q k^T * scale, causal) v over the paged cache, with
+  // GQA (query head h reads KV head h / (Hq / Hkv)). q rows have stride row_stride.
+  virtual void attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
+                         const AttnMeta& meta, float scale) = 0;
+  // activation: out[T, I] = silu(gate_up[:, :I]) * gate_up[:, I:].
+  virtual void swiglu(Tensor out, Tensor gate_up) = 0;
+  // argmax: out[r] = index of the largest logits[r] (F32), the lowest index on ties.
+  virtual void argmax(int32_t* out, Tensor logits) = 0;
+};
+
+}  // namespace gpubench
