@@ -42,7 +42,10 @@ export interface NativeEngineOptions {
   seed: number;
   /** A .safetensors file or a folder of them (Hugging Face names); dummy weights when absent. */
   weightsPath?: string;
-  /** KV pool capacity in tokens (rounded up to whole blocks). */
+  /**
+   * KV pool capacity in tokens (rounded up to whole blocks). The engine caps it to what fits in
+   * device memory after weights and activations; info().kvPoolTokens tells what it got.
+   */
   kvPoolTokens: number;
   /** Largest batch and largest tokens in one forward the engine must hold activations for. */
   maxBatch: number;
@@ -140,17 +143,22 @@ export interface NativeDeviceInfo {
 }
 
 export interface NativeEngine {
+  /**
+   * Makes (dummy) or loads the weights and allocates the KV pool, on the engine's own thread.
+   * Call once, first; every other async method queues behind it. Rejects with the init error.
+   */
+  open(): Promise<NativeEngineInfo>;
   /** Waits (on the engine's thread) for batchSize submitted requests, then runs the three passes. */
   runPoint(opts: NativePointOptions, onProgress: (p: NativeProgress) => void): Promise<NativePointResult>;
   /** Queues one request for the scheduler; callable any time, from any code. */
   submit(request: { id: number; inputIds: Int32Array }): void;
   /** Prefill inputIds, then `steps` greedy decode steps, returning every step's logits. */
-  generate(inputIds: Int32Array, steps: number): Promise<NativeGenerateResult>;
+  generate(inputIds: Int32Array, steps: number, useGraphs?: boolean): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;
   info(): NativeEngineInfo;
   /** Stops the running job between steps (it rejects with ERR_ABORTED). */
   cancel(): void;
-  /** Frees every allocation; the engine cannot be used afterwards. */
+  /** Frees every allocation and stops the engine's thread; the engine cannot be used afterwards. */
   close(): Promise<void>;
 }
 

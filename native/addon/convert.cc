@@ -1,0 +1,208 @@
+#include "addon/convert.h"
+
+#include <cmath>
+
+namespace gpubench {
+
+namespace {
+
+Napi::Value field(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) fail(ErrorCode::InvalidArgument, std::string("missing field '") + name + "'");
+  return v;
+}
+
+double number(const Napi::Object& o, const char* name) {
+  Napi::Value v = field(o, name);
+  if (!v.IsNumber()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t integer(const Napi::Object& o, const char* name) {
+  double d = number(o, name);
+  if (std::floor(d) != d) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an integer");
+  return (int64_t)d;
+}
+
+int64_t integer_or(const Napi::Object& o, const char* name, int64_t fallback) {
+  return o.Get(name).IsUndefined() ? fallback : integer(o, name);
+}
+
+bool boolean(const Napi::Object& o, const char* name) {
+  Napi::Value v = field(o, name);
+  if (!v.IsBoolean()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string string(const Napi::Object& o, const char* name) {
+  Napi::Value v = field(o, name);
+  if (!v.IsString()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Napi::Object object(const Napi::Object& o, const char* name) {
+  Napi::Value v = field(o, name);
+  if (!v.IsObject()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an object");
+  return v.As<Napi::Object>();
+}
+
+ModelSpec spec_from_js(const Napi::Object& o) {
+  ModelSpec s;
+  s.model_type = string(o, "modelType");
+  s.vocab_size = integer(o, "vocabSize");
+  s.hidden_size = integer(o, "hiddenSize");
+  s.intermediate_size = integer(o, "intermediateSize");
+  s.num_layers = integer(o, "numLayers");
+  s.num_heads = integer(o, "numHeads");
+  s.num_kv_heads = integer(o, "numKvHeads");
+  s.head_dim = integer(o, "headDim");
+  s.rms_norm_eps = number(o, "rmsNormEps");
+  s.tie_word_embeddings = boolean(o, "tieWordEmbeddings");
+  s.attention_bias = boolean(o, "attentionBias");
+  s.qk_norm = boolean(o, "qkNorm");
+  s.max_position_embeddings = integer(o, "maxPositionEmbeddings");
+  Napi::Object r = object(o, "rope");
+  s.rope.theta = number(r, "theta");
+  s.rope.type = string(r, "type");
+  s.rope.factor = number(r, "factor");
+  s.rope.low_freq_factor = number(r, "lowFreqFactor");
+  s.rope.high_freq_factor = number(r, "highFreqFactor");
+  s.rope.original_max_position = integer(r, "originalMaxPosition");
+  s.rope.beta_fast = number(r, "betaFast");
+  s.rope.beta_slow = number(r, "betaSlow");
+  s.rope.mscale = number(r, "mscale");
+  s.rope.mscale_all_dim = number(r, "mscaleAllDim");
+  return s;
+}
+
+Napi::Array ops_to_js(Napi::Env env, const std::vector<OpTime>& ops) {
+  Napi::Array a = Napi::Array::New(env, ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", ops[i].op);
+    o.Set("layer", ops[i].layer);
+    o.Set("ms", ops[i].ms);
+    a.Set(i, o);
+  }
+  return a;
+}
+
+template <typename T>
+Napi::Array numbers_to_js(Napi::Env env, const std::vector<T>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a.Set(i, Napi::Number::New(env, (double)v[i]));
+  return a;
+}
+
+}  // namespace
+
+EngineOptions engine_options_from_js(const Napi::Object& o) {
+  EngineOptions e;
+  e.spec = spec_from_js(object(o, "spec"));
+  e.device = string(o, "device");
+  e.cpu_threads = (int)integer_or(o, "threads", 0);
+  e.runner.seed = (uint64_t)integer(o, "seed");
+  e.runner.kv_pool_tokens = integer(o, "kvPoolTokens");
+  e.runner.max_batch = integer(o, "maxBatch");
+  e.runner.max_tokens_per_step = integer(o, "maxTokensPerStep");
+  e.runner.max_context = integer(o, "maxContext");
+  e.runner.block_size = integer_or(o, "blockSize", 16);
+  if (!o.Get("weightsPath").IsUndefined()) e.runner.weights_path = string(o, "weightsPath");
+  return e;
+}
+
+PointOptions point_options_from_js(const Napi::Object& o) {
+  PointOptions p;
+  p.batch_size = integer(o, "batchSize");
+  p.input_len = integer(o, "inputLen");
+  p.output_len = integer(o, "outputLen");
+  std::string mode = string(o, "mode");
+  if (mode == "prefill") p.mode = Mode::Prefill;
+  else if (mode == "decode") p.mode = Mode::Decode;
+  else if (mode == "both") p.mode = Mode::Both;
+  else fail(ErrorCode::InvalidArgument, "mode '" + mode + "' is not one of prefill, decode, both");
+  p.batch_timeout_ms = number(o, "batchTimeoutMs");
+  p.use_graphs = boolean(o, "useGraphs");
+  std::string profile = string(o, "profile");
+  if (profile != "none" && profile != "prefill" && profile != "decode" && profile != "both") {
+    fail(ErrorCode::InvalidArgument, "profile '" + profile + "' is not one of none, prefill, decode, both");
+  }
+  p.profile_prefill = profile == "prefill" || profile == "both";
+  p.profile_decode = profile == "decode" || profile == "both";
+  p.profile_decode_steps = integer(o, "profileDecodeSteps");
+  if (!o.Get("tracePrefix").IsUndefined()) p.trace_prefix = string(o, "tracePrefix");
+  p.run_name = string(o, "runName");
+  return p;
+}
+
+Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("waitingMs", r.waiting_ms);
+  o.Set("prefillMs", r.prefill_ms < 0 ? env.Null() : Napi::Number::New(env, r.prefill_ms));
+  o.Set("decodeStepMs", numbers_to_js(env, r.decode_step_ms));
+  o.Set("decodeContext", numbers_to_js(env, r.decode_context));
+  o.Set("firstRequestTokens", numbers_to_js(env, r.first_request_tokens));
+  o.Set("usedGraphs", r.used_graphs);
+  o.Set("profiledPrefill", ops_to_js(env, r.profiled_prefill));
+  o.Set("profiledDecode", ops_to_js(env, r.profiled_decode));
+  Napi::Array files = Napi::Array::New(env, r.trace_files.size());
+  for (size_t i = 0; i < r.trace_files.size(); ++i) files.Set(i, r.trace_files[i]);
+  o.Set("traceFiles", files);
+  return o;
+}
+
+Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tokens", numbers_to_js(env, g.tokens));
+  Napi::Array logits = Napi::Array::New(env, g.logits.size());
+  for (size_t i = 0; i < g.logits.size(); ++i) {
+    Napi::Float32Array row = Napi::Float32Array::New(env, g.logits[i].size());
+    std::copy(g.logits[i].begin(), g.logits[i].end(), row.Data());
+    logits.Set(i, row);
+  }
+  o.Set("logits", logits);
+  return o;
+}
+
+Napi::Object peaks_to_js(Napi::Env env, const Peaks& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytesPerS", p.bytes_per_s);
+  o.Set("flopsPerS", p.flops_per_s);
+  o.Set("copyBytes", (double)p.copy_bytes);
+  o.Set("gemmM", (double)p.gemm_m);
+  o.Set("gemmN", (double)p.gemm_n);
+  o.Set("gemmK", (double)p.gemm_k);
+  return o;
+}
+
+Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", i.device);
+  o.Set("deviceName", i.device_name);
+  o.Set("dtype", i.dtype);
+  o.Set("weightBytes", (double)i.weight_bytes);
+  o.Set("kvPoolTokens", (double)i.kv_pool_tokens);
+  o.Set("kvBytesPerToken", (double)i.kv_bytes_per_token);
+  o.Set("blockSize", (double)i.block_size);
+  o.Set("weightInitMs", i.weight_init_ms);
+  return o;
+}
+
+Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const DeviceInfo& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", device);
+  o.Set("name", d.name);
+  o.Set("totalBytes", (double)d.total_bytes);
+  o.Set("freeBytes", (double)d.free_bytes);
+  o.Set("computeCapability", d.cc_major ? std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) : "");
+  o.Set("driverVersion", d.driver_version);
+  return o;
+}
+
+Napi::Error error_to_js(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", code);
+  return e;
+}
+
+}  // namespace gpubench

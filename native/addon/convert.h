@@ -1,0 +1,22 @@
+// Conversions between JavaScript values and the engine's C++ structs (camelCase names, see
+// lib/native.ts), and C++ errors into JS Errors with a stable `code`.
+#pragma once
+#include <napi.h>
+
+#include "core/engine.h"
+#include "core/error.h"
+
+namespace gpubench {
+
+EngineOptions engine_options_from_js(const Napi::Object& o);
+PointOptions point_options_from_js(const Napi::Object& o);
+
+Napi::Object point_result_to_js(Napi::Env env, const PointResult& r);
+Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g);
+Napi::Object peaks_to_js(Napi::Env env, const Peaks& p);
+Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i);
+Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const DeviceInfo& d);
+
+Napi::Error error_to_js(Napi::Env env, const std::string& code, const std::string& message);
+
+}  // namespace gpubench

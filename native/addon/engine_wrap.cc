@@ -1,0 +1,183 @@
+#include "addon/engine_wrap.h"
+
+#include "addon/async_job.h"
+#include "addon/convert.h"
+
+namespace gpubench {
+
+namespace {
+struct Unit {};
+
+// Calls a method body, turning a C++ gpubench::Error into a JS exception with its code.
+template <typename F>
+Napi::Value guarded(Napi::Env env, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw error_to_js(env, error_code_name(e.code), e.what());
+  }
+}
+}  // namespace
+
+Napi::Function EngineWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {InstanceMethod("open", &EngineWrap::Open), InstanceMethod("runPoint", &EngineWrap::RunPoint),
+                      InstanceMethod("submit", &EngineWrap::Submit), InstanceMethod("generate", &EngineWrap::Generate),
+                      InstanceMethod("measurePeaks", &EngineWrap::MeasurePeaks), InstanceMethod("info", &EngineWrap::Info),
+                      InstanceMethod("cancel", &EngineWrap::Cancel), InstanceMethod("close", &EngineWrap::Close)});
+}
+
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "Engine options must be an object");
+  guarded(env, [&] {
+    opts_ = engine_options_from_js(info[0].As<Napi::Object>());
+    return env.Undefined();
+  });
+  worker_ = std::make_unique<Worker>();
+}
+
+EngineWrap::~EngineWrap() {
+  // Engines not closed by JS are destroyed on their own thread, then the thread is joined.
+  if (engine_) worker_->post([this] { engine_.reset(); });
+  worker_->stop();
+}
+
+Engine& EngineWrap::engine() { return *engine_; }
+
+void EngineWrap::require_open(Napi::Env env) const {
+  if (closed_) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "engine is closed");
+  if (!opened_) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "engine is not open: await open() first");
+}
+
+Napi::Function EngineWrap::noop(Napi::Env env) {
+  return Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+}
+
+Napi::Value EngineWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "engine is closed");
+  return run_async<EngineInfo>(
+      env, *worker_, noop(env),
+      [this](Napi::ThreadSafeFunction&) {
+        if (!engine_) engine_ = std::make_unique<Engine>(opts_, scheduler_, cancel_);
+        return engine_->info();
+      },
+      [this](Napi::Env env, EngineInfo& i) -> Napi::Value {
+        info_ = i;
+        opened_ = true;
+        return engine_info_to_js(env, i);
+      });
+}
+
+Napi::Value EngineWrap::RunPoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "runPoint options must be an object");
+  PointOptions p;
+  guarded(env, [&] {
+    p = point_options_from_js(info[0].As<Napi::Object>());
+    return env.Undefined();
+  });
+  Napi::Function progress = info[1].IsFunction() ? info[1].As<Napi::Function>() : noop(env);
+  // Requests queued for an earlier, failed point must not leak into this one; JS calls
+  // runPoint before submitting this point's requests, so clearing here (on the JS thread) is safe.
+  scheduler_.clear();
+  cancel_.store(false);
+  scheduler_.reset_cancel();
+  return run_async<PointResult>(
+      env, *worker_, progress,
+      [this, p](Napi::ThreadSafeFunction& tsfn) {
+        return engine().run_point(p, [&tsfn](const Progress& pr) {
+          auto copy = std::make_shared<Progress>(pr);
+          tsfn.NonBlockingCall([copy](Napi::Env env, Napi::Function cb) {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("phase", copy->phase);
+            o.Set("step", (double)copy->step);
+            o.Set("totalSteps", (double)copy->total_steps);
+            cb.Call({o});
+          });
+        });
+      },
+      [](Napi::Env env, PointResult& r) -> Napi::Value { return point_result_to_js(env, r); });
+}
+
+Napi::Value EngineWrap::Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "submit expects {id, inputIds}");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value ids = o.Get("inputIds");
+  if (!ids.IsTypedArray() || ids.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw error_to_js(env, "ERR_INVALID_ARGUMENT", "inputIds must be an Int32Array");
+  }
+  Napi::Int32Array a = ids.As<Napi::Int32Array>();
+  Request r;
+  r.id = o.Get("id").IsNumber() ? o.Get("id").As<Napi::Number>().Int64Value() : 0;
+  r.input_ids.assign(a.Data(), a.Data() + a.ElementLength());
+  for (int32_t id : r.input_ids) {
+    if (id < 0 || id >= opts_.spec.vocab_size) {
+      throw error_to_js(env, "ERR_INVALID_ARGUMENT", "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                                         std::to_string(opts_.spec.vocab_size) + ")");
+    }
+  }
+  scheduler_.submit(std::move(r));
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::Generate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsNumber()) {
+    throw error_to_js(env, "ERR_INVALID_ARGUMENT", "generate expects (inputIds: Int32Array, steps: number, useGraphs?: boolean)");
+  }
+  Napi::Int32Array a = info[0].As<Napi::Int32Array>();
+  std::vector<int32_t> prompt(a.Data(), a.Data() + a.ElementLength());
+  int64_t steps = info[1].As<Napi::Number>().Int64Value();
+  bool graphs = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  cancel_.store(false);
+  return run_async<GenerateResult>(
+      env, *worker_, noop(env),
+      [this, prompt, steps, graphs](Napi::ThreadSafeFunction&) { return engine().generate(prompt, steps, graphs); },
+      [](Napi::Env env, GenerateResult& g) -> Napi::Value { return generate_result_to_js(env, g); });
+}
+
+Napi::Value EngineWrap::MeasurePeaks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  return run_async<Peaks>(
+      env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().peaks(); },
+      [](Napi::Env env, Peaks& p) -> Napi::Value { return peaks_to_js(env, p); });
+}
+
+Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
+  require_open(info.Env());
+  return engine_info_to_js(info.Env(), info_);
+}
+
+Napi::Value EngineWrap::Cancel(const Napi::CallbackInfo& info) {
+  cancel_.store(true);
+  scheduler_.cancel();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) {
+    auto done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
+  }
+  closed_ = true;
+  cancel_.store(true);
+  scheduler_.cancel();
+  return run_async<Unit>(
+      env, *worker_, noop(env),
+      [this](Napi::ThreadSafeFunction&) {
+        engine_.reset();
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+}  // namespace gpubench

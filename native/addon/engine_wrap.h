@@ -1,0 +1,44 @@
+// The JS class `Engine` (lib/native.ts NativeEngine): a thin wrapper that owns the worker thread,
+// the scheduler and the cancel flag, and posts every engine call to the worker.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "core/engine.h"
+#include "core/scheduler.h"
+#include "core/worker.h"
+
+namespace gpubench {
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+  ~EngineWrap() override;
+
+ private:
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value RunPoint(const Napi::CallbackInfo& info);
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value Generate(const Napi::CallbackInfo& info);
+  Napi::Value MeasurePeaks(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  Engine& engine();  // worker thread only
+  void require_open(Napi::Env env) const;
+  Napi::Function noop(Napi::Env env);
+
+  EngineOptions opts_;
+  BatchScheduler scheduler_;
+  std::atomic<bool> cancel_{false};
+  std::unique_ptr<Engine> engine_;  // created and destroyed on the worker
+  EngineInfo info_;                 // set on the JS thread once open() resolves
+  bool opened_ = false, closed_ = false;
+  std::unique_ptr<Worker> worker_;  // declared last: joined before the members above go
+};
+
+}  // namespace gpubench

@@ -1,0 +1,122 @@
+#include "core/model_runner.h"
+
+#include <chrono>
+
+#include "core/error.h"
+#include "model/llama.h"
+
+namespace gpubench {
+
+namespace {
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1 << 30));
+  return buf;
+}
+}  // namespace
+
+ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOptions& opts)
+    : be_(be), spec_(spec), opts_(opts) {
+  const DType dt = be.act_dtype();
+  const int64_t max_seqs = opts.max_batch;
+  const int64_t max_tokens = std::max(opts.max_tokens_per_step, max_seqs);
+  const size_t weight_bytes = WeightStore::bytes_for(spec, dt);
+  const size_t act_bytes = Activations::bytes_for(spec, dt, max_tokens, max_seqs);
+  const int64_t bytes_per_token = spec.num_layers * 2 * spec.kv_dim() * (int64_t)dtype_size(dt);
+
+  // Refuse before allocating anything, and cap the KV pool to the memory that is left.
+  const size_t free_bytes = be.device_info().free_bytes;
+  const size_t margin = dt == DType::F32 ? (size_t)256 << 20 : (size_t)1 << 30;  // workspaces, graphs
+  if (weight_bytes + act_bytes + margin > free_bytes) {
+    fail(ErrorCode::DoesNotFit, "model does not fit on " + be.name() + ": weights " + gib((double)weight_bytes) +
+                                    " + activations " + gib((double)act_bytes) + " + reserve " + gib((double)margin) +
+                                    ", " + gib((double)free_bytes) + " free");
+  }
+  int64_t fit_tokens = (int64_t)((free_bytes - weight_bytes - act_bytes - margin) / bytes_per_token);
+  int64_t pool_tokens = std::min(opts.kv_pool_tokens, fit_tokens);
+  int64_t num_blocks = pool_tokens / opts.block_size;
+  if (num_blocks < 1) {
+    fail(ErrorCode::DoesNotFit, "no room for the KV cache on " + be.name() + ": " + std::to_string(bytes_per_token) +
+                                    " bytes per token, " + gib((double)(free_bytes - weight_bytes - act_bytes)) +
+                                    " left after weights and activations");
+  }
+  opts_.kv_pool_tokens = num_blocks * opts.block_size;
+
+  try {
+    weights_ = std::make_unique<WeightStore>(be, spec);
+    auto t0 = std::chrono::steady_clock::now();
+    if (opts.weights_path.empty()) {
+      weights_->init_dummy(opts.seed);
+    } else {
+      weights_->load(opts.weights_path);
+    }
+    be.synchronize();
+    weight_init_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    kv_ = std::make_unique<KvPool>(be, spec.num_layers, num_blocks, opts.block_size, spec.num_kv_heads, spec.head_dim);
+    kv_->fill_finite(opts.seed);
+    blocks_ = std::make_unique<BlockAllocator>(num_blocks, opts.block_size);
+    act_ = std::make_unique<Activations>(be, spec, max_tokens, max_seqs);
+    step_ = std::make_unique<StepBuffers>(be, max_tokens, max_seqs, max_blocks_per_seq(), opts.block_size);
+    rope_ = make_rope_table(spec.rope, (int)spec.head_dim);
+    inv_freq_ = (float*)be.alloc(rope_.inv_freq.size() * sizeof(float));
+    be.copy_to_device(inv_freq_, rope_.inv_freq.data(), rope_.inv_freq.size() * sizeof(float));
+    be.synchronize();
+  } catch (...) {
+    release_all();
+    throw;
+  }
+}
+
+ModelRunner::~ModelRunner() { release_all(); }
+
+void ModelRunner::release_all() {
+  for (auto& [key, g] : graphs_) be_.graph_destroy(g);
+  graphs_.clear();
+  if (inv_freq_) be_.release(inv_freq_);
+  inv_freq_ = nullptr;
+  step_.reset();
+  act_.reset();
+  blocks_.reset();
+  kv_.reset();
+  weights_.reset();
+}
+
+void ModelRunner::run(Profiler* prof) {
+  llama_forward(ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof});
+}
+
+void ModelRunner::forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, Profiler* prof) {
+  step_->set(seqs, ctx_bound);
+  run(prof);
+}
+
+void ModelRunner::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
+  step_->set(seqs, ctx_bound);
+  auto key = std::make_pair((int64_t)seqs.size(), ctx_bound);
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    be_.capture_begin();
+    try {
+      run(nullptr);
+    } catch (...) {
+      be_.capture_end();
+      throw;
+    }
+    it = graphs_.emplace(key, be_.capture_end()).first;
+  }
+  be_.graph_replay(it->second);
+}
+
+std::vector<int32_t> ModelRunner::next_tokens(int64_t num_seqs) {
+  std::vector<int32_t> out(num_seqs);
+  be_.copy_to_host(out.data(), act_->next_tokens, num_seqs * sizeof(int32_t));
+  return out;
+}
+
+std::vector<float> ModelRunner::logits(int64_t num_seqs) {
+  std::vector<float> out((size_t)num_seqs * spec_.vocab_size);
+  be_.download_f32(out.data(), act_->logits.first_rows(num_seqs));
+  return out;
+}
+
+}  // namespace gpubench

@@ -1,0 +1,62 @@
+#include "core/peaks.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace gpubench {
+
+namespace {
+
+// Median of `reps` timed calls after one warm-up call.
+template <typename F>
+double median_ms(Backend& be, int reps, F&& fn) {
+  Event a = be.event_create(), b = be.event_create();
+  fn();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    be.event_record(a);
+    fn();
+    be.event_record(b);
+    be.synchronize();
+    ms.push_back(be.event_elapsed_ms(a, b));
+  }
+  be.event_destroy(a);
+  be.event_destroy(b);
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+Peaks measure_peaks(Backend& be) {
+  const bool cpu = be.act_dtype() == DType::F32;
+  Peaks p;
+  p.copy_bytes = cpu ? (256ll << 20) : (2ll << 30);
+  p.gemm_m = p.gemm_n = p.gemm_k = cpu ? 1024 : 8192;
+
+  // A copy reads and writes every byte once: 2 x bytes cross the memory bus.
+  void* src = be.alloc(p.copy_bytes);
+  void* dst = be.alloc(p.copy_bytes);
+  int64_t n = p.copy_bytes / 4;
+  be.init_dummy(Tensor{src, DType::F32, 1, n}, 1, 1, 1.0f);
+  double copy_ms = median_ms(be, cpu ? 5 : 20, [&] { be.copy_device(dst, src, p.copy_bytes); });
+  be.release(src);
+  be.release(dst);
+  p.bytes_per_s = 2.0 * p.copy_bytes / (copy_ms / 1e3);
+
+  DType t = be.act_dtype();
+  size_t e = dtype_size(t);
+  Tensor x{be.alloc(p.gemm_m * p.gemm_k * e), t, p.gemm_m, p.gemm_k};
+  Tensor w{be.alloc(p.gemm_n * p.gemm_k * e), t, p.gemm_n, p.gemm_k};
+  Tensor y{be.alloc(p.gemm_m * p.gemm_n * e), t, p.gemm_m, p.gemm_n};
+  be.init_dummy(x, 2, 2, 1.0f);
+  be.init_dummy(w, 3, 3, 1.0f);
+  double gemm_ms = median_ms(be, cpu ? 3 : 20, [&] { be.matmul(y, x, w, nullptr); });
+  be.release(x.data);
+  be.release(w.data);
+  be.release(y.data);
+  p.flops_per_s = 2.0 * p.gemm_m * p.gemm_n * p.gemm_k / (gemm_ms / 1e3);
+  return p;
+}
+
+}  // namespace gpubench

@@ -1,0 +1,206 @@
+#include "core/runner.h"
+
+#include <string>
+
+#include "core/error.h"
+#include "core/trace.h"
+
+namespace gpubench {
+
+namespace {
+
+// The requests of one point with their KV blocks; releases the blocks however the point ends.
+class Batch {
+ public:
+  Batch(BlockAllocator& alloc, std::vector<Request> reqs, int64_t tokens_per_request) : alloc_(alloc), reqs_(std::move(reqs)) {
+    kv_.resize(reqs_.size());
+    for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+  }
+  ~Batch() {
+    for (auto& s : kv_) alloc_.release(s.blocks);
+  }
+  size_t size() const { return reqs_.size(); }
+  Request& request(size_t i) { return reqs_[i]; }
+  SequenceKv& kv(size_t i) { return kv_[i]; }
+
+ private:
+  BlockAllocator& alloc_;
+  std::vector<Request> reqs_;
+  std::vector<SequenceKv> kv_;
+};
+
+enum class Pass { Warmup, Timed, Profiled };
+
+const char* pass_name(Pass p) { return p == Pass::Warmup ? "warmup" : p == Pass::Timed ? "timed" : "profiled"; }
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+void PointRunner::check_cancel() const {
+  if (cancel_.load()) fail(ErrorCode::Aborted, "aborted");
+}
+
+PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) {
+  const ModelRunnerOptions& mo = model_.options();
+  const bool prefill = o.mode != Mode::Decode;
+  const int64_t B = o.batch_size, L = o.input_len;
+  const int64_t decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
+  const int64_t context = L + o.output_len;
+  if (B < 1 || L < 1 || o.output_len < 1) fail(ErrorCode::InvalidArgument, "batch size, input and output length must be >= 1");
+  if (B > mo.max_batch) fail(ErrorCode::InvalidArgument, "batch size " + str(B) + " exceeds the engine's max batch " + str(mo.max_batch));
+  if (context > mo.max_context) {
+    fail(ErrorCode::InvalidArgument, "input + output length " + str(context) + " exceeds the engine's max context " + str(mo.max_context));
+  }
+  if (prefill && B * L > std::max(mo.max_tokens_per_step, mo.max_batch)) {
+    fail(ErrorCode::InvalidArgument, "prefill of " + str(B * L) + " tokens exceeds the engine's " +
+                                         str(mo.max_tokens_per_step) + " tokens per step");
+  }
+  check_batch_fits(model_.blocks(), B, context, model_.kv().bytes_per_token());
+
+  progress({"waiting", 0, B});
+  Admission adm = scheduler_.wait_for_batch((size_t)B, o.batch_timeout_ms);
+  for (auto& r : adm.batch) {
+    if ((int64_t)r.input_ids.size() != L) {
+      fail(ErrorCode::InvalidArgument, "request " + str(r.id) + " has " + str((int64_t)r.input_ids.size()) +
+                                           " input ids, the point's input length is " + str(L));
+    }
+  }
+  progress({"admitted", B, B});
+  Batch batch(model_.blocks(), std::move(adm.batch), context);
+  Backend& be = model_.backend();
+  const bool graphs = o.use_graphs && be.supports_graphs();
+
+  PointResult res;
+  res.waiting_ms = adm.waiting_ms;
+  res.used_graphs = graphs && decode_steps > 0;
+  Event t0 = be.event_create(), t1 = be.event_create();
+  Profiler prof(be);
+  ChromeTrace prefill_trace, decode_trace;
+
+  auto run_pass = [&](Pass pass) {
+    const bool timed = pass == Pass::Timed;
+    int64_t steps = pass == Pass::Warmup ? std::min<int64_t>(decode_steps, 2)
+                    : pass == Pass::Profiled ? (o.profile_decode ? std::min(decode_steps, o.profile_decode_steps) : 0)
+                                             : decode_steps;
+    bool do_prefill = prefill && (pass != Pass::Profiled || o.profile_prefill);
+    if (pass == Pass::Profiled && !do_prefill && steps == 0) return;
+    int64_t total = steps + (do_prefill ? 1 : 0);
+    std::vector<int32_t> cur(B);
+    std::vector<SeqStep> seqs(B);
+    // Decode-only: the first input_len tokens count as cached (fake KV); decode starts from the last input id.
+    for (int64_t i = 0; i < B; ++i) {
+      batch.kv(i).num_tokens = prefill ? 0 : L;
+      cur[i] = batch.request(i).input_ids.back();
+    }
+    if (do_prefill) {
+      for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch.kv(i), batch.request(i).input_ids.data(), L, 0};
+      be.event_record(t0);
+      model_.forward(seqs, 0, pass == Pass::Profiled ? &prof : nullptr);
+      be.event_record(t1);
+      cur = model_.next_tokens(B);
+      if (timed) {
+        res.prefill_ms = be.event_elapsed_ms(t0, t1);
+        res.first_request_tokens.push_back(cur[0]);
+      }
+      if (pass == Pass::Profiled) {
+        res.profiled_prefill = prof.collect();
+        prefill_trace.add_step("prefill bs" + str(B) + " in" + str(L), res.profiled_prefill);
+      }
+      for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;
+      progress({pass_name(pass), 1, total});
+      check_cancel();
+    } else if (prefill) {
+      for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;  // profiled decode after an unprofiled prefill
+    }
+    for (int64_t s = 0; s < steps; ++s) {
+      for (int64_t i = 0; i < B; ++i) {
+        SequenceKv& kv = batch.kv(i);
+        seqs[i] = SeqStep{&kv, &cur[i], 1, kv.num_tokens};
+      }
+      const int64_t ctx = batch.kv(0).num_tokens + 1;
+      be.event_record(t0);
+      if (graphs && pass != Pass::Profiled) {
+        model_.forward_graph(seqs, context);
+      } else {
+        model_.forward(seqs, context, pass == Pass::Profiled ? &prof : nullptr);
+      }
+      be.event_record(t1);
+      cur = model_.next_tokens(B);
+      for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens += 1;
+      if (timed) {
+        res.decode_step_ms.push_back(be.event_elapsed_ms(t0, t1));
+        res.decode_context.push_back(ctx);
+        res.first_request_tokens.push_back(cur[0]);
+      }
+      if (pass == Pass::Profiled) {
+        auto ops = prof.collect();
+        decode_trace.add_step("decode step " + str(s) + " ctx" + str(ctx), ops);
+        res.profiled_decode.insert(res.profiled_decode.end(), ops.begin(), ops.end());
+      }
+      progress({pass_name(pass), s + 1 + (do_prefill ? 1 : 0), total});
+      check_cancel();
+    }
+  };
+
+  try {
+    run_pass(Pass::Warmup);
+    run_pass(Pass::Timed);
+    if (o.profile_prefill || o.profile_decode) run_pass(Pass::Profiled);
+  } catch (...) {
+    be.event_destroy(t0);
+    be.event_destroy(t1);
+    throw;
+  }
+  be.event_destroy(t0);
+  be.event_destroy(t1);
+
+  if (!o.trace_prefix.empty()) {
+    for (auto* t : {&prefill_trace, &decode_trace}) {
+      if (t->empty()) continue;
+      t->set_metadata("run_name", o.run_name);
+      t->set_metadata("device", be.name());
+      t->set_metadata("batch_size", str(B));
+      t->set_metadata("input_len", str(L));
+      t->set_metadata("output_len", str(o.output_len));
+      std::string path = o.trace_prefix + (t == &prefill_trace ? "_prefill" : "_decode") + ".trace.json";
+      t->write(path);
+      res.trace_files.push_back(path);
+    }
+  }
+  progress({"done", 1, 1});
+  return res;
+}
+
+GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs) {
+  const int64_t L = (int64_t)prompt.size(), context = L + steps + 1;
+  if (L < 1 || steps < 0) fail(ErrorCode::InvalidArgument, "generate needs a non-empty prompt and steps >= 0");
+  if (context > model_.options().max_context || L > model_.options().max_tokens_per_step) {
+    fail(ErrorCode::InvalidArgument, "prompt of " + str(L) + " tokens + " + str(steps) + " steps exceeds the engine's limits");
+  }
+  Batch batch(model_.blocks(), {Request{0, prompt}}, context);
+  const bool graphs = use_graphs && model_.backend().supports_graphs();
+  GenerateResult g;
+  SequenceKv& kv = batch.kv(0);
+  model_.forward({SeqStep{&kv, prompt.data(), L, 0}}, 0, nullptr);
+  kv.num_tokens = L;
+  int32_t cur = model_.next_tokens(1)[0];
+  g.tokens.push_back(cur);
+  g.logits.push_back(model_.logits(1));
+  for (int64_t s = 0; s < steps; ++s) {
+    check_cancel();
+    std::vector<SeqStep> seqs{SeqStep{&kv, &cur, 1, kv.num_tokens}};
+    if (graphs) {
+      model_.forward_graph(seqs, context);
+    } else {
+      model_.forward(seqs, context, nullptr);
+    }
+    kv.num_tokens += 1;
+    cur = model_.next_tokens(1)[0];
+    g.tokens.push_back(cur);
+    g.logits.push_back(model_.logits(1));
+  }
+  return g;
+}
+
+}  // namespace gpubench

@@ -1,0 +1,70 @@
+// The benchmark protocol of one grid point (DESIGN.md section 4): admit a full batch, give every
+// request its KV blocks, then run the warm-up, timed and profiled passes.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/model_runner.h"
+#include "core/profiler.h"
+#include "core/scheduler.h"
+
+namespace gpubench {
+
+enum class Mode { Prefill, Decode, Both };
+
+struct PointOptions {
+  int64_t batch_size = 1;
+  int64_t input_len = 1;
+  int64_t output_len = 1;
+  Mode mode = Mode::Both;
+  double batch_timeout_ms = 10000;
+  bool use_graphs = true;
+  bool profile_prefill = false;
+  bool profile_decode = false;
+  int64_t profile_decode_steps = 3;
+  std::string trace_prefix;  // empty: no trace files
+  std::string run_name;
+};
+
+struct PointResult {
+  double waiting_ms = 0;
+  double prefill_ms = -1;  // -1: not measured (decode mode)
+  std::vector<double> decode_step_ms;
+  std::vector<int64_t> decode_context;
+  std::vector<int32_t> first_request_tokens;
+  bool used_graphs = false;
+  std::vector<OpTime> profiled_prefill, profiled_decode;
+  std::vector<std::string> trace_files;
+};
+
+struct Progress {
+  const char* phase;
+  int64_t step, total_steps;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;
+  std::vector<std::vector<float>> logits;  // prompt's last position, then each decode step
+};
+
+class PointRunner {
+ public:
+  PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel)
+      : model_(model), scheduler_(scheduler), cancel_(cancel) {}
+
+  PointResult run(const PointOptions& opts, const ProgressFn& progress);
+  // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row.
+  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs);
+
+ private:
+  ModelRunner& model_;
+  BatchScheduler& scheduler_;
+  const std::atomic<bool>& cancel_;
+
+  void check_cancel() const;
+};
+
+}  // namespace gpubench
