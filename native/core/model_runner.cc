@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "core/error.h"
-#include "model/llama.h"
+#include "model/forward.h"
 
 namespace gpubench {
 
@@ -82,7 +82,7 @@ void ModelRunner::release_all() {
 }
 
 void ModelRunner::run(Profiler* prof) {
-  llama_forward(ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof});
+  model_forward(ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof});
 }
 
 void ModelRunner::forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, Profiler* prof) {
