@@ -1,0 +1,86 @@
+// The fp32 reference backend: host memory, synchronous ops, every op threaded over a small pool.
+// Each op is defined in the file of its name (init.cc, norm.cc, ...), beside which the CUDA kernel
+// of the same name lives in backend/cuda/.
+#pragma once
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "backend/backend.h"
+#include "backend/cpu/parallel.h"
+#include "core/error.h"
+
+namespace gpubench {
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(int threads);
+
+  std::string name() const override { return "cpu"; }
+  DType act_dtype() const override { return DType::F32; }
+  DeviceInfo device_info() const override;
+  void* alloc(size_t bytes) override;
+  void release(void* p) override;
+  void copy_to_device(void* dst, const void* host_src, size_t bytes) override;
+  void copy_to_host(void* host_dst, const void* src, size_t bytes) override;
+  void copy_device(void* dst, const void* src, size_t bytes) override;
+  void upload_f32(Tensor dst, const float* host_src) override;
+  void download_f32(float* host_dst, Tensor src) override;
+
+  void synchronize() override {}
+  Event event_create() override;
+  void event_record(Event e) override;
+  float event_elapsed_ms(Event start, Event end) override;
+  void event_destroy(Event e) override;
+  bool supports_graphs() const override { return false; }
+
+  void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
+  void fill(Tensor t, float value) override;
+  void embedding(Tensor out, Tensor table, const int32_t* ids) override;
+  void rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) override;
+  void add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor out, float eps) override;
+  void matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) override;
+  void rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride, int num_heads,
+                     const int32_t* positions, const int32_t* slots, RopeParams rope,
+                     KvLayer kv) override;
+  void attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
+                 const AttnMeta& meta, float scale) override;
+  void swiglu(Tensor out, Tensor gate_up) override;
+  void argmax(int32_t* out, Tensor logits) override;
+
+ private:
+  ThreadPool pool_;
+};
+
+// 1 / sqrt(mean(x[0..n)^2) + eps): the RMSNorm scale, shared by norm.cc and rope.cc's q/k norm.
+float rms_inv(const float* x, int64_t n, float eps);
+
+// threads 0: one per hardware thread.
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+// Throws InvalidArgument with the one-line message "<op>: <parts...>".
+template <class... Parts>
+[[noreturn]] void invalid(const char* op, const Parts&... parts) {
+  std::ostringstream msg;
+  msg << op << ": ";
+  (msg << ... << parts);
+  fail(ErrorCode::InvalidArgument, msg.str());
+}
+
+// Argument checks shared by the op files; `what` names the tensor in the message.
+inline void check_f32(const char* op, const char* what, const Tensor& t) {
+  if (t.dtype != DType::F32)
+    invalid(op, what, " is ", dtype_name(t.dtype), ", the cpu backend needs f32");
+}
+
+inline void check_float(const char* op, const char* what, const Tensor& t) {
+  if (t.dtype == DType::I32) invalid(op, what, " is i32, expected f32 or bf16");
+}
+
+inline void check_shape(const char* op, const char* what, const Tensor& t, int64_t rows,
+                        int64_t cols) {
+  if (t.rows != rows || t.cols != cols)
+    invalid(op, what, " is [", t.rows, ", ", t.cols, "], expected [", rows, ", ", cols, "]");
+}
+
+}  // namespace gpubench

@@ -1,0 +1,22 @@
+// The CPU backend (fp32) against Hugging Face transformers: logits within 1e-4 relative L2 at the
+// last prompt position and at every greedy decode step, and identical greedy tokens.
+import { describe, expect, it } from 'vitest';
+import { listFixtures, relL2, runFixture } from './fixtures.js';
+
+const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3'];
+const fixtures = listFixtures();
+
+describe('golden fixtures (transformers, float32)', () => {
+  it('has a fixture for every supported dense model type', () => {
+    expect(fixtures.map((f) => f.expected.model_type)).toEqual(expect.arrayContaining(REQUIRED));
+  });
+
+  for (const f of fixtures) {
+    it(`${f.name}: CPU logits match transformers within 1e-4 and greedy tokens are identical`, async () => {
+      const got = await runFixture(f, 'cpu');
+      expect(got.tokens).toEqual(f.expected.tokens);
+      expect(got.logits).toHaveLength(f.expected.logits.length);
+      got.logits.forEach((row, i) => expect(relL2(row, f.expected.logits[i]), `step ${i}`).toBeLessThan(1e-4));
+    });
+  }
+});
