@@ -1,0 +1,518 @@
+// Safetensors reader (see safetensors.h). Standard library and POSIX mmap only.
+#include "core/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <map>
+#include <string_view>
+
+#include "core/error.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.cc assumes a little-endian host (safetensors data is little-endian)"
+#endif
+
+namespace gpubench {
+
+namespace {
+
+[[noreturn]] void weights_error(const std::string& msg) { fail(ErrorCode::Weights, msg); }
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+// ---- A small JSON parser: enough for safetensors headers, correct for any JSON value. ----------
+
+struct JValue {
+  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+  std::string text;                 // String: decoded UTF-8; Number: the literal; Bool: "true"/"false"
+  std::vector<JValue> items;        // Array
+  std::vector<std::string> keys;    // Object, in order
+  std::vector<JValue> values;       // Object, parallel to keys
+
+  const JValue* get(const std::string& key) const {
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == key) return &values[i];
+    return nullptr;
+  }
+};
+
+class JsonParser {
+ public:
+  JsonParser(std::string_view s, const std::string& file) : s_(s), file_(file) {}
+
+  JValue parse_document() {
+    JValue v = parse_value(0);
+    skip_ws();
+    if (pos_ != s_.size()) error("unexpected trailing characters");
+    return v;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 128;
+  std::string_view s_;
+  const std::string& file_;
+  size_t pos_ = 0;
+
+  [[noreturn]] void error(const std::string& what) const {
+    weights_error(file_ + ": header is not valid JSON: " + what + " at byte " + std::to_string(pos_));
+  }
+
+  void skip_ws() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
+  }
+
+  char peek() {
+    if (pos_ >= s_.size()) error("unexpected end of header");
+    return s_[pos_];
+  }
+
+  void expect(char c) {
+    if (peek() != c) error(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+
+  JValue parse_value(int depth) {
+    if (depth > kMaxDepth) error("nested too deeply");
+    skip_ws();
+    char c = peek();
+    JValue v;
+    if (c == '{') {
+      v.kind = JValue::Object;
+      ++pos_;
+      skip_ws();
+      if (peek() == '}') { ++pos_; return v; }
+      for (;;) {
+        skip_ws();
+        if (peek() != '"') error("expected a string key");
+        v.keys.push_back(parse_string());
+        skip_ws();
+        expect(':');
+        v.values.push_back(parse_value(depth + 1));
+        skip_ws();
+        if (peek() == ',') { ++pos_; continue; }
+        expect('}');
+        return v;
+      }
+    }
+    if (c == '[') {
+      v.kind = JValue::Array;
+      ++pos_;
+      skip_ws();
+      if (peek() == ']') { ++pos_; return v; }
+      for (;;) {
+        v.items.push_back(parse_value(depth + 1));
+        skip_ws();
+        if (peek() == ',') { ++pos_; continue; }
+        expect(']');
+        return v;
+      }
+    }
+    if (c == '"') {
+      v.kind = JValue::String;
+      v.text = parse_string();
+      return v;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      v.kind = JValue::Number;
+      v.text = parse_number();
+      return v;
+    }
+    if (literal("true")) { v.kind = JValue::Bool; v.text = "true"; return v; }
+    if (literal("false")) { v.kind = JValue::Bool; v.text = "false"; return v; }
+    if (literal("null")) { v.kind = JValue::Null; return v; }
+    error("unexpected character");
+  }
+
+  bool literal(const char* word) {
+    size_t n = std::strlen(word);
+    if (s_.substr(pos_, n) != word) return false;
+    pos_ += n;
+    return true;
+  }
+
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+  std::string parse_number() {
+    size_t start = pos_;
+    if (s_[pos_] == '-') ++pos_;
+    if (pos_ < s_.size() && s_[pos_] == '0') {
+      ++pos_;
+    } else if (pos_ < s_.size() && is_digit(s_[pos_])) {
+      while (pos_ < s_.size() && is_digit(s_[pos_])) ++pos_;
+    } else {
+      error("bad number");
+    }
+    if (pos_ < s_.size() && s_[pos_] == '.') {
+      ++pos_;
+      if (pos_ >= s_.size() || !is_digit(s_[pos_])) error("bad number");
+      while (pos_ < s_.size() && is_digit(s_[pos_])) ++pos_;
+    }
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+      if (pos_ >= s_.size() || !is_digit(s_[pos_])) error("bad number");
+      while (pos_ < s_.size() && is_digit(s_[pos_])) ++pos_;
+    }
+    return std::string(s_.substr(start, pos_ - start));
+  }
+
+  unsigned hex4() {
+    if (pos_ + 4 > s_.size()) error("truncated \\u escape");
+    unsigned v = 0;
+    for (int i = 0; i < 4; ++i) {
+      char c = s_[pos_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= unsigned(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
+      else error("bad \\u escape");
+    }
+    return v;
+  }
+
+  static void put_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+      out += char(cp);
+    } else if (cp < 0x800) {
+      out += char(0xC0 | (cp >> 6));
+      out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += char(0xE0 | (cp >> 12));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    } else {
+      out += char(0xF0 | (cp >> 18));
+      out += char(0x80 | ((cp >> 12) & 0x3F));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    }
+  }
+
+  std::string parse_string() {
+    expect('"');
+    std::string out;
+    for (;;) {
+      if (pos_ >= s_.size()) error("unterminated string");
+      char c = s_[pos_++];
+      if (c == '"') return out;
+      if (static_cast<unsigned char>(c) < 0x20) error("control character in string");
+      if (c != '\\') { out += c; continue; }
+      if (pos_ >= s_.size()) error("unterminated string");
+      char e = s_[pos_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          unsigned cp = hex4();
+          if (cp >= 0xD800 && cp <= 0xDBFF) {  // high surrogate: a low one must follow
+            if (pos_ + 2 > s_.size() || s_[pos_] != '\\' || s_[pos_ + 1] != 'u')
+              error("unpaired surrogate in \\u escape");
+            pos_ += 2;
+            unsigned lo = hex4();
+            if (lo < 0xDC00 || lo > 0xDFFF) error("unpaired surrogate in \\u escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            error("unpaired surrogate in \\u escape");
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default: error("bad escape");
+      }
+    }
+  }
+};
+
+// A non-negative JSON integer (no sign, fraction or exponent) that fits in int64.
+bool json_uint(const JValue& v, uint64_t* out) {
+  if (v.kind != JValue::Number || v.text.empty()) return false;
+  uint64_t x = 0;
+  for (char c : v.text) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = uint64_t(c - '0');
+    if (x > (uint64_t(INT64_MAX) - d) / 10) return false;
+    x = x * 10 + d;
+  }
+  *out = x;
+  return true;
+}
+
+// Bytes per element; 0 for a dtype this reader does not know at all.
+uint64_t dtype_size(const std::string& d) {
+  if (d == "F64" || d == "I64" || d == "U64") return 8;
+  if (d == "F32" || d == "I32" || d == "U32") return 4;
+  if (d == "BF16" || d == "F16" || d == "I16" || d == "U16") return 2;
+  if (d == "I8" || d == "U8" || d == "BOOL" || d == "F8_E4M3" || d == "F8_E5M2" ||
+      d == "F8_E8M0")
+    return 1;
+  return 0;
+}
+
+bool readable_dtype(const std::string& d) { return d == "BF16" || d == "F16" || d == "F32"; }
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// One read-only mapping of a whole file; unmapped when destroyed.
+struct Mapping {
+  std::string path;
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+
+  explicit Mapping(const std::string& p) : path(p) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) weights_error(p + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      weights_error(p + ": cannot stat: " + std::strerror(e));
+    }
+    size = uint64_t(st.st_size);
+    if (size < 8) {
+      ::close(fd);
+      weights_error(p + ": file is " + std::to_string(size) +
+                    " bytes, shorter than the 8-byte safetensors header length");
+    }
+    void* addr = ::mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    ::close(fd);
+    if (addr == MAP_FAILED) weights_error(p + ": cannot mmap: " + std::strerror(e));
+    data = static_cast<const uint8_t*>(addr);
+  }
+  ~Mapping() {
+    if (data) ::munmap(const_cast<uint8_t*>(data), size_t(size));
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+};
+
+}  // namespace
+
+float bf16_to_f32(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu;
+  uint32_t mant = h & 0x3FFu;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;  // +-0
+    } else {        // subnormal: value = mant * 2^-24; normalize it into an fp32 normal
+      int e = 127 - 15 + 1;
+      while ((mant & 0x400u) == 0) {
+        mant <<= 1;
+        --e;
+      }
+      mant &= 0x3FFu;
+      bits = sign | (uint32_t(e) << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (mant << 13);  // inf (mant 0) or nan (payload kept, so still nan)
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+struct SafetensorsSet::Impl {
+  std::string path;
+  std::vector<std::unique_ptr<Mapping>> maps;
+  struct Entry {
+    SafetensorInfo info;
+    const uint8_t* data;
+  };
+  std::map<std::string, Entry> tensors;
+
+  void load_file(const std::string& file) {
+    maps.push_back(std::make_unique<Mapping>(file));
+    const Mapping& m = *maps.back();
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, m.data, 8);
+    if (header_len > m.size - 8)
+      weights_error(file + ": header length " + std::to_string(header_len) +
+                    " is larger than the file (" + std::to_string(m.size) + " bytes)");
+    const uint64_t data_start = 8 + header_len;
+    const uint64_t data_len = m.size - data_start;
+
+    std::string_view text(reinterpret_cast<const char*>(m.data + 8), size_t(header_len));
+    JValue root = JsonParser(text, file).parse_document();
+    if (root.kind != JValue::Object) weights_error(file + ": header is not a JSON object");
+
+    for (size_t i = 0; i < root.keys.size(); ++i) {
+      const std::string& name = root.keys[i];
+      const JValue& v = root.values[i];
+      if (name == "__metadata__") continue;  // free-form strings; not needed here
+      const std::string where = file + ": tensor '" + name + "'";
+      if (v.kind != JValue::Object) weights_error(where + ": header entry is not an object");
+
+      const JValue* dtype = v.get("dtype");
+      const JValue* shape = v.get("shape");
+      const JValue* offs = v.get("data_offsets");
+      if (!dtype || dtype->kind != JValue::String)
+        weights_error(where + ": header entry has no string 'dtype'");
+      if (!shape || shape->kind != JValue::Array)
+        weights_error(where + ": header entry has no 'shape' array");
+      if (!offs || offs->kind != JValue::Array || offs->items.size() != 2)
+        weights_error(where + ": header entry has no 'data_offsets' [begin, end]");
+
+      SafetensorInfo info;
+      info.dtype = dtype->text;
+      info.file = file;
+      uint64_t numel = 1;
+      bool numel_overflow = false;
+      for (const JValue& d : shape->items) {
+        uint64_t x;
+        if (!json_uint(d, &x)) weights_error(where + ": 'shape' must hold non-negative integers");
+        info.shape.push_back(int64_t(x));
+        if (x != 0 && numel > UINT64_MAX / x) numel_overflow = true;
+        else numel *= x;
+      }
+      uint64_t begin, end;
+      if (!json_uint(offs->items[0], &begin) || !json_uint(offs->items[1], &end) || end < begin)
+        weights_error(where + ": 'data_offsets' must be non-negative integers [begin, end] with begin <= end");
+      if (end > data_len)
+        weights_error(file + ": truncated: tensor '" + name + "' needs bytes [" + std::to_string(begin) +
+                      "," + std::to_string(end) + ") but the data section has " +
+                      std::to_string(data_len));
+      info.offset = data_start + begin;
+      info.nbytes = end - begin;
+
+      const uint64_t esize = dtype_size(info.dtype);
+      if (esize != 0) {  // an unknown dtype is reported when it is read, not here
+        if (numel_overflow || numel > UINT64_MAX / esize || numel * esize != info.nbytes)
+          weights_error(where + ": data_offsets give " + std::to_string(info.nbytes) + " bytes but shape " +
+                        shape_str(info.shape) + " of " + info.dtype + " needs " +
+                        (numel_overflow ? std::string("more than 2^64") : std::to_string(numel * esize)));
+      }
+
+      auto it = tensors.find(name);
+      if (it != tensors.end()) {
+        if (it->second.info.file == file)
+          weights_error(file + ": tensor '" + name + "' appears twice in the header");
+        weights_error("tensor '" + name + "' is in two shards: " + it->second.info.file + " and " + file);
+      }
+      tensors.emplace(name, Entry{std::move(info), m.data + data_start + begin});
+    }
+  }
+
+  const Entry& entry(const std::string& name) const {
+    auto it = tensors.find(name);
+    if (it != tensors.end()) return it->second;
+    // Suggest the names that share the longest prefix with the one asked for.
+    std::vector<std::pair<size_t, const std::string*>> near;
+    for (const auto& kv : tensors) {
+      const std::string& n = kv.first;
+      size_t k = 0;
+      while (k < n.size() && k < name.size() && n[k] == name[k]) ++k;
+      near.emplace_back(k, &n);
+    }
+    std::stable_sort(near.begin(), near.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string msg = "tensor '" + name + "' not found in " + path + " (" + std::to_string(tensors.size()) +
+                      " tensors";
+    for (size_t i = 0; i < near.size() && i < 3; ++i) msg += (i == 0 ? "; e.g. " : ", ") + *near[i].second;
+    weights_error(msg + ")");
+  }
+};
+
+SafetensorsSet::SafetensorsSet(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    weights_error("safetensors path " + path + " does not exist (" + std::strerror(errno) + ")");
+  std::vector<std::string> files;
+  if (S_ISDIR(st.st_mode)) {
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir) weights_error(path + ": cannot open folder: " + std::strerror(errno));
+    while (struct dirent* de = ::readdir(dir)) {
+      std::string n = de->d_name;
+      if (!ends_with(n, ".safetensors")) continue;
+      std::string full = path + (ends_with(path, "/") ? "" : "/") + n;
+      struct stat fst;
+      if (::stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) files.push_back(full);
+    }
+    ::closedir(dir);
+    if (files.empty()) weights_error("no .safetensors files in folder " + path);
+    std::sort(files.begin(), files.end());
+  } else if (S_ISREG(st.st_mode)) {
+    files.push_back(path);
+  } else {
+    weights_error("safetensors path " + path + " is neither a file nor a folder");
+  }
+  for (const std::string& f : files) impl_->load_file(f);
+}
+
+SafetensorsSet::~SafetensorsSet() = default;  // each Mapping unmaps its file
+
+bool SafetensorsSet::has(const std::string& name) const { return impl_->tensors.count(name) != 0; }
+
+const SafetensorInfo& SafetensorsSet::info(const std::string& name) const { return impl_->entry(name).info; }
+
+const uint8_t* SafetensorsSet::raw(const std::string& name) const { return impl_->entry(name).data; }
+
+const std::string& SafetensorsSet::path() const { return impl_->path; }
+
+std::vector<std::string> SafetensorsSet::names() const {
+  std::vector<std::string> out;
+  out.reserve(impl_->tensors.size());
+  for (const auto& kv : impl_->tensors) out.push_back(kv.first);
+  return out;
+}
+
+void SafetensorsSet::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const {
+  const Impl::Entry& e = impl_->entry(name);
+  const SafetensorInfo& info = e.info;
+  if (info.shape != shape)
+    weights_error(info.file + ": tensor '" + name + "' has shape " + shape_str(info.shape) + ", expected " +
+                  shape_str(shape));
+  if (!readable_dtype(info.dtype))
+    weights_error(info.file + ": tensor '" + name + "' has unsupported dtype " + info.dtype +
+                  " (supported: BF16, F16, F32)");
+  const uint8_t* src = e.data;
+  if (info.nbytes == 0) return;
+  if (info.dtype == "F32") {
+    std::memcpy(dst, src, size_t(info.nbytes));  // the data may be unaligned: copy bytes
+    return;
+  }
+  const size_t n = size_t(info.nbytes / 2);
+  const bool bf16 = info.dtype == "BF16";
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, src + 2 * i, 2);
+    dst[i] = bf16 ? bf16_to_f32(h) : f16_to_f32(h);
+  }
+}
+
+}  // namespace gpubench
