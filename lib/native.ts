@@ -18,6 +18,35 @@ export interface NativeRopeSpec {
   mscaleAllDim: number;
 }
 
+/** Mixture of experts (native/core/spec.h MoeSpec). */
+export interface NativeMoeSpec {
+  numExperts: number;
+  topK: number;
+  expertIntermediateSize: number;
+  /** 0: no shared expert. */
+  sharedIntermediateSize: number;
+  /** qwen2_moe: sigmoid(x · w) scales the shared expert. */
+  sharedExpertGate: boolean;
+  normTopkProb: boolean;
+  scoring: 'softmax' | 'sigmoid';
+  topkMethod: 'greedy' | 'group_limited_greedy' | 'noaux_tc';
+  nGroup: number;
+  topkGroup: number;
+  routedScalingFactor: number;
+  /** One entry per layer: whether it has the MoE block (else the dense MLP). */
+  layerIsMoe: boolean[];
+}
+
+/** DeepSeek multi-head latent attention (native/core/spec.h MlaSpec). */
+export interface NativeMlaSpec {
+  /** 0: q projected directly. */
+  qLoraRank: number;
+  kvLoraRank: number;
+  qkNopeHeadDim: number;
+  qkRopeHeadDim: number;
+  vHeadDim: number;
+}
+
 export interface NativeModelSpec {
   modelType: string;
   vocabSize: number;
@@ -33,6 +62,10 @@ export interface NativeModelSpec {
   qkNorm: boolean;
   maxPositionEmbeddings: number;
   rope: NativeRopeSpec;
+  moe?: NativeMoeSpec;
+  mla?: NativeMlaSpec;
+  /** DeepSeek's num_nextn_predict_layers (0 or absent: none). */
+  mtpLayers?: number;
 }
 
 export interface NativeEngineOptions {

@@ -72,6 +72,36 @@ ModelSpec spec_from_js(const Napi::Object& o) {
   s.rope.beta_slow = number(r, "betaSlow");
   s.rope.mscale = number(r, "mscale");
   s.rope.mscale_all_dim = number(r, "mscaleAllDim");
+  if (!o.Get("moe").IsUndefined() && !o.Get("moe").IsNull()) {
+    Napi::Object m = object(o, "moe");
+    s.moe.num_experts = integer(m, "numExperts");
+    s.moe.top_k = integer(m, "topK");
+    s.moe.expert_intermediate_size = integer(m, "expertIntermediateSize");
+    s.moe.shared_intermediate_size = integer(m, "sharedIntermediateSize");
+    s.moe.shared_expert_gate = boolean(m, "sharedExpertGate");
+    s.moe.norm_topk_prob = boolean(m, "normTopkProb");
+    s.moe.scoring = string(m, "scoring");
+    s.moe.topk_method = string(m, "topkMethod");
+    s.moe.n_group = integer(m, "nGroup");
+    s.moe.topk_group = integer(m, "topkGroup");
+    s.moe.routed_scaling_factor = number(m, "routedScalingFactor");
+    Napi::Value layers = field(m, "layerIsMoe");
+    if (!layers.IsArray()) fail(ErrorCode::InvalidArgument, "field 'layerIsMoe' must be an array of booleans");
+    Napi::Array a = layers.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) s.moe.layer_is_moe.push_back(a.Get(i).ToBoolean().Value());
+    if ((int64_t)s.moe.layer_is_moe.size() != s.num_layers) {
+      fail(ErrorCode::InvalidArgument, "field 'layerIsMoe' must have numLayers entries");
+    }
+  }
+  if (!o.Get("mla").IsUndefined() && !o.Get("mla").IsNull()) {
+    Napi::Object m = object(o, "mla");
+    s.mla.q_lora_rank = integer(m, "qLoraRank");
+    s.mla.kv_lora_rank = integer(m, "kvLoraRank");
+    s.mla.qk_nope_head_dim = integer(m, "qkNopeHeadDim");
+    s.mla.qk_rope_head_dim = integer(m, "qkRopeHeadDim");
+    s.mla.v_head_dim = integer(m, "vHeadDim");
+  }
+  s.mtp_layers = integer_or(o, "mtpLayers", 0);
   return s;
 }
 
