@@ -1,0 +1,28 @@
+// CSV with the JSONL's fields: the header is written once, when the file is new or empty, then one
+// row per point as it finishes. Lists (trace files, notes) are joined with ';'; null is an empty cell.
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { PointOutcome } from '../result.js';
+import { FIELDS, toRecord, type FieldValue } from './fields.js';
+
+/** RFC 4180 quoting: only cells with a comma, quote or line break are quoted. */
+function cell(v: FieldValue): string {
+  if (v === null) return '';
+  const text = Array.isArray(v) ? v.join(';') : typeof v === 'number' && !Number.isFinite(v) ? '' : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvHeader(): string {
+  return FIELDS.join(',');
+}
+
+export function toCsvLine(p: PointOutcome): string {
+  const r = toRecord(p);
+  return FIELDS.map((f) => cell(r[f])).join(',');
+}
+
+export function appendCsv(file: string, p: PointOutcome): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const fresh = !existsSync(file) || statSync(file).size === 0;
+  appendFileSync(file, (fresh ? csvHeader() + '\n' : '') + toCsvLine(p) + '\n');
+}

@@ -1,0 +1,122 @@
+// One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
+// same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
+// not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
+import type { PointOutcome } from '../result.js';
+
+export type FieldValue = string | number | boolean | null | string[] | number[];
+export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
+
+export const SGLANG_FIELDS = [
+  'run_name',
+  'batch_size',
+  'input_len',
+  'output_len',
+  'prefill_latency',
+  'prefill_throughput',
+  'median_decode_latency',
+  'median_decode_throughput',
+  'total_latency',
+  'overall_throughput',
+] as const;
+
+export const FIELDS = [
+  ...SGLANG_FIELDS,
+  'ok',
+  'error_code',
+  'error_message',
+  'model',
+  'model_type',
+  'num_layers',
+  'mode',
+  'device',
+  'device_name',
+  'dtype',
+  'seed',
+  'waiting_ms',
+  'prefill_ms',
+  'prefill_floor_ms',
+  'prefill_ratio',
+  'prefill_mfu',
+  'prefill_mbu',
+  'decode_steps',
+  'decode_median_ms',
+  'decode_mean_ms',
+  'decode_p90_ms',
+  'decode_p99_ms',
+  'decode_min_ms',
+  'decode_max_ms',
+  'decode_stddev_ms',
+  'decode_floor_ms',
+  'decode_floor_context',
+  'decode_ratio',
+  'decode_mfu',
+  'decode_mbu',
+  'total_ms',
+  'peak_flops_per_s',
+  'peak_bytes_per_s',
+  'used_graphs',
+  'trace_files',
+  'notes',
+] as const;
+
+const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
+
+export function toRecord(p: PointOutcome): PointRecord {
+  const r = Object.fromEntries(FIELDS.map((f) => [f, null])) as PointRecord;
+  Object.assign(r, {
+    run_name: p.runName,
+    batch_size: p.batchSize,
+    input_len: p.inputLen,
+    output_len: p.outputLen,
+    ok: p.ok,
+    model: p.model,
+    model_type: p.modelType,
+    num_layers: p.numLayers,
+    mode: p.mode,
+    device: p.device,
+    seed: p.seed,
+    notes: p.notes,
+  });
+  if (!p.ok) {
+    r.error_code = p.error.code;
+    r.error_message = p.error.message;
+    r.trace_files = [];
+    return r;
+  }
+  const d = p.decode;
+  Object.assign(r, {
+    prefill_latency: s(p.prefillMs),
+    prefill_throughput: p.prefillTokPerS,
+    median_decode_latency: s(d?.median),
+    median_decode_throughput: p.decodeTokPerS,
+    total_latency: s(p.totalMs),
+    overall_throughput: p.overallTokPerS,
+    device_name: p.deviceName,
+    dtype: p.dtype,
+    waiting_ms: p.waitingMs,
+    prefill_ms: p.prefillMs,
+    prefill_floor_ms: p.prefillFloorMs,
+    prefill_ratio: p.prefillRatio,
+    prefill_mfu: p.prefillMfu,
+    prefill_mbu: p.prefillMbu,
+    decode_steps: p.decodeStepMs.length,
+    decode_median_ms: d?.median ?? null,
+    decode_mean_ms: d?.mean ?? null,
+    decode_p90_ms: d?.p90 ?? null,
+    decode_p99_ms: d?.p99 ?? null,
+    decode_min_ms: d?.min ?? null,
+    decode_max_ms: d?.max ?? null,
+    decode_stddev_ms: d?.stddev ?? null,
+    decode_floor_ms: p.decodeFloorMs,
+    decode_floor_context: p.decodeFloorContext,
+    decode_ratio: p.decodeRatio,
+    decode_mfu: p.decodeMfu,
+    decode_mbu: p.decodeMbu,
+    total_ms: p.totalMs,
+    peak_flops_per_s: p.peaks.flopsPerS,
+    peak_bytes_per_s: p.peaks.bytesPerS,
+    used_graphs: p.usedGraphs,
+    trace_files: p.traceFiles,
+  });
+  return r;
+}

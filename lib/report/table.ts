@@ -1,0 +1,153 @@
+// The result tables of RTP-LLM's perf_test (`Seq Len | Batch Size | Success/Total Req | Input/Output |
+// Waiting Time(ms) | Decode Time(ms)`, and the same for prefill), with our columns after theirs: the
+// median step, throughput, the roofline floor of DESIGN.md section 5, measured/floor and MBU or MFU.
+// Rows are ordered as RTP-LLM prints them: by sequence length, then batch size.
+import Table from 'cli-table3';
+import type { PointOutcome, PointResult } from '../result.js';
+import type { SweepResult } from '../bench.js';
+import { formatParams } from '../presets.js';
+import { totalParams } from '../metrics.js';
+
+const DASH = '-';
+
+export function fmtMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return DASH;
+  return ms >= 1000 ? ms.toFixed(0) : ms >= 100 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+export function fmtRate(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return DASH;
+  return x >= 100 ? Math.round(x).toString() : x.toFixed(1);
+}
+
+export function fmtRatio(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? DASH : `${x.toFixed(2)}x`;
+}
+
+export function fmtPct(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? DASH : `${(x * 100).toFixed(1)}%`;
+}
+
+/** Bytes/s and FLOP/s with SI prefixes: 3.0e12 → '3.00 T'. */
+export function fmtSi(x: number): string {
+  const units: [number, string][] = [[1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  for (const [v, u] of units) if (x >= v) return `${(x / v).toFixed(2)} ${u}`;
+  return x.toFixed(2) + ' ';
+}
+
+/** No line between body rows, as RTP-LLM prints them. */
+export const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+function newTable(head: string[]): Table.Table {
+  // No colours: the tables go to files and CI logs as often as to terminals.
+  return new Table({ head, chars: COMPACT, style: { head: [], border: [] } });
+}
+
+function byRtpOrder(points: readonly PointOutcome[]): PointOutcome[] {
+  return [...points].sort((a, b) => a.inputLen - b.inputLen || a.outputLen - b.outputLen || a.batchSize - b.batchSize);
+}
+
+function common(p: PointOutcome): string[] {
+  const success = p.ok ? p.batchSize : 0;
+  return [String(p.inputLen), String(p.batchSize), `${success}/${p.batchSize}`, `${p.inputLen}/${p.outputLen}`, p.ok ? fmtMs(p.waitingMs) : DASH];
+}
+
+const failedCells = (n: number, p: PointOutcome & { ok: false }): string[] => [p.error.code, ...Array<string>(n - 1).fill(DASH)];
+
+export const DECODE_HEAD = [
+  'Seq Len', 'Batch Size', 'Success/Total Req', 'Input/Output', 'Waiting Time(ms)', 'Decode Time(ms)',
+  'Median Step(ms)', 'P90 Step(ms)', 'Decode tok/s', 'Floor(ms)', 'Ratio', 'MBU',
+];
+
+export const PREFILL_HEAD = [
+  'Seq Len', 'Batch Size', 'Success/Total Req', 'Input/Output', 'Waiting Time(ms)', 'Prefill Time(ms)',
+  'Prefill tok/s', 'Floor(ms)', 'Ratio', 'MFU',
+];
+
+/** Points with decode steps (modes decode and both); failed points of those modes too. */
+function decodeRows(points: readonly PointOutcome[]): PointOutcome[] {
+  return points.filter((p) => p.mode !== 'prefill' && (!p.ok || p.decode !== null));
+}
+
+function prefillRows(points: readonly PointOutcome[]): PointOutcome[] {
+  return points.filter((p) => p.mode !== 'decode' && (!p.ok || p.prefillMs !== null));
+}
+
+/** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
+export function formatDecodeTable(points: readonly PointOutcome[]): string {
+  const t = newTable(DECODE_HEAD);
+  for (const p of byRtpOrder(decodeRows(points))) {
+    if (!p.ok) {
+      t.push([...common(p), ...failedCells(DECODE_HEAD.length - 5, p)]);
+      continue;
+    }
+    const d = (p as PointResult).decode;
+    t.push([
+      ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
+      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu),
+    ]);
+  }
+  return `Decode Result\n${t.toString()}`;
+}
+
+export function formatPrefillTable(points: readonly PointOutcome[]): string {
+  const t = newTable(PREFILL_HEAD);
+  for (const p of byRtpOrder(prefillRows(points))) {
+    if (!p.ok) {
+      t.push([...common(p), ...failedCells(PREFILL_HEAD.length - 5, p)]);
+      continue;
+    }
+    t.push([
+      ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
+      fmtRatio(p.prefillRatio), fmtPct(p.prefillMfu),
+    ]);
+  }
+  return `Prefill Result\n${t.toString()}`;
+}
+
+/** Per point, the profiled pass's time by op kind (ms per forward and share), prefill then decode. */
+export function formatBreakdown(points: readonly PointOutcome[]): string {
+  const parts: string[] = [];
+  for (const p of points) {
+    if (!p.ok) continue;
+    for (const [phase, ops] of [['prefill', p.breakdown.prefill], ['decode', p.breakdown.decode]] as const) {
+      if (ops.length === 0) continue;
+      const t = newTable(['Op', 'ms/step', 'Share', 'Calls']);
+      for (const o of ops) t.push([o.op, o.msPerStep.toFixed(3), fmtPct(o.share), String(o.calls)]);
+      parts.push(`Profiled ${phase} ops: bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}\n${t.toString()}`);
+    }
+  }
+  return parts.join('\n\n');
+}
+
+/** One line per failed point, for under the tables. */
+export function formatFailures(points: readonly PointOutcome[]): string {
+  return points
+    .filter((p): p is PointOutcome & { ok: false } => !p.ok)
+    .map((p) => `failed: bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}: ${p.error.code}: ${oneLine(p.error.message)}`)
+    .join('\n');
+}
+
+/** Collapses a (possibly multi-line) native message into one line. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The tables that apply to the points' mode, then the failures. */
+export function formatTables(points: readonly PointOutcome[]): string {
+  const parts: string[] = [];
+  if (prefillRows(points).length > 0) parts.push(formatPrefillTable(points));
+  if (decodeRows(points).length > 0) parts.push(formatDecodeTable(points));
+  const failures = formatFailures(points);
+  if (failures) parts.push(failures);
+  return parts.join('\n\n');
+}
+
+/** What ran where, and the peaks the floors use. */
+export function formatRunHeader(r: Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'peaks'>): string {
+  const m = r.model;
+  return (
+    `run ${r.runName}: ${m.name} (${m.modelType}, ${m.numLayers} layers, ${formatParams(totalParams(m))} params) ` +
+    `on ${r.device} (${r.deviceName}, ${r.dtype}); peaks ${fmtSi(r.peaks.bytesPerS)}B/s, ${fmtSi(r.peaks.flopsPerS)}FLOP/s`
+  );
+}

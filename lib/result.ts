@@ -1,0 +1,205 @@
+// What one grid point produced, with every metric of DESIGN.md section 5, built from the addon's raw
+// timings by a pure function (so the arithmetic is tested without an engine).
+import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from './native.js';
+import type { GridPoint } from './options.js';
+import type { ModelSpec } from './model-spec.js';
+import type { ErrorCode } from './errors.js';
+import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
+
+/** Device time of one op kind in a profiled pass. */
+export interface OpShare {
+  op: string;
+  /** Summed over the pass (every layer, every profiled step). */
+  ms: number;
+  /** Per forward: ms divided by the forwards the pass profiled. */
+  msPerStep: number;
+  /** Fraction of the pass's total op time. */
+  share: number;
+  calls: number;
+}
+
+interface PointBase {
+  runName: string;
+  model: string;
+  modelType: string;
+  numLayers: number;
+  device: string;
+  mode: Mode;
+  seed: number;
+  batchSize: number;
+  inputLen: number;
+  /** The output length that ran (1 in prefill mode, whatever was asked). */
+  outputLen: number;
+  /** Things the reader should know about how the point ran (e.g. output_len forced to 1). */
+  notes: string[];
+}
+
+export interface PointResult extends PointBase {
+  ok: true;
+  deviceName: string;
+  dtype: 'f32' | 'bf16';
+  waitingMs: number;
+  prefillMs: number | null;
+  prefillTokPerS: number | null;
+  /** Every timed decode step, and the context each attended to. */
+  decodeStepMs: number[];
+  decodeContext: number[];
+  decode: Stats | null;
+  /** B / median step (× accepted tokens per step, 1 without MTP). */
+  decodeTokPerS: number | null;
+  totalMs: number;
+  overallTokPerS: number | null;
+  prefillFloorMs: number | null;
+  prefillRatio: number | null;
+  prefillMfu: number | null;
+  prefillMbu: number | null;
+  /** Floor of a decode step at the median context of the timed steps. */
+  decodeFloorMs: number | null;
+  decodeFloorContext: number | null;
+  decodeRatio: number | null;
+  decodeMfu: number | null;
+  decodeMbu: number | null;
+  peaks: Peaks;
+  usedGraphs: boolean;
+  breakdown: { prefill: OpShare[]; decode: OpShare[] };
+  traceFiles: string[];
+  /** Greedy tokens of request 0 (a cheap determinism check across runs and devices). */
+  firstRequestTokens: number[];
+}
+
+export interface PointFailure extends PointBase {
+  ok: false;
+  error: { code: ErrorCode; message: string };
+}
+
+export type PointOutcome = PointResult | PointFailure;
+
+export interface RunContext {
+  runName: string;
+  spec: ModelSpec;
+  device: string;
+  info: NativeEngineInfo;
+  mode: Mode;
+  seed: number;
+  peaks: Peaks;
+  bytesPerElem: number;
+  /** Decode steps the profiled pass covers. */
+  profileDecodeSteps: number;
+}
+
+/** Sums a profiled pass's op times by op kind, largest first. */
+export function aggregateOps(ops: readonly NativeOpTime[], forwards: number): OpShare[] {
+  const byOp = new Map<string, { ms: number; calls: number }>();
+  let total = 0;
+  for (const t of ops) {
+    const e = byOp.get(t.op) ?? { ms: 0, calls: 0 };
+    e.ms += t.ms;
+    e.calls += 1;
+    byOp.set(t.op, e);
+    total += t.ms;
+  }
+  const n = Math.max(1, forwards);
+  return [...byOp.entries()]
+    .map(([op, e]) => ({ op, ms: e.ms, msPerStep: e.ms / n, share: total > 0 ? e.ms / total : 0, calls: e.calls }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
+/** x / seconds, or null when there is no time to divide by. */
+function perSecond(x: number, ms: number | null): number | null {
+  return ms !== null && ms > 0 ? x / (ms / 1000) : null;
+}
+
+function ratio(ms: number | null, floor: number | null): number | null {
+  return ms !== null && floor !== null && floor > 0 ? ms / floor : null;
+}
+
+function median(xs: readonly number[]): number {
+  return summarize(xs).median;
+}
+
+export function failedPoint(ctx: Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed'>, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
+  return { ...base(ctx, point, notes), ok: false, error: { code, message } };
+}
+
+function base(ctx: Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed'>, point: GridPoint, notes: string[]): PointBase {
+  return {
+    runName: ctx.runName,
+    model: ctx.spec.name,
+    modelType: ctx.spec.modelType,
+    numLayers: ctx.spec.numLayers,
+    device: ctx.device,
+    mode: ctx.mode,
+    seed: ctx.seed,
+    batchSize: point.batchSize,
+    inputLen: point.inputLen,
+    outputLen: point.outputLen,
+    notes,
+  };
+}
+
+export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativePointResult, notes: string[] = []): PointResult {
+  const { spec, peaks, bytesPerElem } = ctx;
+  const B = point.batchSize;
+  const L = point.inputLen;
+  const steps = raw.decodeStepMs;
+
+  const prefillMs = raw.prefillMs;
+  let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
+  if (prefillMs !== null) {
+    const cost = prefillCost(spec, B, L, bytesPerElem);
+    prefillFloorMs = floorMs(cost, peaks);
+    prefillMfu = prefillMs > 0 ? mfu(cost.flops, prefillMs, peaks.flopsPerS) : null;
+    prefillMbu = prefillMs > 0 ? mbu(cost.bytes, prefillMs, peaks.bytesPerS) : null;
+  }
+
+  const decode = steps.length > 0 ? summarize(steps) : null;
+  let decodeFloorMs: number | null = null, decodeFloorContext: number | null = null;
+  let decodeMfu: number | null = null, decodeMbu: number | null = null;
+  if (decode) {
+    // The contexts rise by one per step, so their median is the middle step's context; the floor
+    // there is what the median step time is compared with.
+    decodeFloorContext = Math.round(raw.decodeContext.length > 0 ? median(raw.decodeContext) : L + (steps.length + 1) / 2);
+    const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem);
+    decodeFloorMs = floorMs(cost, peaks);
+    decodeMfu = decode.median > 0 ? mfu(cost.flops, decode.median, peaks.flopsPerS) : null;
+    decodeMbu = decode.median > 0 ? mbu(cost.bytes, decode.median, peaks.bytesPerS) : null;
+  }
+
+  const totalMs = (prefillMs ?? 0) + steps.reduce((s, x) => s + x, 0);
+  // sglang counts input and output tokens over the whole run; decode mode processes no input.
+  const overallTokens = ctx.mode === 'decode' ? B * point.outputLen : B * (L + point.outputLen);
+  const profiledDecodeForwards = Math.min(ctx.profileDecodeSteps, steps.length);
+
+  return {
+    ...base(ctx, point, notes),
+    ok: true,
+    deviceName: ctx.info.deviceName,
+    dtype: ctx.info.dtype,
+    waitingMs: raw.waitingMs,
+    prefillMs,
+    prefillTokPerS: prefillMs === null ? null : perSecond(B * L, prefillMs),
+    decodeStepMs: [...steps],
+    decodeContext: [...raw.decodeContext],
+    decode,
+    decodeTokPerS: decode ? perSecond(B, decode.median) : null,
+    totalMs,
+    overallTokPerS: perSecond(overallTokens, totalMs),
+    prefillFloorMs,
+    prefillRatio: ratio(prefillMs, prefillFloorMs),
+    prefillMfu,
+    prefillMbu,
+    decodeFloorMs,
+    decodeFloorContext,
+    decodeRatio: ratio(decode?.median ?? null, decodeFloorMs),
+    decodeMfu,
+    decodeMbu,
+    peaks,
+    usedGraphs: raw.usedGraphs,
+    breakdown: {
+      prefill: aggregateOps(raw.profiledPrefill, 1),
+      decode: aggregateOps(raw.profiledDecode, profiledDecodeForwards),
+    },
+    traceFiles: [...raw.traceFiles],
+    firstRequestTokens: [...raw.firstRequestTokens],
+  };
+}

@@ -1,0 +1,131 @@
+// `gpubench run` end to end in-process, with the addon replaced by the fake (test/ts/fake-addon.ts):
+// outputs, files, failing points, exit codes and Ctrl-C, without a native build.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { SGLANG_FIELDS } from '../../lib/report/fields.js';
+import { runCli } from './cli-helpers.js';
+import { fakeAddon } from './fake-addon.js';
+
+const state = vi.hoisted(() => ({ addon: undefined as unknown }));
+vi.mock('../../lib/native.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../lib/native.js')>()),
+  loadAddon: () => {
+    if (state.addon instanceof Error) throw state.addon;
+    return state.addon;
+  },
+}));
+
+const small = ['run', '--model', 'tiny-llama', '--layers', '1', '--input-len', '8', '--output-len', '4', '--device', 'cpu'];
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'gpubench-cli-fake-'));
+
+describe('gpubench run (fake addon)', () => {
+  it('prints progress, both tables, and writes JSONL and CSV as points finish', async () => {
+    state.addon = fakeAddon();
+    const dir = tmp();
+    const jsonl = path.join(dir, 'r.jsonl');
+    const csv = path.join(dir, 'r.csv');
+    const r = await runCli([...small, '--batch', '1,2', '--save-jsonl', jsonl, '--save-csv', csv]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^gpubench: 2 points on cpu\n\[1\/2\] bs=1 in=8 out=4: prefill .* decode median .*\n\[2\/2\] bs=2 in=8 out=4: /);
+    expect(r.stdout).toMatch(/^run tiny-llama: tiny-llama \(llama, 1 layers/);
+    expect(r.stdout).toContain('Prefill Result');
+    expect(r.stdout).toContain('Decode Result');
+    const lines = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(Object.keys(lines[0]).slice(0, SGLANG_FIELDS.length)).toEqual([...SGLANG_FIELDS]);
+    expect(readFileSync(csv, 'utf8').trimEnd().split('\n')).toHaveLength(3);
+  });
+
+  it('runs the CPU default sweep without flags', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli(['run']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('gpubench: 4 points on cpu');
+    expect(r.stdout).toContain('tiny-llama');
+    expect(r.stdout).toMatch(/│ 128 +│ 4 +│ 4\/4 +│ 128\/8 /);
+  });
+
+  it('picks the CUDA defaults where a GPU is present', async () => {
+    state.addon = fakeAddon({ cuda: true });
+    const r = await runCli(['run', '--layers', '1', '--mode', 'decode']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('gpubench: 3 points on cuda:0');
+    expect(r.stdout).toContain('llama-3.1-8b');
+    expect(r.stdout).toMatch(/│ 1024 +│ 32 +│ 32\/32 +│ 1024\/32 /);
+  });
+
+  it('a failing point prints one line and the sweep goes on', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small, '--batch', '1,64,2', '--kv-pool-tokens', '64']);
+    expect(r.code).toBe(0);
+    const fails = r.stderr.split('\n').filter((l) => l.includes('failed:'));
+    expect(fails).toEqual([expect.stringMatching(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch needs 1024 KV tokens, pool has 64$/)]);
+    expect(r.stderr).toContain('gpubench: 1 of 3 points failed');
+    expect(r.stdout).toContain('0/64');
+    expect(r.stdout).toContain('2/2');
+  });
+
+  it('exit 1 when every point failed', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small, '--batch', '64', '--kv-pool-tokens', '64']);
+    expect(r.code).toBe(1);
+  });
+
+  it('a device this build does not have is exit 2', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small.slice(0, -2), '--device', 'cuda']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("gpubench: error: --device: 'cuda' is not available: this build has no CUDA backend (allowed here: auto, cpu)\n");
+  });
+
+  it('Ctrl-C stops the sweep, prints what was measured and exits 130', async () => {
+    state.addon = fakeAddon({ wallMs: 2 });
+    const p = runCli([...small, '--batch', '1,2', '--output-len', '1000', '--mode', 'decode']);
+    // Let the first point start, then interrupt.
+    await new Promise((r) => setTimeout(r, 100));
+    process.emit('SIGINT');
+    const r = await p;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('interrupted');
+    expect(r.stderr).toMatch(/gpubench: aborted after 0 of 2 points/);
+  });
+
+  it('devices lists CUDA devices, or says the build has none', async () => {
+    state.addon = fakeAddon({ cuda: true });
+    const r = await runCli(['devices']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/│ cuda:0 +│ Fake H100 +│ 80\.0 +│ 79\.0 +│ 9\.0 +│ 13\.0 /);
+    state.addon = fakeAddon();
+    const c = await runCli(['devices']);
+    expect(c.stdout).toContain('This build has no CUDA backend (backends: cpu)');
+  });
+
+  it('a missing addon is exit 1 with a one-line hint (flags are still checked first)', async () => {
+    state.addon = new Error('No native build was found for platform=linux arch=x64\n    loaded from: /x');
+    const r = await runCli(small);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'gpubench: error: the gpubench native addon is not built (No native build was found for platform=linux arch=x64); run `npm run build:native`\n',
+    );
+    expect((await runCli([...small, '--mode', 'x'])).code).toBe(2);
+  });
+
+  it('a submission the addon refuses fails the point, and the next point still runs', async () => {
+    const addon = fakeAddon();
+    const orig = addon.Engine;
+    let n = 0;
+    addon.Engine = class extends orig {
+      override submit(r: { id: number; inputIds: Int32Array }) {
+        if (n++ === 0) throw Object.assign(new Error('token id 99999 is outside the vocabulary'), { code: 'ERR_INVALID_ARGUMENT' });
+        super.submit(r);
+      }
+    } as typeof orig;
+    state.addon = addon;
+    const r = await runCli([...small, '--batch', '1,2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/\[1\/2\] bs=1 in=8 out=4: failed: ERR_INVALID_ARGUMENT: token id 99999/);
+    expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);
+  });
+});
