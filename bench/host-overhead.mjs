@@ -4,22 +4,20 @@
 //  - forward: one 1-token forward of tiny-llama (the work of one decode step at batch 1).
 // Run: npm run build && node bench/host-overhead.mjs
 import { Bench } from 'tinybench';
-import { Engine, resolveModel } from '../dist/index.js';
+import { Engine } from '../dist/index.js';
 
-const tiny = resolveModel('tiny-llama');
-const oneLayer = resolveModel('tiny-llama', { layers: 1 });
-const small = await Engine.open({ model: oneLayer, device: 'cpu', seed: 1, maxBatch: 8, maxContext: 64, maxTokensPerStep: 64 });
-const full = await Engine.open({ model: tiny, device: 'cpu', seed: 1, maxBatch: 1, maxContext: 64, maxTokensPerStep: 64 });
+const small = await Engine.open({ model: 'tiny-llama', layers: 1, device: 'cpu', seed: 1, maxBatch: 8, maxContext: 64, maxTokensPerStep: 64 });
+const full = await Engine.open({ model: 'tiny-llama', device: 'cpu', seed: 1, maxBatch: 1, maxContext: 64, maxTokensPerStep: 64 });
 const prompt = Int32Array.from([1]);
 
 const bench = new Bench({ time: 2000, warmupTime: 300 });
 bench
   .add('point: batch 8, 1-token prompts, 1 output, 1-layer tiny-llama', async () => {
-    const done = small.native.runPoint({
+    const done = small.runPoint({
       batchSize: 8, inputLen: 1, outputLen: 1, mode: 'prefill', batchTimeoutMs: 1000, useGraphs: false,
       profile: 'none', profileDecodeSteps: 0, runName: 'bench',
     }, () => {});
-    for (let i = 0; i < 8; i++) small.native.submit({ id: i, inputIds: prompt });
+    for (let i = 0; i < 8; i++) small.submit(prompt);
     await done;
   })
   .add('forward: one token through tiny-llama (a batch-1 decode step)', async () => {
