@@ -1,0 +1,42 @@
+// Shared by attention.cu (validation and dispatch) and the two kernels' files:
+// attention_decode.cu (max_q_len == 1) and attention_prefill.cu (max_q_len > 1).
+#pragma once
+#include <cuda_runtime.h>
+
+#include "backend/cuda/common.cuh"
+
+namespace gpubench {
+
+// One attention call with its pointers and shapes resolved; validated by attention.cu.
+struct AttnArgs {
+  bf16* out;
+  int64_t out_stride;  // elements between rows of out
+  const bf16* q;
+  int64_t q_stride;  // elements between rows of q
+  const bf16* k_cache;  // [num_blocks][num_kv_heads][block_size][head_dim]
+  const bf16* v_cache;
+  int num_heads, num_kv_heads, head_dim;
+  int block_shift;  // log2(block_size)
+  int num_seqs, max_q_len, max_ctx_len, max_blocks_per_seq;
+  const int32_t* q_start;
+  const int32_t* ctx_len;
+  const int32_t* block_table;
+  float scale_log2;  // softmax scale * log2(e): the kernels work in base 2 (exp2f)
+};
+
+// The device address of token j's head_dim values for KV head kvh of a sequence's paged cache.
+__device__ __forceinline__ int64_t kv_offset(const AttnArgs& a, const int32_t* seq_blocks, int j,
+                                             int kvh) {
+  const int64_t block = seq_blocks[j >> a.block_shift];
+  const int offset = j & ((1 << a.block_shift) - 1);
+  const int64_t row = ((block * a.num_kv_heads + kvh) << a.block_shift) + offset;
+  return row * a.head_dim;
+}
+
+// Split-KV decode; partials go to `scratch` (scratch_bytes long) when the context is split.
+void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, int num_sms,
+                      cudaStream_t stream);
+// Causal prefill over the paged cache (the step's KV already written there).
+void attention_prefill(const AttnArgs& a, cudaStream_t stream);
+
+}  // namespace gpubench

@@ -1,0 +1,84 @@
+// The CUDA backend: bf16 storage, fp32 math, one non-blocking stream, cuBLASLt for the GEMMs.
+// Each op's member function lives in the .cu file of the same name as its CPU reference
+// (init.cu, norm.cu, ...); cuda_backend.cu holds memory, copies, events and graphs.
+//
+// This header is plain C++ (the addon includes it from .cc files): CUDA handle types are
+// forward-declared under the names the CUDA headers give them.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "backend/backend.h"
+
+struct CUstream_st;      // cudaStream_t is CUstream_st*
+struct cublasLtContext;  // cublasLtHandle_t is cublasLtContext*
+
+namespace gpubench {
+
+struct MatmulPlans;  // cached cuBLASLt descriptors and algorithms (matmul.cu)
+
+class CudaBackend : public Backend {
+ public:
+  // Selects the device on the calling thread; the engine then makes every call from one thread.
+  explicit CudaBackend(int device_index);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override;
+  DType act_dtype() const override { return DType::BF16; }
+  DeviceInfo device_info() const override;
+  void* alloc(size_t bytes) override;
+  void release(void* p) override;
+  void copy_to_device(void* dst, const void* host_src, size_t bytes) override;
+  void copy_to_host(void* host_dst, const void* src, size_t bytes) override;
+  void copy_device(void* dst, const void* src, size_t bytes) override;
+  void upload_f32(Tensor dst, const float* host_src) override;
+  void download_f32(float* host_dst, Tensor src) override;
+
+  void synchronize() override;
+  Event event_create() override;
+  void event_record(Event e) override;
+  float event_elapsed_ms(Event start, Event end) override;
+  void event_destroy(Event e) override;
+  bool supports_graphs() const override { return true; }
+  void capture_begin() override;
+  Graph capture_end() override;
+  void graph_replay(Graph g) override;
+  void graph_destroy(Graph g) override;
+
+  void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
+  void fill(Tensor t, float value) override;
+  void embedding(Tensor out, Tensor table, const int32_t* ids) override;
+  void rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) override;
+  void add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor out, float eps) override;
+  void matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) override;
+  void rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride, int num_heads,
+                     const int32_t* positions, const int32_t* slots, RopeParams rope,
+                     KvLayer kv) override;
+  void attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
+                 const AttnMeta& meta, float scale) override;
+  void swiglu(Tensor out, Tensor gate_up) override;
+  void argmax(int32_t* out, Tensor logits) override;
+
+ private:
+  void matmul_init();     // cuBLASLt handle and workspace (matmul.cu)
+  void matmul_destroy();  // frees what matmul_init and the plan cache hold; never throws
+  void destroy();         // frees everything; used by the destructor and a failed constructor
+
+  int device_ = 0;
+  int num_sms_ = 0;
+  CUstream_st* stream_ = nullptr;
+  cublasLtContext* lt_ = nullptr;
+  void* lt_workspace_ = nullptr;
+  MatmulPlans* plans_ = nullptr;
+  // Split-KV decode partials (attention.cu). Fixed size, allocated once: ops never allocate.
+  static constexpr size_t kAttnScratchBytes = size_t(32) << 20;
+  void* attn_scratch_ = nullptr;
+};
+
+std::unique_ptr<Backend> make_cuda_backend(int device_index);
+int cuda_device_count();  // 0 when there is no driver or no device
+DeviceInfo cuda_device_info(int index);
+
+}  // namespace gpubench

@@ -1,0 +1,180 @@
+// matmul: out[M,N] = x[M,K] * w[N,K]^T (+ bias[1,N]) through cuBLASLt, bf16 inputs, fp32
+// accumulation and scale, bf16 or fp32 output. Reference: backend/cpu/matmul.cc.
+//
+// cuBLASLt is column-major. A row-major [R,C] matrix is the column-major [C,R] matrix with the
+// same bytes, so out^T[N,M] = w[N,K] * x^T[K,M] reads: A = w seen as col-major K x N with
+// op(A) = A^T, B = x seen as col-major K x M with op(B) = B, D = out seen as col-major N x M.
+// The bias is then one value per row of D, which is what CUBLASLT_EPILOGUE_BIAS adds.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+// Everything the descriptors and the chosen algorithm depend on. The pointers' alignment is
+// part of it: the heuristic is told the actual alignment (it assumes 256 bytes otherwise, and an
+// algorithm that needs it would fail on a view such as a row slice).
+struct PlanKey {
+  int64_t m, n, k;
+  DType out;
+  bool bias_epilogue;
+  uint32_t align;
+
+  bool operator<(const PlanKey& o) const {
+    return std::tie(m, n, k, out, bias_epilogue, align) <
+           std::tie(o.m, o.n, o.k, o.out, o.bias_epilogue, o.align);
+  }
+};
+
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+void destroy_plan(Plan& p) {
+  if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+  if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+  if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+  if (p.d) cublasLtMatrixLayoutDestroy(p.d);
+  p = Plan{};
+}
+
+template <typename T>
+void set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr, T value) {
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attr, &value, sizeof(value)));
+}
+
+template <typename T>
+void set_pref(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, T value) {
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
+}
+
+// The largest power of two, up to 256, that divides the address.
+uint32_t alignment_of(const void* p) {
+  uint32_t align = 256;
+  while (align > 1 && (uintptr_t)p % align != 0) align >>= 1;
+  return align;
+}
+
+// Descriptors, layouts and the heuristic's first choice for one key. Done once per key, so
+// graph capture and replays never query the heuristic again.
+Plan make_plan(cublasLtHandle_t lt, const PlanKey& key) {
+  Plan p;
+  cublasLtMatmulPreference_t pref = nullptr;
+  try {
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
+    set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+    // The bias has D's type (bf16) by default; the pointer is set at every call.
+    if (key.bias_epilogue)
+      set_desc<uint32_t>(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_BIAS);
+    const cudaDataType_t out_type = key.out == DType::F32 ? CUDA_R_32F : CUDA_R_16BF;
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, key.k, key.n, key.k));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, key.k, key.m, key.k));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, out_type, key.n, key.m, key.n));
+
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    set_pref<uint64_t>(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, kWorkspaceBytes);
+    set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.align);
+    set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.align);
+    set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align);
+    set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align);
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    CUBLAS_CHECK(
+        cublasLtMatmulAlgoGetHeuristic(lt, p.desc, p.a, p.b, p.d, p.d, pref, 1, &result, &found));
+    if (found == 0)
+      fail(ErrorCode::Device, "cuBLASLt has no algorithm for the bf16 GEMM M=" +
+                                  std::to_string(key.m) + " N=" + std::to_string(key.n) +
+                                  " K=" + std::to_string(key.k) +
+                                  " (K and N must usually be multiples of 8)");
+    p.algo = result.algo;
+    cublasLtMatmulPreferenceDestroy(pref);
+  } catch (...) {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    destroy_plan(p);
+    throw;
+  }
+  return p;
+}
+
+// fp32 output with a bias (no model needs it today: the LM head has none). cuBLASLt's bias
+// epilogue would want an fp32 bias there; adding the bf16 bias afterwards keeps one bias dtype.
+__global__ void add_bias_f32_kernel(float* out, const bf16* bias, int64_t m, int64_t n) {
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n; i += stride)
+    out[i] += __bfloat162float(bias[i % n]);
+}
+
+}  // namespace
+
+struct MatmulPlans {
+  std::map<PlanKey, Plan> plans;
+};
+
+void CudaBackend::matmul_init() {
+  cublasLtHandle_t handle = nullptr;
+  CUBLAS_CHECK(cublasLtCreate(&handle));
+  lt_ = handle;
+  lt_workspace_ = alloc(kWorkspaceBytes);
+  plans_ = new MatmulPlans();
+}
+
+void CudaBackend::matmul_destroy() {
+  if (plans_) {
+    for (auto& entry : plans_->plans) destroy_plan(entry.second);
+    delete plans_;
+    plans_ = nullptr;
+  }
+  if (lt_workspace_) cudaFree(lt_workspace_);
+  lt_workspace_ = nullptr;
+  if (lt_) cublasLtDestroy(lt_);
+  lt_ = nullptr;
+}
+
+void CudaBackend::matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) {
+  const int64_t m = x.rows, k = x.cols, n = w.rows;
+  if (x.dtype != DType::BF16 || w.dtype != DType::BF16 || out.dtype == DType::I32)
+    fail(ErrorCode::InvalidArgument, "matmul: x and w must be bf16, out bf16 or f32");
+  if (w.cols != k || out.rows != m || out.cols != n)
+    fail(ErrorCode::InvalidArgument,
+         "matmul: shapes [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
+             std::to_string(w.rows) + "," + std::to_string(w.cols) + "]^T -> [" +
+             std::to_string(out.rows) + "," + std::to_string(out.cols) + "] do not match");
+  if (bias && (bias->dtype != DType::BF16 || bias->numel() != n))
+    fail(ErrorCode::InvalidArgument, "matmul: bias must be bf16 [1, N]");
+  if (m == 0 || n == 0) return;
+
+  const bool bias_epilogue = bias && out.dtype == DType::BF16;
+  uint32_t align = std::min({alignment_of(x.data), alignment_of(w.data), alignment_of(out.data)});
+  if (bias_epilogue) align = std::min(align, alignment_of(bias->data));
+  const PlanKey key{m, n, k, out.dtype, bias_epilogue, align};
+  auto it = plans_->plans.find(key);
+  if (it == plans_->plans.end()) it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
+  const Plan& p = it->second;
+  if (bias_epilogue) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias->data);
+
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, w.data, p.a, x.data, p.b, &beta, out.data, p.d,
+                              out.data, p.d, &p.algo, lt_workspace_, kWorkspaceBytes, stream_));
+  if (bias && !bias_epilogue) {
+    const unsigned grid = (unsigned)std::min<int64_t>((m * n + 255) / 256, (int64_t)num_sms_ * 16);
+    add_bias_f32_kernel<<<grid, 256, 0, stream_>>>(static_cast<float*>(out.data),
+                                                    static_cast<const bf16*>(bias->data), m, n);
+    check_launch();
+  }
+}
+
+}  // namespace gpubench

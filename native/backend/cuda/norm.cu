@@ -1,0 +1,141 @@
+// norm ops: rmsnorm and the fused residual add + rmsnorm. Reference: backend/cpu/norm.cc.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+// W elements per access: 8 (one 16-byte vector) when the row width and the base addresses
+// allow it, else 1 (odd widths and unaligned views).
+template <int W>
+__device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
+  if constexpr (W == 8) {
+    bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
+  } else {
+    f[0] = __bfloat162float(p[unit]);
+  }
+}
+
+template <int W>
+__device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
+  if constexpr (W == 8) {
+    reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
+  } else {
+    p[unit] = __float2bfloat16_rn(f[0]);
+  }
+}
+
+// One block per row, two passes: the sum of squares (fp32), then the scaled write. The second
+// pass re-reads x from L1/L2 rather than keeping a row of arbitrary width in registers. Each
+// thread touches the same elements in both passes and every read of pass 1 is done before the
+// barrier in block_sum, so out may alias x.
+template <int W>
+__global__ void rmsnorm_kernel(bf16* out, const bf16* x, const bf16* weight, int64_t cols,
+                               float eps) {
+  const int64_t units = cols / W;
+  const bf16* xr = x + blockIdx.x * cols;
+  bf16* outr = out + blockIdx.x * cols;
+  float ss = 0.0f;
+  for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+    float f[W];
+    load<W>(xr, u, f);
+#pragma unroll
+    for (int j = 0; j < W; ++j) ss += f[j] * f[j];
+  }
+  const float inv = rsqrtf(block_sum(ss) / (float)cols + eps);
+  for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+    float f[W], w[W];
+    load<W>(xr, u, f);
+    load<W>(weight, u, w);
+#pragma unroll
+    for (int j = 0; j < W; ++j) f[j] = f[j] * inv * w[j];
+    store<W>(outr, u, f);
+  }
+}
+
+// residual = bf16(residual + x), then out = rmsnorm(residual) * weight: the rounded sum is what
+// is normalized, as Hugging Face does in bf16. Pass 2 re-reads the residual this same thread
+// wrote in pass 1, so no barrier is needed for it; out may alias x (same argument as above).
+template <int W>
+__global__ void add_rmsnorm_kernel(bf16* residual, const bf16* x, const bf16* weight, bf16* out,
+                                   int64_t cols, float eps) {
+  const int64_t units = cols / W;
+  bf16* rr = residual + blockIdx.x * cols;
+  const bf16* xr = x + blockIdx.x * cols;
+  bf16* outr = out + blockIdx.x * cols;
+  float ss = 0.0f;
+  for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+    float r[W], f[W];
+    load<W>(rr, u, r);
+    load<W>(xr, u, f);
+#pragma unroll
+    for (int j = 0; j < W; ++j) r[j] = __bfloat162float(__float2bfloat16_rn(r[j] + f[j]));
+    store<W>(rr, u, r);
+#pragma unroll
+    for (int j = 0; j < W; ++j) ss += r[j] * r[j];
+  }
+  const float inv = rsqrtf(block_sum(ss) / (float)cols + eps);
+  for (int64_t u = threadIdx.x; u < units; u += blockDim.x) {
+    float r[W], w[W];
+    load<W>(rr, u, r);
+    load<W>(weight, u, w);
+#pragma unroll
+    for (int j = 0; j < W; ++j) r[j] = r[j] * inv * w[j];
+    store<W>(outr, u, r);
+  }
+}
+
+int threads_for(int64_t units) {
+  return (int)std::min<int64_t>(512, std::max<int64_t>(32, (units + 31) / 32 * 32));
+}
+
+void check_bf16(const Tensor& t, int64_t cols, const char* op) {
+  if (t.dtype != DType::BF16 || t.cols != cols)
+    fail(ErrorCode::InvalidArgument, std::string(op) + ": expects bf16 tensors of width " +
+                                         std::to_string(cols));
+}
+
+}  // namespace
+
+void CudaBackend::rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) {
+  check_bf16(out, x.cols, "rmsnorm");
+  check_bf16(x, x.cols, "rmsnorm");
+  check_bf16(weight, x.cols, "rmsnorm");
+  if (x.rows == 0) return;
+  auto* o = static_cast<bf16*>(out.data);
+  auto* xp = static_cast<const bf16*>(x.data);
+  auto* w = static_cast<const bf16*>(weight.data);
+  const unsigned rows = (unsigned)x.rows;
+  if (x.cols % 8 == 0 && aligned16(o) && aligned16(xp) && aligned16(w))
+    rmsnorm_kernel<8><<<rows, threads_for(x.cols / 8), 0, stream_>>>(o, xp, w, x.cols, eps);
+  else
+    rmsnorm_kernel<1><<<rows, threads_for(x.cols), 0, stream_>>>(o, xp, w, x.cols, eps);
+  check_launch();
+}
+
+void CudaBackend::add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor out, float eps) {
+  const int64_t cols = x.cols;
+  check_bf16(residual, cols, "add_rmsnorm");
+  check_bf16(x, cols, "add_rmsnorm");
+  check_bf16(weight, cols, "add_rmsnorm");
+  check_bf16(out, cols, "add_rmsnorm");
+  if (x.rows == 0) return;
+  auto* r = static_cast<bf16*>(residual.data);
+  auto* xp = static_cast<const bf16*>(x.data);
+  auto* w = static_cast<const bf16*>(weight.data);
+  auto* o = static_cast<bf16*>(out.data);
+  const unsigned rows = (unsigned)x.rows;
+  if (cols % 8 == 0 && aligned16(r) && aligned16(xp) && aligned16(w) && aligned16(o))
+    add_rmsnorm_kernel<8><<<rows, threads_for(cols / 8), 0, stream_>>>(r, xp, w, o, cols, eps);
+  else
+    add_rmsnorm_kernel<1><<<rows, threads_for(cols), 0, stream_>>>(r, xp, w, o, cols, eps);
+  check_launch();
+}
+
+}  // namespace gpubench

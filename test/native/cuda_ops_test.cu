@@ -1,0 +1,473 @@
+// Every CUDA op against its CPU reference (backend/cpu, fp32) on the same inputs: dummy weights
+// are made by init_dummy on both backends (identical bf16 values), other inputs are uploaded from
+// the same host arrays (rounded to bf16 first where CUDA stores bf16). CUDA outputs are poisoned
+// with NaN first, so an unwritten element fails. Prints one PASS/FAIL line per case and
+// "N passed, N failed" last; exits nonzero on any failure. An optional argument runs only the
+// cases whose group name contains it (e.g. `gpubench_cuda_ops_test attention` under
+// compute-sanitizer).
+//
+// Build and run on the GPU machine: see the CUDA block of CMakeLists.txt (gpubench_cuda_ops_test).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+using namespace gpubench;
+
+namespace {
+
+Backend* G = nullptr;  // CUDA
+Backend* C = nullptr;  // CPU reference
+int passes = 0, failures = 0;
+const char* filter = nullptr;  // argv[1]: run only the groups whose name contains it
+std::mt19937 gen(1234);
+constexpr double kTol = 2e-2;  // bf16 results against fp32 math
+
+void report(const std::string& name, bool ok, const std::string& detail) {
+  std::printf("%s %s  %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
+  std::fflush(stdout);
+  ok ? ++passes : ++failures;
+}
+
+// The allocations of one case, on both backends, released when the case ends.
+struct Scope {
+  std::vector<std::pair<Backend*, void*>> ptrs;
+  ~Scope() {
+    for (auto& [b, p] : ptrs) b->release(p);
+  }
+  void* alloc(Backend* b, size_t bytes) {
+    ptrs.push_back({b, b->alloc(bytes)});
+    return ptrs.back().second;
+  }
+};
+
+// One logical tensor on both backends: bf16 (or f32) on CUDA, f32 on the CPU.
+struct Dual {
+  Tensor g, c;
+};
+
+Dual make(Scope& s, int64_t rows, int64_t cols, DType gdt = DType::BF16) {
+  return {Tensor{s.alloc(G, rows * cols * dtype_size(gdt)), gdt, rows, cols},
+          Tensor{s.alloc(C, rows * cols * 4), DType::F32, rows, cols}};
+}
+
+Dual dummy(Scope& s, int64_t rows, int64_t cols, uint64_t stream, float scale,
+           DType gdt = DType::BF16) {
+  Dual d = make(s, rows, cols, gdt);
+  G->init_dummy(d.g, 7, stream, scale);
+  C->init_dummy(d.c, 7, stream, scale);
+  return d;
+}
+
+Dual upload(Scope& s, int64_t rows, int64_t cols, std::vector<float> v, DType gdt = DType::BF16) {
+  Dual d = make(s, rows, cols, gdt);
+  if (gdt == DType::BF16)
+    for (float& x : v) x = round_to_bf16(x);
+  G->upload_f32(d.g, v.data());
+  C->upload_f32(d.c, v.data());
+  return d;
+}
+
+struct DualI32 {
+  int32_t *g, *c;
+};
+
+DualI32 upload_i32(Scope& s, const std::vector<int32_t>& v) {
+  const size_t bytes = v.size() * 4;
+  DualI32 d{static_cast<int32_t*>(s.alloc(G, bytes)), static_cast<int32_t*>(s.alloc(C, bytes))};
+  G->copy_to_device(d.g, v.data(), bytes);
+  C->copy_to_device(d.c, v.data(), bytes);
+  return d;
+}
+
+// Columns [first, first + cols) of every row (a view into a fused buffer such as qkv).
+Tensor cols_view(Tensor t, int64_t first, int64_t cols) {
+  return Tensor{(char*)t.data + first * dtype_size(t.dtype), t.dtype, t.rows, cols};
+}
+Dual cols_view(Dual d, int64_t first, int64_t cols) {
+  return {cols_view(d.g, first, cols), cols_view(d.c, first, cols)};
+}
+
+std::vector<float> download(Backend* b, Tensor t) {
+  std::vector<float> v((size_t)t.numel());
+  b->download_f32(v.data(), t);
+  return v;
+}
+
+// Relative L2 error of CUDA's tensor against the CPU's; any non-finite value fails.
+void compare(const std::string& name, Tensor g, Tensor c, double tol) {
+  const auto a = download(G, g), b = download(C, c);
+  double num = 0, den = 0;
+  size_t bad = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) ++bad;
+    const double d = (double)a[i] - b[i];
+    num += d * d;
+    den += (double)b[i] * b[i];
+  }
+  const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "rel_l2=%.2e tol=%.0e non_finite=%zu", rel, tol, bad);
+  report(name, bad == 0 && rel <= tol, buf);
+}
+
+std::vector<int32_t> random_ints(size_t n, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi - 1);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+std::string str(std::initializer_list<std::pair<const char*, int64_t>> kv) {
+  std::string s;
+  for (auto& [k, v] : kv) s += std::string(s.empty() ? "" : " ") + k + "=" + std::to_string(v);
+  return s;
+}
+
+void run(const std::string& name, const std::function<void()>& fn) {
+  if (filter && name.find(filter) == std::string::npos) return;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    report(name, false, std::string("threw: ") + e.what());
+  }
+}
+
+void test_init() {
+  Scope s;
+  const int64_t rows = 4099, cols = 4097;  // odd: the 16-byte loop and the scalar tail both run
+  Tensor t{s.alloc(G, rows * cols * 2), DType::BF16, rows, cols};
+  G->init_dummy(t, 42, 99, 0.02f);
+  std::vector<uint16_t> bits((size_t)t.numel());
+  G->copy_to_host(bits.data(), t.data, t.bytes());
+  size_t wrong = 0;
+  for (size_t i = 0; i < bits.size(); ++i) wrong += bits[i] != dummy_weight_bits(42, 99, i, 0.02f);
+  report("init_dummy bf16 4099x4097 bit-exact", wrong == 0, str({{"wrong", (int64_t)wrong}}));
+
+  Tensor view{static_cast<uint16_t*>(t.data) + 1, DType::BF16, 1, 1000};  // not 16-byte aligned
+  G->init_dummy(view, 42, 5, 1.0f);
+  G->copy_to_host(bits.data(), view.data, view.bytes());
+  wrong = 0;
+  for (size_t i = 0; i < 1000; ++i) wrong += bits[i] != dummy_weight_bits(42, 5, i, 1.0f);
+  report("init_dummy bf16 unaligned view bit-exact", wrong == 0, str({{"wrong", (int64_t)wrong}}));
+
+  Dual f = dummy(s, 333, 777, 11, 0.5f, DType::F32);
+  compare("init_dummy f32 == cpu", f.g, f.c, 0.0);
+  Dual b = dummy(s, 100, 4096, 12, 1.0f);
+  compare("init_dummy bf16 == cpu", b.g, b.c, 0.0);
+
+  Tensor big{s.alloc(G, size_t(1) << 31), DType::BF16, 1 << 20, 1 << 10};  // 2 GiB
+  Event e0 = G->event_create(), e1 = G->event_create();
+  G->init_dummy(big, 1, 2, 0.02f);
+  G->event_record(e0);
+  G->init_dummy(big, 1, 3, 0.02f);
+  G->event_record(e1);
+  G->synchronize();
+  const float ms = G->event_elapsed_ms(e0, e1);
+  std::printf("INFO init_dummy of 2 GiB: %.2f ms (%.0f GB/s written)\n", ms,
+              2.147483648 / ms * 1e3);
+  G->event_destroy(e0);
+  G->event_destroy(e1);
+}
+
+void test_fill() {
+  Scope s;
+  const std::pair<DType, float> cases[] = {
+      {DType::BF16, 0.3f}, {DType::F32, -1.5f}, {DType::I32, 7.0f}};
+  for (auto [dt, value] : cases) {
+    Tensor t{s.alloc(G, 3 * 1001 * dtype_size(dt)), dt, 3, 1001};
+    G->fill(t, value);
+    std::vector<uint32_t> raw((size_t)t.numel());
+    G->copy_to_host(raw.data(), t.data, t.bytes());
+    size_t wrong = 0;
+    const auto* bits = reinterpret_cast<const uint16_t*>(raw.data());
+    const auto* floats = reinterpret_cast<const float*>(raw.data());
+    const auto* ints = reinterpret_cast<const int32_t*>(raw.data());
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (dt == DType::BF16) wrong += bits[i] != f32_to_bf16_bits(value);
+      if (dt == DType::F32) wrong += floats[i] != value;
+      if (dt == DType::I32) wrong += ints[i] != (int32_t)value;
+    }
+    report(std::string("fill ") + dtype_name(dt), wrong == 0, str({{"wrong", (int64_t)wrong}}));
+  }
+}
+
+void test_embedding(int64_t vocab, int64_t width) {
+  Scope s;
+  Dual table = dummy(s, vocab, width, 30, 1.0f);
+  const int64_t rows = 37;
+  DualI32 ids = upload_i32(s, random_ints(rows, 0, (int)vocab));
+  Dual out = make(s, rows, width);
+  G->fill(out.g, NAN);
+  G->embedding(out.g, table.g, ids.g);
+  C->embedding(out.c, table.c, ids.c);
+  compare("embedding " + str({{"vocab", vocab}, {"width", width}}), out.g, out.c, 0.0);
+}
+
+void test_norm(int64_t cols) {
+  Scope s;
+  const int64_t rows = 7;
+  const std::string shape = str({{"rows", rows}, {"cols", cols}});
+  Dual x = dummy(s, rows, cols, 40, 2.0f), w = dummy(s, 1, cols, 41, 1.0f);
+  Dual out = make(s, rows, cols);
+  G->fill(out.g, NAN);
+  G->rmsnorm(out.g, x.g, w.g, 1e-6f);
+  C->rmsnorm(out.c, x.c, w.c, 1e-6f);
+  compare("rmsnorm " + shape, out.g, out.c, kTol);
+
+  G->rmsnorm(x.g, x.g, w.g, 1e-6f);  // in place: out aliases x
+  C->rmsnorm(x.c, x.c, w.c, 1e-6f);
+  compare("rmsnorm in place " + shape, x.g, x.c, kTol);
+
+  Dual res = dummy(s, rows, cols, 42, 1.0f), y = dummy(s, rows, cols, 43, 1.0f);
+  G->fill(out.g, NAN);
+  G->add_rmsnorm(res.g, y.g, w.g, out.g, 1e-5f);
+  C->add_rmsnorm(res.c, y.c, w.c, out.c, 1e-5f);
+  compare("add_rmsnorm residual " + shape, res.g, res.c, kTol);
+  compare("add_rmsnorm out " + shape, out.g, out.c, kTol);
+}
+
+void test_matmul(int64_t m, int64_t n, int64_t k, DType out_dt, bool with_bias,
+                 bool row_view = false) {
+  Scope s;
+  Dual x = dummy(s, m + 2, k, 50, 1.0f);
+  if (row_view) x = {x.g.row(1), x.c.row(1)};  // a view that starts 2*K bytes in
+  else x = {x.g.first_rows(m), x.c.first_rows(m)};
+  Dual w = dummy(s, n, k, 51, 0.05f), bias = dummy(s, 1, n, 52, 0.5f);
+  Dual out = make(s, m, n, out_dt);
+  G->fill(out.g, NAN);
+  G->matmul(out.g, x.g, w.g, with_bias ? &bias.g : nullptr);
+  C->matmul(out.c, x.c, w.c, with_bias ? &bias.c : nullptr);
+  const std::string cfg =
+      str({{"M", m}, {"N", n}, {"K", k}, {"bias", with_bias}, {"row_view", row_view}});
+  compare("matmul " + cfg + " out=" + dtype_name(out_dt), out.g, out.c,
+          out_dt == DType::F32 ? 1e-3 : kTol);
+}
+
+// inv_freq of the default rope with theta 1e6, on both backends (fp32 on CUDA too).
+Dual inv_freq(Scope& s, int64_t head_dim) {
+  std::vector<float> f(head_dim / 2);
+  for (int64_t i = 0; i < head_dim / 2; ++i) f[i] = (float)std::pow(1e6, -2.0 * i / head_dim);
+  return upload(s, 1, head_dim / 2, f, DType::F32);
+}
+
+void test_rope(int hq, int hkv, int d, int bs, bool qk_norm, float attn_factor) {
+  Scope s;
+  const int64_t t = 37, width = (int64_t)(hq + 2 * hkv) * d, blocks = 8;
+  Dual qkv = dummy(s, t, width, 60, 1.0f);
+  Dual q = cols_view(qkv, 0, hq * d), k = cols_view(qkv, hq * d, hkv * d),
+       v = cols_view(qkv, (hq + hkv) * d, hkv * d);
+  std::vector<int32_t> slots(blocks * bs);
+  std::iota(slots.begin(), slots.end(), 0);
+  std::shuffle(slots.begin(), slots.end(), gen);
+  slots.resize(t);
+  DualI32 pos = upload_i32(s, random_ints(t, 0, 100000)), slot = upload_i32(s, slots);
+  Dual kc = dummy(s, blocks * hkv * bs, d, 61, 1.0f), vc = dummy(s, blocks * hkv * bs, d, 62, 1.0f);
+  Dual inv = inv_freq(s, d), qn = dummy(s, 1, d, 63, 1.0f), kn = dummy(s, 1, d, 64, 1.0f);
+  RopeParams rg{static_cast<float*>(inv.g.data), attn_factor, qk_norm ? qn.g.data : nullptr,
+                qk_norm ? kn.g.data : nullptr, 1e-6f};
+  RopeParams rc{static_cast<float*>(inv.c.data), attn_factor, qk_norm ? qn.c.data : nullptr,
+                qk_norm ? kn.c.data : nullptr, 1e-6f};
+  const KvLayer kv_g{kc.g.data, vc.g.data, blocks, bs, hkv, d};
+  const KvLayer kv_c{kc.c.data, vc.c.data, blocks, bs, hkv, d};
+  G->rope_kv_write(q.g, k.g, v.g, width, hq, pos.g, slot.g, rg, kv_g);
+  C->rope_kv_write(q.c, k.c, v.c, width, hq, pos.c, slot.c, rc, kv_c);
+  const std::string cfg =
+      str({{"Hq", hq}, {"Hkv", hkv}, {"D", d}, {"bs", bs}, {"qk_norm", qk_norm}}) +
+      " attn_factor=" + std::to_string(attn_factor);
+  compare("rope q,k in place " + cfg, qkv.g, qkv.c, kTol);
+  compare("rope k cache " + cfg, kc.g, kc.c, kTol);
+  compare("rope v cache " + cfg, vc.g, vc.c, kTol);
+}
+
+// A paged cache for sequences of the given context lengths, their blocks scattered at random.
+struct Paged {
+  Dual k, v;
+  DualI32 table;
+  int64_t blocks = 0;
+  int max_blocks_per_seq = 0;
+};
+
+Paged make_paged(Scope& s, const std::vector<int>& ctx, int capacity, int hkv, int d, int bs) {
+  Paged p;
+  p.max_blocks_per_seq = (capacity + bs - 1) / bs;
+  for (int c : ctx) p.blocks += std::max(1, (c + bs - 1) / bs);
+  std::vector<int32_t> order(p.blocks), table(ctx.size() * p.max_blocks_per_seq, 0);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), gen);
+  size_t next = 0;
+  for (size_t i = 0; i < ctx.size(); ++i)
+    for (int j = 0; j < std::max(1, (ctx[i] + bs - 1) / bs); ++j)
+      table[i * p.max_blocks_per_seq + j] = order[next++];
+  p.k = dummy(s, p.blocks * hkv * bs, d, 70, 1.0f);
+  p.v = dummy(s, p.blocks * hkv * bs, d, 71, 1.0f);
+  p.table = upload_i32(s, table);
+  return p;
+}
+
+// Decode (q_lens all 1) or prefill attention; q is a column view of a fused qkv buffer.
+void test_attention(const std::string& kind, int hq, int hkv, int d, int bs,
+                    const std::vector<int>& q_lens, const std::vector<int>& ctx) {
+  Scope s;
+  const int n = (int)ctx.size(), capacity = *std::max_element(ctx.begin(), ctx.end());
+  std::vector<int32_t> q_start(n + 1, 0);
+  for (int i = 0; i < n; ++i) q_start[i + 1] = q_start[i] + q_lens[i];
+  const int64_t rows = q_start[n], width = (int64_t)(hq + 2 * hkv) * d;
+  Paged p = make_paged(s, ctx, capacity, hkv, d, bs);
+  Dual q = cols_view(dummy(s, rows, width, 72, 2.0f), 0, hq * d);
+  Dual out = make(s, rows, hq * d);
+  DualI32 qs = upload_i32(s, q_start);
+  DualI32 cl = upload_i32(s, std::vector<int32_t>(ctx.begin(), ctx.end()));
+  const int max_q = *std::max_element(q_lens.begin(), q_lens.end());
+  AttnMeta mg{n, max_q, capacity, p.max_blocks_per_seq, qs.g, cl.g, p.table.g};
+  AttnMeta mc{n, max_q, capacity, p.max_blocks_per_seq, qs.c, cl.c, p.table.c};
+  const float scale = 1.0f / std::sqrt((float)d);
+  G->fill(out.g, NAN);
+  G->attention(out.g, q.g, width, hq, KvLayer{p.k.g.data, p.v.g.data, p.blocks, bs, hkv, d}, mg,
+               scale);
+  C->attention(out.c, q.c, width, hq, KvLayer{p.k.c.data, p.v.c.data, p.blocks, bs, hkv, d}, mc,
+               scale);
+  std::string lens;
+  for (int i = 0; i < std::min(n, 6); ++i)
+    lens += " " + std::to_string(q_lens[i]) + "/" + std::to_string(ctx[i]);
+  const std::string cfg = str({{"Hq", hq}, {"Hkv", hkv}, {"D", d}, {"bs", bs}, {"seqs", n}});
+  compare(kind + " " + cfg + " q/ctx:" + lens + (n > 6 ? " ..." : ""), out.g, out.c, kTol);
+}
+
+// Decode attention captured once with max_ctx_len 4096, replayed after the device-side
+// context lengths change: the grid is fixed, the work follows ctx_len.
+void test_attention_graph() {
+  Scope s;
+  const int hq = 32, hkv = 8, d = 128, bs = 16, n = 2, capacity = 4096;
+  Paged p = make_paged(s, {capacity, capacity}, capacity, hkv, d, bs);
+  Dual q = dummy(s, n, hq * d, 80, 2.0f), out = make(s, n, hq * d);
+  DualI32 qs = upload_i32(s, {0, 1, 2}), cl = upload_i32(s, {1, 1});
+  AttnMeta mg{n, 1, capacity, p.max_blocks_per_seq, qs.g, cl.g, p.table.g};
+  AttnMeta mc{n, 1, capacity, p.max_blocks_per_seq, qs.c, cl.c, p.table.c};
+  const KvLayer kg{p.k.g.data, p.v.g.data, p.blocks, bs, hkv, d};
+  const KvLayer kc{p.k.c.data, p.v.c.data, p.blocks, bs, hkv, d};
+  const float scale = 1.0f / std::sqrt((float)d);
+  G->synchronize();
+  G->capture_begin();
+  G->attention(out.g, q.g, hq * d, hq, kg, mg, scale);
+  Graph graph = G->capture_end();
+  for (int ctx : {100, 4000}) {
+    const std::vector<int32_t> lens = {ctx, ctx / 2 + 1};
+    G->copy_to_device(cl.g, lens.data(), 8);
+    C->copy_to_device(cl.c, lens.data(), 8);
+    G->fill(out.g, NAN);
+    G->graph_replay(graph);
+    C->attention(out.c, q.c, hq * d, hq, kc, mc, scale);
+    compare("decode attention graph replay " + str({{"captured_max_ctx", capacity}, {"ctx", ctx}}),
+            out.g, out.c, kTol);
+  }
+  G->graph_destroy(graph);
+}
+
+void test_swiglu(int64_t rows, int64_t inter) {
+  Scope s;
+  Dual gu = dummy(s, rows, 2 * inter, 90, 3.0f), out = make(s, rows, inter);
+  G->fill(out.g, NAN);
+  G->swiglu(out.g, gu.g);
+  C->swiglu(out.c, gu.c);
+  compare("swiglu " + str({{"rows", rows}, {"I", inter}}), out.g, out.c, kTol);
+}
+
+void test_argmax(int64_t cols) {
+  Scope s;
+  const int64_t rows = 6;
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> logits(rows * cols);
+  for (auto& x : logits) x = u(gen);
+  std::vector<int32_t> expect = random_ints(rows, 0, (int)cols);
+  expect[1] = 0;
+  expect[2] = (int32_t)cols - 1;
+  for (int64_t r = 0; r < rows; ++r) logits[r * cols + expect[r]] = 10.0f + r;
+  logits[3 * cols + 5] = logits[3 * cols + cols - 3] = 20.0f;  // a tie: the lower index wins
+  expect[3] = 5;
+  Dual l = upload(s, rows, cols, logits, DType::F32);
+  Tensor out_g{s.alloc(G, rows * 4), DType::I32, 1, rows};
+  auto* out_c = static_cast<int32_t*>(s.alloc(C, rows * 4));
+  G->fill(out_g, -7.0f);
+  G->argmax(static_cast<int32_t*>(out_g.data), l.g);
+  C->argmax(out_c, l.c);
+  std::vector<int32_t> got(rows);
+  G->copy_to_host(got.data(), out_g.data, rows * 4);
+  int wrong = 0;
+  for (int64_t r = 0; r < rows; ++r) wrong += got[r] != expect[r] || out_c[r] != expect[r];
+  report("argmax " + str({{"rows", rows}, {"cols", cols}}), wrong == 0, str({{"wrong", wrong}}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1) filter = argv[1];
+  if (cuda_device_count() == 0) {
+    std::printf("FAIL no CUDA device\n0 passed, 1 failed\n");
+    return 1;
+  }
+  std::unique_ptr<Backend> gpu = make_cuda_backend(0), cpu = make_cpu_backend(0);
+  G = gpu.get();
+  C = cpu.get();
+  const DeviceInfo info = G->device_info();
+  std::printf("device: %s (cc %d.%d), %zu MiB free\n", info.name.c_str(), info.cc_major,
+              info.cc_minor, info.free_bytes >> 20);
+
+  run("init_dummy", test_init);
+  run("fill", test_fill);
+  for (auto shape : {std::pair<int64_t, int64_t>{1000, 4096}, {50, 37}})
+    run("embedding", [=] { test_embedding(shape.first, shape.second); });
+  for (int64_t cols : {4096, 5120, 37}) run("norm", [=] { test_norm(cols); });
+  run("matmul", [] { test_matmul(3, 40, 72, DType::BF16, false); });
+  run("matmul", [] { test_matmul(1, 4096, 4096, DType::BF16, false); });
+  run("matmul", [] { test_matmul(37, 1000, 512, DType::BF16, true); });
+  run("matmul", [] { test_matmul(128, 384, 256, DType::BF16, true); });
+  run("matmul", [] { test_matmul(5, 1000, 256, DType::F32, false); });
+  run("matmul", [] { test_matmul(4, 264, 128, DType::F32, true); });
+  run("matmul", [] { test_matmul(1, 40, 72, DType::BF16, true, true); });
+  run("rope", [] { test_rope(8, 2, 128, 16, false, 1.0f); });
+  run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
+  run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });
+
+  const std::vector<int> decode_ctx = {1, 17, 1000, 5000};
+  const std::vector<int> ones(decode_ctx.size(), 1);
+  struct Heads { int hq, hkv, d, bs; };
+  for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {24, 2, 128, 32},
+                  {8, 1, 64, 16}})
+    run("decode attention", [&] {
+      test_attention("decode attention", h.hq, h.hkv, h.d, h.bs, ones, decode_ctx);
+    });
+  // 96 x 8 (seq, KV head) CTAs fill the GPU: one split, the decode kernel writes out directly.
+  run("decode attention", [] {
+    const std::vector<int32_t> ctx = random_ints(96, 1, 200);
+    test_attention("decode attention", 32, 8, 128, 16, std::vector<int>(96, 1),
+                   std::vector<int>(ctx.begin(), ctx.end()));
+  });
+  const std::vector<int> pq = {300, 17, 1, 64, 65, 2}, pctx = {300, 117, 50, 64, 1000, 2};
+  for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {12, 4, 64, 16}})
+    run("prefill attention", [&] {
+      test_attention("prefill attention", h.hq, h.hkv, h.d, h.bs, pq, pctx);
+    });
+  run("prefill attention", [] {
+    test_attention("prefill attention", 8, 2, 128, 16, {1, 2}, {1, 2});
+  });
+  run("graph attention", test_attention_graph);
+  run("swiglu", [] { test_swiglu(5, 1000); });
+  run("swiglu", [] { test_swiglu(3, 37); });
+  run("argmax", [] { test_argmax(32000); });
+  run("argmax", [] { test_argmax(32007); });
+
+  std::printf("%d passed, %d failed\n", passes, failures);
+  return failures == 0 ? 0 : 1;
+}
