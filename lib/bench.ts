@@ -62,6 +62,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
     profile: o.profile,
     profileDecodeSteps: o.profileDecodeSteps,
     runName,
+    moeRouting: o.moeRouting,
     ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
   };
   const onProgress = o.onProgress;
@@ -145,6 +146,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       peaks: { flopsPerS: peaks.flopsPerS, bytesPerS: peaks.bytesPerS },
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
+      routing: o.moeRouting,
     };
 
     for (let i = 0; i < points.length; i++) {

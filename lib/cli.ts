@@ -11,7 +11,7 @@ import { AbortError, GpubenchError } from './errors.js';
 import { resolveModel } from './model-spec.js';
 import { listPresets, formatParams } from './presets.js';
 import { backends, getAddon, listDevices, resolveDevice } from './device.js';
-import { MODES, PROFILES, type Mode, type ProfileWhat, type SweepOptions } from './options.js';
+import { MODES, MOE_ROUTING_ALLOWED, PROFILES, isMoeRouting, type Mode, type ProfileWhat, type SweepOptions } from './options.js';
 import type { PointOutcome } from './result.js';
 import { appendJsonl } from './report/jsonl.js';
 import { appendCsv } from './report/csv.js';
@@ -24,7 +24,7 @@ const FLAG_OF: Record<string, string> = {
   model: '--model', batchSizes: '--batch', inputLens: '--input-len', outputLens: '--output-len', mode: '--mode',
   device: '--device', layers: '--layers', seed: '--seed', runName: '--run-name', weightsPath: '--weights',
   profile: '--profile', outDir: '--out-dir', batchTimeoutMs: '--batch-timeout-ms', kvPoolTokens: '--kv-pool-tokens',
-  threads: '--threads', profileDecodeSteps: '--profile-decode-steps'
+  threads: '--threads', profileDecodeSteps: '--profile-decode-steps', moeRouting: '--moe-routing',
 };
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
@@ -84,6 +84,7 @@ interface RunFlags {
   batchTimeoutMs: string;
   kvPoolTokens?: string;
   threads?: string;
+  moeRouting: string;
 }
 
 function progressLine(p: PointOutcome, index: number, count: number): string {
@@ -111,6 +112,9 @@ async function run(flags: RunFlags): Promise<number> {
   const kvPoolTokens = flags.kvPoolTokens !== undefined ? int('--kv-pool-tokens', flags.kvPoolTokens) : undefined;
   const threads = flags.threads !== undefined ? int('--threads', flags.threads, 0) : undefined;
   const profileDecodeSteps = flags.profileDecodeSteps !== undefined ? int('--profile-decode-steps', flags.profileDecodeSteps) : undefined;
+  if (!isMoeRouting(flags.moeRouting)) {
+    throw new UsageError(`--moe-routing: '${flags.moeRouting}' is not allowed (allowed: ${MOE_ROUTING_ALLOWED})`);
+  }
   if (flags.model !== undefined) resolveModel(flags.model, layers === undefined ? {} : { layers });
 
   const addon = getAddon();
@@ -144,6 +148,7 @@ async function run(flags: RunFlags): Promise<number> {
     outDir: flags.outDir,
     useGraphs: flags.graphs,
     batchTimeoutMs,
+    moeRouting: flags.moeRouting,
     signal: controller.signal,
     addon,
     ...(layers !== undefined ? { layers } : {}),
@@ -246,6 +251,7 @@ function program(setCode: (code: number) => void): Command {
     .option('--batch-timeout-ms <n>', 'how long the scheduler waits for a full batch', '10000')
     .option('--kv-pool-tokens <n>', 'cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT')
     .option('--threads <n>', 'CPU worker threads (0: all cores)')
+    .option('--moe-routing <policy>', 'MoE models: balanced | uniform | zipf:<s> | real (which experts each token uses)', 'balanced')
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));

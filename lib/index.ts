@@ -14,12 +14,14 @@ export {
   type RopeSpec,
   type NormalizeOptions,
 } from './model-spec.js';
+export { MOE_MODEL_TYPES, type MoeSpec } from './moe-spec.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './presets.js';
 export {
   expandGrid,
   DEFAULTS,
   MODES,
   PROFILES,
+  isMoeRouting,
   type BenchOptions,
   type SweepOptions,
   type GridPoint,

@@ -8,16 +8,18 @@ import type { NativeModelSpec, NativeRopeSpec } from './native.js';
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
 import { normalizeRope } from './rope.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
+import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix, type MoeSpec } from './moe-spec.js';
 
-export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', ...MOE_MODEL_TYPES] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 export type RopeSpec = NativeRopeSpec;
 
 /**
- * A dense decoder-only model. The MoE (mixtral, qwen2_moe, qwen3_moe) and MLA (deepseek_v2/v3) types
- * of their own issue extend this with optional `moe` / `mla` / `mtp` sections: metrics and toNative
- * switch on their presence, so the dense fields below keep their meaning.
+ * A decoder-only model. MoE models (mixtral, qwen2_moe, qwen3_moe) add the `moe` section; the MLA
+ * types (deepseek_v2/v3) add `mla` / `mtp` sections. Metrics and toNative switch on their presence,
+ * so the dense fields below keep their meaning (intermediateSize is the dense MLP's width, used by
+ * an MoE model's non-MoE layers; mixtral's equals its expert width).
  */
 export interface ModelSpec {
   /** Preset name, folder name or `_name_or_path`; used in run names and reports. */
@@ -38,6 +40,7 @@ export interface ModelSpec {
   qkNorm: boolean;
   maxPositionEmbeddings: number;
   rope: RopeSpec;
+  moe?: MoeSpec;
 }
 
 export interface NormalizeOptions {
@@ -83,7 +86,9 @@ const DenseConfig = z.looseObject({
 type DenseConfig = z.infer<typeof DenseConfig>;
 
 // transformers' class defaults for what a config may leave out.
-const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = { llama: 2048, mistral: 131072, qwen2: 32768, qwen3: 32768 };
+const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = {
+  llama: 2048, mistral: 131072, qwen2: 32768, qwen3: 32768, mixtral: 131072, qwen2_moe: 32768, qwen3_moe: 32768,
+};
 
 function show(v: unknown): string {
   return v === undefined ? 'missing' : JSON.stringify(v);
@@ -110,7 +115,7 @@ function checkLayers(layers: unknown): number | undefined {
   return layers;
 }
 
-/** Normalizes a Hugging Face config.json object (model_type llama, mistral, qwen2, qwen3). */
+/** Normalizes a Hugging Face config.json object (model_type llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe). */
 export function normalizeConfig(config: object, opts: NormalizeOptions = {}): ModelSpec {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new InvalidConfigError('config: expected a config.json object', { allowed: 'an object' });
@@ -162,10 +167,15 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
   //    holds for qwen2's use_sliding_window.
   //  - qwen2: q/k/v always have a bias, o has none.
   //  - qwen3: per-head q/k RMSNorm.
-  if ((modelType === 'llama' || modelType === 'qwen3') && c.attention_bias) {
+  //  - mixtral: never a bias; qwen2_moe: q/k/v bias unless qkv_bias is false; qwen3_moe: as qwen3.
+  if ((modelType === 'llama' || modelType === 'qwen3' || modelType === 'qwen3_moe') && c.attention_bias) {
     throw configError('attention_bias', true, `false for model_type ${modelType} (a bias on o_proj is not supported)`);
   }
-  const attentionBias = modelType === 'qwen2';
+  const qkvBias = raw.qkv_bias ?? true;
+  if (modelType === 'qwen2_moe' && typeof qkvBias !== 'boolean') throw configError('qkv_bias', qkvBias, 'true or false');
+  const attentionBias = modelType === 'qwen2' || (modelType === 'qwen2_moe' && qkvBias === true);
+  const numLayers = layers ?? c.num_hidden_layers;
+  const moe = isMoeModelType(modelType) ? normalizeMoe(raw, modelType, numLayers, c.intermediate_size) : undefined;
 
   const name = opts.name ?? (typeof raw._name_or_path === 'string' && raw._name_or_path ? raw._name_or_path : modelType);
   return {
@@ -174,16 +184,17 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
-    numLayers: layers ?? c.num_hidden_layers,
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
     attentionBias,
-    qkNorm: modelType === 'qwen3',
+    qkNorm: modelType === 'qwen3' || modelType === 'qwen3_moe',
     maxPositionEmbeddings,
     rope,
+    ...(moe ? { moe } : {}),
   };
 }
 
@@ -204,6 +215,7 @@ export function toNative(spec: ModelSpec): NativeModelSpec {
     qkNorm: spec.qkNorm,
     maxPositionEmbeddings: spec.maxPositionEmbeddings,
     rope: { ...spec.rope },
+    ...(spec.moe ? { moe: { ...spec.moe, layerIsMoe: [...spec.moe.layerIsMoe] } } : {}),
   };
 }
 
@@ -240,7 +252,9 @@ export function resolveModel(model: string | object, opts: NormalizeOptions = {}
   if (typeof model === 'object' && model !== null) {
     if (isModelSpec(model)) {
       const layers = checkLayers(opts.layers);
-      return { ...model, rope: { ...model.rope }, name: opts.name ?? model.name, numLayers: layers ?? model.numLayers };
+      const numLayers = layers ?? model.numLayers;
+      const moe = model.moe ? { moe: resizeLayerMix(model.moe, numLayers) } : {};
+      return { ...model, rope: { ...model.rope }, ...moe, name: opts.name ?? model.name, numLayers };
     }
     return normalizeConfig(model, opts);
   }

@@ -108,6 +108,11 @@ export interface NativePointOptions {
   /** Where the profiled pass writes its Chrome traces: `${tracePrefix}_prefill.trace.json`, `_decode`. */
   tracePrefix?: string;
   runName: string;
+  /**
+   * MoE routing policy: 'balanced' (default), 'uniform', 'zipf:<s>' (s > 0) or 'real' (DESIGN.md
+   * section 4); dense models ignore it.
+   */
+  moeRouting?: string;
 }
 
 export interface NativeOpTime {
@@ -131,6 +136,13 @@ export interface NativePointResult {
   profiledPrefill: NativeOpTime[];
   profiledDecode: NativeOpTime[];
   traceFiles: string[];
+  /** The routing policy the point ran with. */
+  routing: string;
+  /**
+   * MoE: tokens per expert at the first MoE layer in the first timed forward (the prefill in
+   * prefill mode, else the first decode step); empty for dense models.
+   */
+  expertCounts: number[];
 }
 
 export interface NativeProgress {

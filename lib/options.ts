@@ -36,7 +36,20 @@ export const DEFAULTS = {
   outDir: 'out',
   useGraphs: true,
   batchTimeoutMs: 10_000,
+  moeRouting: 'balanced',
 };
+
+/** The MoE routing policies of DESIGN.md section 4, in the words of the error message. */
+export const MOE_ROUTING_ALLOWED = 'balanced, uniform, zipf:<s> with s > 0, real';
+
+/** Whether `text` is a routing policy: balanced | uniform | zipf:<s> (s > 0) | real. */
+export function isMoeRouting(text: string): boolean {
+  if (text === 'balanced' || text === 'uniform' || text === 'real') return true;
+  const m = /^zipf:(.+)$/.exec(text);
+  if (!m || !/^[0-9.eE+-]+$/.test(m[1] as string)) return false;
+  const s = Number(m[1]);
+  return Number.isFinite(s) && s > 0;
+}
 
 // What each option accepts, in the words of the error message.
 export const ALLOWED: Record<string, string> = {
@@ -58,6 +71,7 @@ export const ALLOWED: Record<string, string> = {
   outDir: 'a folder path',
   useGraphs: 'true or false',
   batchTimeoutMs: 'a positive number of milliseconds',
+  moeRouting: MOE_ROUTING_ALLOWED,
   kvPoolTokens: 'a positive integer',
   threads: 'a non-negative integer (0: all cores)',
   peaks: '{ flopsPerS, bytesPerS }, both positive',
@@ -84,6 +98,7 @@ const common = {
   outDir: z.string().min(1).default(DEFAULTS.outDir),
   useGraphs: z.boolean().default(DEFAULTS.useGraphs),
   batchTimeoutMs: z.number().positive().finite().default(DEFAULTS.batchTimeoutMs),
+  moeRouting: z.string().refine(isMoeRouting).default(DEFAULTS.moeRouting),
   /** Caps the KV pool (tokens); points that need more fail with ERR_DOES_NOT_FIT. */
   kvPoolTokens: posInt.optional(),
   /** CPU worker threads (0: all cores). */
@@ -123,6 +138,8 @@ interface CommonOptions {
   outDir?: string;
   useGraphs?: boolean;
   batchTimeoutMs?: number;
+  /** MoE routing policy (DESIGN.md section 4): 'balanced' (default), 'uniform', 'zipf:<s>', 'real'. Dense models ignore it. */
+  moeRouting?: string;
   kvPoolTokens?: number;
   threads?: number;
   peaks?: Peaks;
@@ -146,7 +163,7 @@ export interface SweepOptions extends CommonOptions {
 }
 
 type Resolved<T, K extends keyof T> = Omit<T, K> & Required<Pick<T, K>>;
-type DefaultedKeys = 'device' | 'mode' | 'seed' | 'profile' | 'profileDecodeSteps' | 'outDir' | 'useGraphs' | 'batchTimeoutMs';
+type DefaultedKeys = 'device' | 'mode' | 'seed' | 'profile' | 'profileDecodeSteps' | 'outDir' | 'useGraphs' | 'batchTimeoutMs' | 'moeRouting';
 export type ResolvedSweepOptions = Resolved<SweepOptions, DefaultedKeys>;
 
 function show(v: unknown): string {

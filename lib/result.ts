@@ -32,6 +32,8 @@ interface PointBase {
   outputLen: number;
   /** Things the reader should know about how the point ran (e.g. output_len forced to 1). */
   notes: string[];
+  /** The MoE routing policy (DESIGN.md section 4); null for dense models. */
+  routing: string | null;
 }
 
 export interface PointResult extends PointBase {
@@ -65,6 +67,11 @@ export interface PointResult extends PointBase {
   traceFiles: string[];
   /** Greedy tokens of request 0 (a cheap determinism check across runs and devices). */
   firstRequestTokens: number[];
+  /**
+   * MoE: tokens per expert at the first MoE layer in the first timed forward (the prefill in prefill
+   * mode, else the first decode step); empty for dense models.
+   */
+  expertCounts: number[];
 }
 
 export interface PointFailure extends PointBase {
@@ -85,6 +92,8 @@ export interface RunContext {
   bytesPerElem: number;
   /** Decode steps the profiled pass covers. */
   profileDecodeSteps: number;
+  /** The moeRouting option (reported for MoE models only). */
+  routing: string;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -117,11 +126,13 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-export function failedPoint(ctx: Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed'>, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing'>;
+
+export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
   return { ...base(ctx, point, notes), ok: false, error: { code, message } };
 }
 
-function base(ctx: Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed'>, point: GridPoint, notes: string[]): PointBase {
+function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
   return {
     runName: ctx.runName,
     model: ctx.spec.name,
@@ -134,6 +145,7 @@ function base(ctx: Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'se
     inputLen: point.inputLen,
     outputLen: point.outputLen,
     notes,
+    routing: ctx.spec.moe ? ctx.routing : null,
   };
 }
 
@@ -143,10 +155,16 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
   const L = point.inputLen;
   const steps = raw.decodeStepMs;
 
+  // The expert counts come from one forward: the prefill when there is no decode step, else the
+  // first decode step. The other kind of forward assumes the balanced coverage (metrics.expertsHit).
+  const countsOfPrefill = steps.length === 0;
+  const prefillCounts = countsOfPrefill ? raw.expertCounts : undefined;
+  const decodeCounts = countsOfPrefill ? undefined : raw.expertCounts;
+
   const prefillMs = raw.prefillMs;
   let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
   if (prefillMs !== null) {
-    const cost = prefillCost(spec, B, L, bytesPerElem);
+    const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts);
     prefillFloorMs = floorMs(cost, peaks);
     prefillMfu = prefillMs > 0 ? mfu(cost.flops, prefillMs, peaks.flopsPerS) : null;
     prefillMbu = prefillMs > 0 ? mbu(cost.bytes, prefillMs, peaks.bytesPerS) : null;
@@ -159,7 +177,7 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     // The contexts rise by one per step, so their median is the middle step's context; the floor
     // there is what the median step time is compared with.
     decodeFloorContext = Math.round(raw.decodeContext.length > 0 ? median(raw.decodeContext) : L + (steps.length + 1) / 2);
-    const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem);
+    const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem, decodeCounts);
     decodeFloorMs = floorMs(cost, peaks);
     decodeMfu = decode.median > 0 ? mfu(cost.flops, decode.median, peaks.flopsPerS) : null;
     decodeMbu = decode.median > 0 ? mbu(cost.bytes, decode.median, peaks.bytesPerS) : null;
@@ -201,5 +219,6 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     },
     traceFiles: [...raw.traceFiles],
     firstRequestTokens: [...raw.firstRequestTokens],
+    expertCounts: [...raw.expertCounts],
   };
 }

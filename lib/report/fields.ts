@@ -32,6 +32,7 @@ export const FIELDS = [
   'device_name',
   'dtype',
   'seed',
+  'moe_routing',
   'waiting_ms',
   'prefill_ms',
   'prefill_floor_ms',
@@ -55,6 +56,7 @@ export const FIELDS = [
   'peak_flops_per_s',
   'peak_bytes_per_s',
   'used_graphs',
+  'expert_counts',
   'trace_files',
   'notes',
 ] as const;
@@ -75,6 +77,7 @@ export function toRecord(p: PointOutcome): PointRecord {
     mode: p.mode,
     device: p.device,
     seed: p.seed,
+    moe_routing: p.routing,
     notes: p.notes,
   });
   if (!p.ok) {
@@ -116,6 +119,7 @@ export function toRecord(p: PointOutcome): PointRecord {
     peak_flops_per_s: p.peaks.flopsPerS,
     peak_bytes_per_s: p.peaks.bytesPerS,
     used_graphs: p.usedGraphs,
+    expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
     trace_files: p.traceFiles,
   });
   return r;

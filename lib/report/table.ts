@@ -64,6 +64,21 @@ export const PREFILL_HEAD = [
   'Prefill tok/s', 'Floor(ms)', 'Ratio', 'MFU',
 ];
 
+/** MoE runs add the routing policy, and the experts that got tokens in the forward the counts come from. */
+export const MOE_HEAD = ['MoE Routing', 'Experts Hit'];
+
+function isMoe(points: readonly PointOutcome[]): boolean {
+  return points.some((p) => p.routing !== null);
+}
+
+/** 'hit/E' where this table's forward is the one whose expert counts the point has, else '-'. */
+function moeCells(p: PointResult, table: 'prefill' | 'decode'): string[] {
+  const countsOf = p.decodeStepMs.length === 0 ? 'prefill' : 'decode';
+  const counts = p.expertCounts;
+  const hit = counts.length > 0 && countsOf === table ? `${counts.filter((c) => c > 0).length}/${counts.length}` : DASH;
+  return [p.routing ?? DASH, hit];
+}
+
 /** Points with decode steps (modes decode and both); failed points of those modes too. */
 function decodeRows(points: readonly PointOutcome[]): PointOutcome[] {
   return points.filter((p) => p.mode !== 'prefill' && (!p.ok || p.decode !== null));
@@ -75,31 +90,35 @@ function prefillRows(points: readonly PointOutcome[]): PointOutcome[] {
 
 /** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
 export function formatDecodeTable(points: readonly PointOutcome[]): string {
-  const t = newTable(DECODE_HEAD);
+  const moe = isMoe(points);
+  const head = moe ? [...DECODE_HEAD, ...MOE_HEAD] : DECODE_HEAD;
+  const t = newTable(head);
   for (const p of byRtpOrder(decodeRows(points))) {
     if (!p.ok) {
-      t.push([...common(p), ...failedCells(DECODE_HEAD.length - 5, p)]);
+      t.push([...common(p), ...failedCells(head.length - 5, p)]);
       continue;
     }
     const d = (p as PointResult).decode;
     t.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
-      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu),
+      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
     ]);
   }
   return `Decode Result\n${t.toString()}`;
 }
 
 export function formatPrefillTable(points: readonly PointOutcome[]): string {
-  const t = newTable(PREFILL_HEAD);
+  const moe = isMoe(points);
+  const head = moe ? [...PREFILL_HEAD, ...MOE_HEAD] : PREFILL_HEAD;
+  const t = newTable(head);
   for (const p of byRtpOrder(prefillRows(points))) {
     if (!p.ok) {
-      t.push([...common(p), ...failedCells(PREFILL_HEAD.length - 5, p)]);
+      t.push([...common(p), ...failedCells(head.length - 5, p)]);
       continue;
     }
     t.push([
       ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
-      fmtRatio(p.prefillRatio), fmtPct(p.prefillMfu),
+      fmtRatio(p.prefillRatio), fmtPct(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
     ]);
   }
   return `Prefill Result\n${t.toString()}`;

@@ -162,6 +162,7 @@ PointOptions point_options_from_js(const Napi::Object& o) {
   p.profile_decode_steps = integer(o, "profileDecodeSteps");
   if (!o.Get("tracePrefix").IsUndefined()) p.trace_prefix = string(o, "tracePrefix");
   p.run_name = string(o, "runName");
+  if (!o.Get("moeRouting").IsUndefined()) p.moe_routing = string(o, "moeRouting");
   return p;
 }
 
@@ -178,6 +179,8 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   Napi::Array files = Napi::Array::New(env, r.trace_files.size());
   for (size_t i = 0; i < r.trace_files.size(); ++i) files.Set(i, r.trace_files[i]);
   o.Set("traceFiles", files);
+  o.Set("routing", r.routing);
+  o.Set("expertCounts", numbers_to_js(env, r.expert_counts));
   return o;
 }
 

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.h"
+
 namespace gpubench {
 
 enum class DType : uint8_t { F32, BF16, I32 };
@@ -77,6 +79,32 @@ struct RopeParams {
   float norm_eps = 1e-6f;
 };
 
+// The router of a mixture-of-experts layer, as Hugging Face computes it: mixtral, qwen2_moe and
+// qwen3_moe use softmax + greedy; deepseek_v2 softmax + group_limited_greedy (groups ranked by their
+// best score); deepseek_v3 sigmoid + noaux_tc (selection on score + correction_bias, groups ranked
+// by the sum of their top-2, weights from the unbiased scores). Then optionally the k weights are
+// renormalized to sum to 1, and all are multiplied by routed_scaling_factor.
+enum class MoeScoring : uint8_t { Softmax, Sigmoid };
+enum class MoeTopk : uint8_t { Greedy, GroupLimitedGreedy, NoauxTc };
+struct MoeRouteParams {
+  int num_experts = 0;
+  int top_k = 0;
+  MoeScoring scoring = MoeScoring::Softmax;
+  MoeTopk method = MoeTopk::Greedy;
+  int n_group = 1, topk_group = 1;  // the grouped methods: experts split into n_group equal groups
+  bool norm_topk_prob = false;
+  float routed_scaling_factor = 1.0f;
+  const float* correction_bias = nullptr;  // noaux_tc: device [num_experts], fp32
+};
+
+// Scratch of moe_experts for T tokens, sized for T * top_k (token, expert) slots.
+struct MoeWorkspace {
+  Tensor rows;               // [T*top_k, hidden]: the slots' inputs grouped by expert, then their outputs
+  Tensor gate_up;            // [T*top_k, 2*I]
+  Tensor act;                // [T*top_k, I]
+  int32_t* index = nullptr;  // [2*T*top_k + num_experts + 1] int32: the slot order and expert offsets
+};
+
 struct DeviceInfo {
   std::string name;
   size_t total_bytes = 0;
@@ -84,6 +112,11 @@ struct DeviceInfo {
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;
 };
+
+// The default of an op a backend does not implement (yet): a one-line error naming both.
+[[noreturn]] inline void op_not_implemented(const char* op, const std::string& backend) {
+  fail(ErrorCode::InvalidArgument, std::string(op) + " is not implemented on the " + backend + " backend");
+}
 
 using Event = void*;
 using Graph = void*;
@@ -148,6 +181,72 @@ class Backend {
   virtual void swiglu(Tensor out, Tensor gate_up) = 0;
   // argmax: out[r] = index of the largest logits[r] (F32), the lowest index on ties.
   virtual void argmax(int32_t* out, Tensor logits) = 0;
+
+  // --- mixture of experts (backend/<name>/moe); a backend without them refuses MoE models ---
+  // moe: topk_ids [T, top_k] and topk_weights [T, top_k] (fp32) of router_logits [T, E] (F32), see
+  // MoeRouteParams. Equal scores: the lower expert index wins.
+  virtual void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) {
+    op_not_implemented("moe_route", name());
+  }
+  // moe: out[t] = sum_k topk_weights[t,k] * expert_{topk_ids[t,k]}(x[t]) (accumulate: out[t] += ...)
+  // with SwiGLU experts fused per expert: gate_up [E*2I, D] holds expert e's gate rows at [2Ie, 2Ie+I)
+  // and its up rows after them; down [E*D, I] holds expert e's rows at [De, De+D).
+  virtual void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
+                           const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
+    op_not_implemented("moe_experts", name());
+  }
+  // moe: y[t] *= sigmoid(x[t] . w), w [1, D] (qwen2_moe's gate on its shared expert).
+  virtual void sigmoid_gate(Tensor y, Tensor x, Tensor w) { op_not_implemented("sigmoid_gate", name()); }
+
+  // --- MLA: DeepSeek-V2/V3 multi-head latent attention in absorbed form (backend/<name>/mla) ---
+  // The cache holds per token only the RMS-normalized latent c (kv_lora_rank L) and the rotated rope
+  // key k_pe (qk_rope_head_dim R), shared by all heads: a KvLayer with k = the pool
+  // [num_blocks][block_size][L + R] (row [c | k_pe]), v = nullptr, num_kv_heads = 1, head_dim = L + R.
+  // kv_b_proj.weight [H*(nope+vd), L] holds per head h W_UK_h [nope, L] (rows h*(nope+vd) ..) and
+  // W_UV_h [vd, L] (the vd rows after them). Since q_nope_h . (W_UK_h c) = (W_UK_h^T q_nope_h) . c,
+  // one step is, without ever making per-head keys or values:
+  //   q_latent_h = W_UK_h^T q_nope_h                                   matmul_heads, transpose_w
+  //   rotate q_pe and k_pe; cache row = [rmsnorm(c) | k_pe]              mla_rope_kv_write
+  //   o_h = sum_j softmax_j(scale (q_latent_h . c_j + q_pe_h . k_pe_j)) c_j   mla_attention
+  //   out_h = W_UV_h o_h                                                 matmul_heads
+  // A strided view of per-head slices: slice (r, h) is `cols` contiguous elements at
+  // data + r * row_stride + h * head_stride (elements of `dtype`), e.g. head h's q_nope in the q
+  // buffer [T, H*(nope+R)] has rows T, cols nope, row_stride H*(nope+R), head_stride nope+R, and
+  // W_UK_h in kv_b_proj.weight has rows nope, cols L, row_stride L, head_stride (nope+vd)*L.
+  struct HeadSlices {
+    void* data = nullptr;
+    DType dtype = DType::F32;
+    int64_t rows = 0, heads = 0, cols = 0;
+    int64_t row_stride = 0, head_stride = 0;
+  };
+  // mla: a batched matmul per head with fp32 accumulation, for every row t and head h:
+  //   out(t,h)[n] = sum_k x(t,h)[k] * w(n,h)[k]   (w: N = out.cols rows of K = x.cols)
+  //   or, with transpose_w, sum_k x(t,h)[k] * w(k,h)[n]   (w: K rows of N), so W_UK_h^T is read in
+  //   place. out must not overlap x or w.
+  virtual void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
+    op_not_implemented("matmul_heads", name());
+  }
+  // mla: for every token t (row of kv_a [T, L + R], the kv_a_proj_with_mqa output, left unchanged):
+  // c = kv_a[t, :L] RMS-normalized with rope.k_norm [L] (kv_a_layernorm; eps rope.norm_eps; null:
+  // copied as is), k_pe = kv_a[t, L:] rotated at positions[t], and [c | k_pe] written to the cache
+  // at slots[t]; and each head's q_pe(t,h) (R = q_pe.cols) rotated in place. Rotation is DeepSeek's
+  // interleaved-pair form (V2's complex multiply): pair i < R/2 is (x[2i], x[2i+1]) turned by
+  // positions[t] * rope.inv_freq[i], cos and sin times rope.attn_factor. (V3's rope_interleave
+  // writes the result de-interleaved; q_pe and k_pe are permuted alike, so every score is equal.)
+  // rope.q_norm must be null.
+  virtual void mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
+                                 const int32_t* slots, RopeParams rope, KvLayer kv) {
+    op_not_implemented("mla_rope_kv_write", name());
+  }
+  // mla: out [T, H*L] = for every query row t and head h, with H = q_pe.heads, R = q_pe.cols,
+  // L = kv.head_dim - R: sum_j p_j c_j, p = softmax_j(scale * (q_latent(t,h) . c_j + q_pe(t,h) .
+  // k_pe_j)) over the cache rows j = [c_j | k_pe_j] that row t attends to (causal, paged, AttnMeta
+  // as in attention). q_latent [T, H*L]. scale is the model's: qk_head_dim^-0.5 (nope + R, not
+  // L + R), times mscale^2 under yarn with mscale_all_dim. out must not overlap q_latent or q_pe.
+  virtual void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
+                             const AttnMeta& meta, float scale) {
+    op_not_implemented("mla_attention", name());
+  }
 };
 
 }  // namespace gpubench

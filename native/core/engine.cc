@@ -5,13 +5,63 @@
 
 namespace gpubench {
 
-void validate_spec(const ModelSpec& s) {
-  auto positive = [](int64_t v, const char* field) {
-    if (v <= 0) fail(ErrorCode::InvalidConfig, std::string(field) + " must be a positive integer");
-  };
-  if (s.model_type != "llama" && s.model_type != "mistral" && s.model_type != "qwen2" && s.model_type != "qwen3") {
-    fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type + "' is not supported (allowed: llama, mistral, qwen2, qwen3)");
+namespace {
+
+void positive(int64_t v, const char* field) {
+  if (v <= 0) fail(ErrorCode::InvalidConfig, std::string(field) + " must be a positive integer");
+}
+
+// The MoE fields (Hugging Face's names in the messages).
+void validate_moe(const ModelSpec& s) {
+  const MoeSpec& m = s.moe;
+  const std::string E = std::to_string(m.num_experts);
+  positive(m.top_k, "num_experts_per_tok");
+  positive(m.expert_intermediate_size, "moe_intermediate_size");
+  if (m.top_k > m.num_experts) {
+    fail(ErrorCode::InvalidConfig, "top_k " + std::to_string(m.top_k) + " is larger than the number of experts " + E);
   }
+  if ((int64_t)m.layer_is_moe.size() != s.num_layers) fail(ErrorCode::InvalidConfig, "layerIsMoe must have one entry per layer");
+  if (m.shared_intermediate_size < 0) fail(ErrorCode::InvalidConfig, "shared_expert_intermediate_size must be >= 0");
+  if (m.shared_expert_gate && m.shared_intermediate_size == 0) {
+    fail(ErrorCode::InvalidConfig, "a shared expert gate needs a shared expert (shared_expert_intermediate_size > 0)");
+  }
+  if (m.scoring != "softmax" && m.scoring != "sigmoid") {
+    fail(ErrorCode::InvalidConfig, "scoring_func '" + m.scoring + "' is not supported (allowed: softmax, sigmoid)");
+  }
+  if (!(m.routed_scaling_factor > 0)) fail(ErrorCode::InvalidConfig, "routed_scaling_factor must be positive");
+  if (m.topk_method == "greedy") return;
+  if (m.topk_method != "group_limited_greedy" && m.topk_method != "noaux_tc") {
+    fail(ErrorCode::InvalidConfig,
+         "topk_method '" + m.topk_method + "' is not supported (allowed: greedy, group_limited_greedy, noaux_tc)");
+  }
+  if (m.n_group < 1 || m.num_experts % m.n_group) {
+    fail(ErrorCode::InvalidConfig, "n_group " + std::to_string(m.n_group) + " does not divide the number of experts " + E);
+  }
+  if (m.topk_group < 1 || m.topk_group > m.n_group) {
+    fail(ErrorCode::InvalidConfig, "topk_group " + std::to_string(m.topk_group) + " is not in [1, n_group " +
+                                       std::to_string(m.n_group) + "]");
+  }
+  if (m.top_k > m.topk_group * (m.num_experts / m.n_group)) {
+    fail(ErrorCode::InvalidConfig, "top_k " + std::to_string(m.top_k) + " is larger than the experts of topk_group " +
+                                       std::to_string(m.topk_group) + " groups");
+  }
+  if (m.topk_method == "noaux_tc" && m.num_experts / m.n_group < 2) {
+    fail(ErrorCode::InvalidConfig, "noaux_tc ranks groups by their best two experts: groups need at least 2");
+  }
+}
+
+}  // namespace
+
+void validate_spec(const ModelSpec& s) {
+  const bool dense = s.model_type == "llama" || s.model_type == "mistral" || s.model_type == "qwen2" || s.model_type == "qwen3";
+  const bool moe = s.model_type == "mixtral" || s.model_type == "qwen2_moe" || s.model_type == "qwen3_moe";
+  if (!dense && !moe) {
+    fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type +
+                                       "' is not supported (allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe)");
+  }
+  if (moe && !s.is_moe()) fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type + "' needs num_experts > 0");
+  if (dense && s.is_moe()) fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type + "' has no experts");
+  if (s.is_moe()) validate_moe(s);
   positive(s.vocab_size, "vocab_size");
   positive(s.hidden_size, "hidden_size");
   positive(s.intermediate_size, "intermediate_size");

@@ -21,7 +21,8 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
   const int64_t max_seqs = opts.max_batch;
   const int64_t max_tokens = std::max(opts.max_tokens_per_step, max_seqs);
   const size_t weight_bytes = WeightStore::bytes_for(spec, dt);
-  const size_t act_bytes = Activations::bytes_for(spec, dt, max_tokens, max_seqs);
+  const size_t act_bytes =
+      Activations::bytes_for(spec, dt, max_tokens, max_seqs) + PinnedRouting::bytes_for(spec, max_tokens);
   const int64_t bytes_per_token = spec.num_layers * 2 * spec.kv_dim() * (int64_t)dtype_size(dt);
 
   // Refuse before allocating anything, and cap the KV pool to the memory that is left.
@@ -57,6 +58,7 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
     blocks_ = std::make_unique<BlockAllocator>(num_blocks, opts.block_size);
     act_ = std::make_unique<Activations>(be, spec, max_tokens, max_seqs);
     step_ = std::make_unique<StepBuffers>(be, max_tokens, max_seqs, max_blocks_per_seq(), opts.block_size);
+    pinned_ = std::make_unique<PinnedRouting>(be, spec, max_tokens);
     rope_ = make_rope_table(spec.rope, (int)spec.head_dim);
     inv_freq_ = (float*)be.alloc(rope_.inv_freq.size() * sizeof(float));
     be.copy_to_device(inv_freq_, rope_.inv_freq.data(), rope_.inv_freq.size() * sizeof(float));
@@ -74,6 +76,7 @@ void ModelRunner::release_all() {
   graphs_.clear();
   if (inv_freq_) be_.release(inv_freq_);
   inv_freq_ = nullptr;
+  pinned_.reset();
   step_.reset();
   act_.reset();
   blocks_.reset();
@@ -81,8 +84,33 @@ void ModelRunner::release_all() {
   weights_.reset();
 }
 
+const PinnedRouting* ModelRunner::take_pins() {
+  if (pin_next_ && pinned_->num_tokens() != step_->num_tokens()) {
+    fail(ErrorCode::Internal, "routing was pinned for " + std::to_string(pinned_->num_tokens()) + " tokens, the step has " +
+                                  std::to_string(step_->num_tokens()));
+  }
+  last_pinned_ = pin_next_;
+  pin_next_ = false;
+  return last_pinned_ ? pinned_.get() : nullptr;
+}
+
 void ModelRunner::run(Profiler* prof) {
-  model_forward(ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof});
+  model_forward(ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof,
+                            take_pins()});
+}
+
+void ModelRunner::pin_routing(const RoutingPolicy& policy, int64_t step, int64_t num_tokens) {
+  if (!spec_.is_moe() || !policy.pinned()) return;
+  pinned_->set(policy, opts_.seed, step, num_tokens);
+  pin_next_ = true;
+}
+
+std::vector<int64_t> ModelRunner::expert_counts() {
+  if (!spec_.is_moe()) return {};
+  if (last_pinned_) return pinned_->counts(0);
+  std::vector<int32_t> ids((size_t)(step_->num_tokens() * spec_.moe.top_k));
+  be_.copy_to_host(ids.data(), act_->topk_ids, ids.size() * sizeof(int32_t));
+  return expert_load(ids.data(), (int64_t)ids.size(), spec_.moe.num_experts);
 }
 
 void ModelRunner::forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, Profiler* prof) {
@@ -92,7 +120,8 @@ void ModelRunner::forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, P
 
 void ModelRunner::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
   step_->set(seqs, ctx_bound);
-  auto key = std::make_pair((int64_t)seqs.size(), ctx_bound);
+  // Pinned and real routing read different id buffers: each has its own graph.
+  auto key = std::make_tuple((int64_t)seqs.size(), ctx_bound, pin_next_);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
     be_.capture_begin();
@@ -103,6 +132,8 @@ void ModelRunner::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bo
       throw;
     }
     it = graphs_.emplace(key, be_.capture_end()).first;
+  } else {
+    take_pins();  // the graph already reads the pinned buffer; only the bookkeeping is left
   }
   be_.graph_replay(it->second);
 }

@@ -3,12 +3,13 @@
 #pragma once
 #include <map>
 #include <memory>
-#include <utility>
+#include <tuple>
 #include <vector>
 
 #include "backend/backend.h"
 #include "core/kv_cache.h"
 #include "core/profiler.h"
+#include "core/routing.h"
 #include "core/spec.h"
 #include "core/step.h"
 #include "model/activations.h"
@@ -38,12 +39,19 @@ class ModelRunner {
   void forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, Profiler* prof);
   // One decode step through a CUDA graph captured on first use for (batch, ctx_bound).
   void forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bound);
+  // MoE: the next forward (of num_tokens tokens) uses the experts `policy` pins for `step` instead
+  // of the router's choice. Called before the forward's timing starts, so the host work of the
+  // policy is not timed; a forward without it routes for real.
+  void pin_routing(const RoutingPolicy& policy, int64_t step, int64_t num_tokens);
+  // MoE: tokens per expert at the first MoE layer of the last forward (empty for dense models).
+  std::vector<int64_t> expert_counts();
   // Greedy next token of each sequence of the last step (waits for the device).
   std::vector<int32_t> next_tokens(int64_t num_seqs);
   // Logits of each sequence's last token of the last step, [num_seqs * vocab] (waits).
   std::vector<float> logits(int64_t num_seqs);
 
   Backend& backend() { return be_; }
+  const ModelSpec& spec() const { return spec_; }
   BlockAllocator& blocks() { return *blocks_; }
   const KvPool& kv() const { return *kv_; }
   size_t weight_bytes() const { return weights_->bytes(); }
@@ -60,12 +68,16 @@ class ModelRunner {
   std::unique_ptr<BlockAllocator> blocks_;
   std::unique_ptr<Activations> act_;
   std::unique_ptr<StepBuffers> step_;
+  std::unique_ptr<PinnedRouting> pinned_;
+  bool pin_next_ = false, last_pinned_ = false;
   RopeTable rope_;
   float* inv_freq_ = nullptr;
-  std::map<std::pair<int64_t, int64_t>, Graph> graphs_;
+  std::map<std::tuple<int64_t, int64_t, bool>, Graph> graphs_;  // (batch, ctx_bound, pinned routing)
   double weight_init_ms_ = 0;
 
   void run(Profiler* prof);
+  // The pins of this forward (null: real routing), consuming pin_routing's request.
+  const PinnedRouting* take_pins();
   void release_all();
 };
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/routing.h"
 #include "core/trace.h"
 
 namespace gpubench {
@@ -47,6 +48,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   const int64_t B = o.batch_size, L = o.input_len;
   const int64_t decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
   const int64_t context = L + o.output_len;
+  const RoutingPolicy routing = parse_routing(o.moe_routing);
   if (B < 1 || L < 1 || o.output_len < 1) fail(ErrorCode::InvalidArgument, "batch size, input and output length must be >= 1");
   if (B > mo.max_batch) fail(ErrorCode::InvalidArgument, "batch size " + str(B) + " exceeds the engine's max batch " + str(mo.max_batch));
   if (context > mo.max_context) {
@@ -74,6 +76,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   PointResult res;
   res.waiting_ms = adm.waiting_ms;
   res.used_graphs = graphs && decode_steps > 0;
+  res.routing = routing.text;
   Event t0 = be.event_create(), t1 = be.event_create();
   Profiler prof(be);
   ChromeTrace prefill_trace, decode_trace;
@@ -95,6 +98,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
     }
     if (do_prefill) {
       for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch.kv(i), batch.request(i).input_ids.data(), L, 0};
+      model_.pin_routing(routing, 0, B * L);
       be.event_record(t0);
       model_.forward(seqs, 0, pass == Pass::Profiled ? &prof : nullptr);
       be.event_record(t1);
@@ -102,6 +106,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       if (timed) {
         res.prefill_ms = be.event_elapsed_ms(t0, t1);
         res.first_request_tokens.push_back(cur[0]);
+        if (decode_steps == 0) res.expert_counts = model_.expert_counts();
       }
       if (pass == Pass::Profiled) {
         res.profiled_prefill = prof.collect();
@@ -119,6 +124,8 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
         seqs[i] = SeqStep{&kv, &cur[i], 1, kv.num_tokens};
       }
       const int64_t ctx = batch.kv(0).num_tokens + 1;
+      // Steps are numbered from the point's first forward, so every pass pins the same experts.
+      model_.pin_routing(routing, s + (prefill ? 1 : 0), B);
       be.event_record(t0);
       if (graphs && pass != Pass::Profiled) {
         model_.forward_graph(seqs, context);
@@ -132,6 +139,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
         res.decode_step_ms.push_back(be.event_elapsed_ms(t0, t1));
         res.decode_context.push_back(ctx);
         res.first_request_tokens.push_back(cur[0]);
+        if (s == 0) res.expert_counts = model_.expert_counts();
       }
       if (pass == Pass::Profiled) {
         auto ops = prof.collect();
@@ -163,6 +171,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       t->set_metadata("batch_size", str(B));
       t->set_metadata("input_len", str(L));
       t->set_metadata("output_len", str(o.output_len));
+      if (model_.spec().is_moe()) t->set_metadata("moe_routing", routing.text);
       std::string path = o.trace_prefix + (t == &prefill_trace ? "_prefill" : "_decode") + ".trace.json";
       t->write(path);
       res.trace_files.push_back(path);

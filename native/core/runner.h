@@ -26,6 +26,7 @@ struct PointOptions {
   int64_t profile_decode_steps = 3;
   std::string trace_prefix;  // empty: no trace files
   std::string run_name;
+  std::string moe_routing = "balanced";  // core/routing.h; ignored by dense models
 };
 
 struct PointResult {
@@ -37,6 +38,10 @@ struct PointResult {
   bool used_graphs = false;
   std::vector<OpTime> profiled_prefill, profiled_decode;
   std::vector<std::string> trace_files;
+  std::string routing;  // the MoE routing policy of the point
+  // MoE: tokens per expert at the first MoE layer in the first timed forward (the prefill in
+  // prefill mode, else the first decode step); empty for dense models.
+  std::vector<int64_t> expert_counts;
 };
 
 struct Progress {

@@ -13,6 +13,13 @@ struct Activations {
   Tensor last_hidden;                                       // [max_seqs, hidden]
   Tensor logits;                                            // [max_seqs, vocab], F32
   int32_t* next_tokens = nullptr;                           // [max_seqs]
+  // MoE models: router logits [max_tokens, E] (F32); the router's ids and weights in two slots of
+  // [max_tokens * top_k] (slot 0 holds the first MoE layer's, kept for the expert counts; later
+  // layers share slot 1); moe_experts' scratch (see MoeWorkspace).
+  Tensor router_logits, moe_rows, moe_gate_up, moe_act;
+  int32_t* topk_ids = nullptr;
+  float* topk_weights = nullptr;
+  int32_t* moe_index = nullptr;
 
   Activations(Backend& be, const ModelSpec& spec, int64_t max_tokens, int64_t max_seqs);
   ~Activations();

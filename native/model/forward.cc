@@ -17,7 +17,11 @@ void model_forward(const ForwardArgs& a) {
     const Tensor& next_norm = l + 1 < (int)s.num_layers ? a.w.layers[l + 1].attn_norm : a.w.final_norm;
     attention_gqa(a, l);
     { OpScope o(a.prof, "add_rmsnorm", l); be.add_rmsnorm(residual, delta, L.mlp_norm, normed, eps); }
-    mlp_dense(a, l);
+    if (s.layer_is_moe(l)) {
+      mlp_moe(a, l);
+    } else {
+      mlp_dense(a, l);
+    }
     { OpScope o(a.prof, "add_rmsnorm", l); be.add_rmsnorm(residual, delta, next_norm, normed, eps); }
   }
 

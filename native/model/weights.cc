@@ -9,6 +9,50 @@ namespace gpubench {
 namespace {
 // Small enough that activations stay O(1) through RMSNorm-ed layers of any width we run.
 constexpr float kLinearScale = 0.02f;
+
+// The MoE block of layer l under Hugging Face's per-expert names (what the Hub checkpoints hold and
+// what transformers 5's save_pretrained writes back from its fused 3-D expert tensors):
+// mixtral block_sparse_moe.{gate, experts.E.w1|w3|w2}; qwen2_moe, qwen3_moe and deepseek
+// mlp.{gate, experts.E.gate_proj|up_proj|down_proj}, shared_expert(s), shared_expert_gate.
+void describe_moe_layer(const ModelSpec& s, int64_t l, LayerWeights& L, std::vector<WeightDesc>& d) {
+  const MoeSpec& moe = s.moe;
+  const int64_t D = s.hidden_size, E = moe.num_experts, I = moe.expert_intermediate_size;
+  const int64_t Is = moe.shared_intermediate_size;
+  const std::string p = "model.layers." + std::to_string(l) + ".mlp.";  // our names
+  const bool mixtral = s.model_type == "mixtral";
+  const std::string hf = "model.layers." + std::to_string(l) + (mixtral ? ".block_sparse_moe." : ".mlp.");
+  const char* gate = mixtral ? ".w1.weight" : ".gate_proj.weight";
+  const char* up = mixtral ? ".w3.weight" : ".up_proj.weight";
+  const char* down = mixtral ? ".w2.weight" : ".down_proj.weight";
+
+  d.push_back({p + "gate.weight", WeightKind::Linear, E, D, {{hf + "gate.weight", 0, E}}, &L.router});
+  if (moe.topk_method == "noaux_tc") {
+    d.push_back({p + "gate.e_score_correction_bias", WeightKind::Bias, 1, E, {{hf + "gate.e_score_correction_bias", 0, E}},
+                 &L.router_bias, true});
+  }
+  WeightDesc gate_up{p + "experts.gate_up_proj", WeightKind::Linear, E * 2 * I, D, {}, &L.experts_gate_up};
+  WeightDesc downs{p + "experts.down_proj", WeightKind::Linear, E * D, I, {}, &L.experts_down};
+  for (int64_t e = 0; e < E; ++e) {
+    const std::string x = hf + "experts." + std::to_string(e);
+    gate_up.sources.push_back({x + gate, e * 2 * I, I});
+    gate_up.sources.push_back({x + up, e * 2 * I + I, I});
+    downs.sources.push_back({x + down, e * D, D});
+  }
+  d.push_back(std::move(gate_up));
+  d.push_back(std::move(downs));
+  if (Is > 0) {
+    const std::string sh = hf + (s.model_type == "qwen2_moe" ? "shared_expert." : "shared_experts.");
+    d.push_back({p + "shared_expert.gate_up_proj.weight", WeightKind::Linear, 2 * Is, D,
+                 {{sh + "gate_proj.weight", 0, Is}, {sh + "up_proj.weight", Is, Is}}, &L.shared_gate_up});
+    d.push_back({p + "shared_expert.down_proj.weight", WeightKind::Linear, D, Is, {{sh + "down_proj.weight", 0, D}},
+                 &L.shared_down});
+  }
+  if (moe.shared_expert_gate) {
+    d.push_back({p + "shared_expert_gate.weight", WeightKind::Linear, 1, D, {{hf + "shared_expert_gate.weight", 0, 1}},
+                 &L.shared_gate});
+  }
+}
+
 }  // namespace
 
 std::vector<WeightDesc> describe_weights(const ModelSpec& s, ModelWeights& w) {
@@ -41,9 +85,13 @@ std::vector<WeightDesc> describe_weights(const ModelSpec& s, ModelWeights& w) {
     d.push_back({a + "o_proj.weight", WeightKind::Linear, D, s.q_dim(), {{a + "o_proj.weight", 0, D}}, &L.o_proj});
     d.push_back({p + "post_attention_layernorm.weight", WeightKind::Norm, 1, D,
                  {{p + "post_attention_layernorm.weight", 0, D}}, &L.mlp_norm});
-    d.push_back({m + "gate_up_proj.weight", WeightKind::Linear, 2 * I, D,
-                 {{m + "gate_proj.weight", 0, I}, {m + "up_proj.weight", I, I}}, &L.gate_up});
-    d.push_back({m + "down_proj.weight", WeightKind::Linear, D, I, {{m + "down_proj.weight", 0, D}}, &L.down});
+    if (s.layer_is_moe(l)) {
+      describe_moe_layer(s, l, L, d);
+    } else {
+      d.push_back({m + "gate_up_proj.weight", WeightKind::Linear, 2 * I, D,
+                   {{m + "gate_proj.weight", 0, I}, {m + "up_proj.weight", I, I}}, &L.gate_up});
+      d.push_back({m + "down_proj.weight", WeightKind::Linear, D, I, {{m + "down_proj.weight", 0, D}}, &L.down});
+    }
   }
   d.push_back({"model.norm.weight", WeightKind::Norm, 1, D, {{"model.norm.weight", 0, D}}, &w.final_norm});
   if (!s.tie_word_embeddings) {
@@ -55,7 +103,7 @@ std::vector<WeightDesc> describe_weights(const ModelSpec& s, ModelWeights& w) {
 size_t WeightStore::bytes_for(const ModelSpec& spec, DType dtype) {
   ModelWeights w;
   size_t total = 0;
-  for (const auto& d : describe_weights(spec, w)) total += (size_t)d.rows * d.cols * dtype_size(dtype);
+  for (const auto& d : describe_weights(spec, w)) total += (size_t)d.rows * d.cols * dtype_size(d.keep_f32 ? DType::F32 : dtype);
   return total;
 }
 
@@ -63,11 +111,12 @@ WeightStore::WeightStore(Backend& be, const ModelSpec& spec) : be_(be), spec_(sp
   descs_ = describe_weights(spec, w_);
   try {
     for (auto& d : descs_) {
-      size_t n = (size_t)d.rows * d.cols * dtype_size(be.act_dtype());
+      const DType dt = d.keep_f32 ? DType::F32 : be.act_dtype();
+      size_t n = (size_t)d.rows * d.cols * dtype_size(dt);
       void* p = be.alloc(n);
       allocations_.push_back(p);
       bytes_ += n;
-      *d.target = Tensor{p, be.act_dtype(), d.rows, d.cols};
+      *d.target = Tensor{p, dt, d.rows, d.cols};
     }
   } catch (...) {
     for (void* p : allocations_) be_.release(p);
@@ -96,7 +145,7 @@ void WeightStore::load(const std::string& path) {
   for (auto& d : descs_) {
     host.assign((size_t)d.rows * d.cols, 0.0f);
     for (const auto& src : d.sources) {
-      if (d.rows == 1) {  // 1-D in Hugging Face (norms, biases): a span of the one row
+      if (d.kind == WeightKind::Norm || d.kind == WeightKind::Bias) {  // 1-D in Hugging Face: a span of the one row
         st.read_f32(src.hf_name, {src.rows}, host.data() + src.row_offset);
       } else {
         st.read_f32(src.hf_name, {src.rows, d.cols}, host.data() + (size_t)src.row_offset * d.cols);

@@ -15,6 +15,10 @@ namespace gpubench {
 struct LayerWeights {
   Tensor attn_norm, qkv, qkv_bias, o_proj, mlp_norm, gate_up, down;
   Tensor q_norm, k_norm;  // qwen3 only
+  // MoE layers instead of gate_up and down: the router [E, D] (and deepseek_v3's correction bias
+  // [1, E], fp32), the routed experts fused per expert (see Backend::moe_experts), the shared expert
+  // (gate_up [2Is, D], down [D, Is]) and qwen2_moe's gate on it [1, D].
+  Tensor router, router_bias, experts_gate_up, experts_down, shared_gate_up, shared_down, shared_gate;
 };
 
 struct ModelWeights {
@@ -38,6 +42,7 @@ struct WeightDesc {
   int64_t rows, cols;
   std::vector<WeightSource> sources;
   Tensor* target;
+  bool keep_f32 = false;  // stored in fp32 on every backend (the router's correction bias, fp32 in checkpoints)
 };
 
 class WeightStore {

@@ -38,6 +38,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
+import deepseek  # noqa: E402  (this folder: DeepSeek-V2/V3 builders and the MTP reference)
+
 PROMPT_LEN = 11
 PROMPT_SEED = 1234
 MODEL_SEED = 0
@@ -103,14 +105,47 @@ def mistral_config():
                                 sliding_window=None)
 
 
-# name -> builder of the tiny config. MoE / MLA fixtures (mixtral, qwen2_moe, qwen3_moe, deepseek_v2,
-# deepseek_v3) go here too.
+# MoE fixtures: the dense attention shapes, 3 layers, 8 experts of width 32 and top-2 routing, so
+# every expert matters and each token mixes two of them.
+MOE_LAYERS = dict(DENSE, num_hidden_layers=3)
+MOE_EXPERTS = dict(num_experts_per_tok=2)
+
+
+def mixtral_config():
+    # Mixtral: the experts' width is intermediate_size; the top-2 weights are always renormalized.
+    shapes = dict(MOE_LAYERS, intermediate_size=32)
+    return AutoConfig.for_model("mixtral", **shapes, **MOE_EXPERTS, num_local_experts=8,
+                                rope_parameters=dict(DEFAULT_ROPE), tie_word_embeddings=False, sliding_window=None)
+
+
+def qwen2_moe_config():
+    # Qwen2-MoE: q/k/v bias, a shared expert behind its sigmoid gate, top-k weights not renormalized;
+    # mlp_only_layers=[1] makes layer 1 a dense MLP (intermediate_size 160) between two MoE layers.
+    return AutoConfig.for_model("qwen2_moe", **MOE_LAYERS, **MOE_EXPERTS, num_experts=8, moe_intermediate_size=32,
+                                shared_expert_intermediate_size=48, norm_topk_prob=False, decoder_sparse_step=1,
+                                mlp_only_layers=[1], rope_parameters=dict(DEFAULT_ROPE), tie_word_embeddings=False,
+                                use_sliding_window=False)
+
+
+def qwen3_moe_config():
+    # Qwen3-MoE: q/k norm, no shared expert, renormalized top-k weights; every layer MoE.
+    return AutoConfig.for_model("qwen3_moe", **MOE_LAYERS, **MOE_EXPERTS, num_experts=8, moe_intermediate_size=32,
+                                norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
+                                rope_parameters=dict(DEFAULT_ROPE), tie_word_embeddings=False, attention_bias=False,
+                                use_sliding_window=False)
+
+
+# name -> builder of the tiny config (the DeepSeek ones come from deepseek.py, below).
 FIXTURES: dict[str, Callable[[], "transformers.PreTrainedConfig"]] = {
     "llama": llama_config,
     "qwen2": qwen2_config,
     "qwen3": qwen3_config,
     "mistral": mistral_config,
+    "mixtral": mixtral_config,
+    "qwen2_moe": qwen2_moe_config,
+    "qwen3_moe": qwen3_moe_config,
 }
+FIXTURES.update(deepseek.FIXTURES)
 
 
 # ---- model, weights, reference run ----------------------------------------------------------------
@@ -136,6 +171,9 @@ def reinitialize(model: torch.nn.Module) -> None:
             p.copy_(WEIGHT_STD * torch.randn_like(p))
         else:
             p.normal_(0.0, WEIGHT_STD)
+    for name, b in model.named_buffers():  # DeepSeek-V3's router bias: zero would leave it untested
+        if name.endswith("e_score_correction_bias"):
+            b.copy_(WEIGHT_STD * torch.randn_like(b))
 
 
 def make_model(config) -> torch.nn.Module:
@@ -199,6 +237,30 @@ def top2_margin(logits: torch.Tensor) -> float:
     return float(top[0] - top[1])
 
 
+@torch.no_grad()
+def routing_margin(model: torch.nn.Module, prompt: list[int], tokens: list[int]) -> float | None:
+    """The smallest gap, over every MoE layer and position of the fixture, between the router logits
+    of the last chosen expert and the best one left out (None for a dense model). A gap near float32
+    rounding could make another implementation pick another expert; the fixtures keep it large."""
+    k = getattr(model.config, "num_experts_per_tok", None)
+    routers = [m for m in model.modules() if type(m).__name__.lower().endswith("topkrouter")]
+    if not k or not routers:
+        return None
+    gaps: list[float] = []
+
+    def hook(_module, _inputs, output):
+        top = torch.topk(output[0].float(), k + 1, dim=-1).values
+        gaps.append(float((top[:, k - 1] - top[:, k]).min()))
+
+    handles = [r.register_forward_hook(hook) for r in routers]
+    try:
+        model(input_ids=torch.tensor([prompt + tokens[:-1]], dtype=torch.long), use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+    return min(gaps)
+
+
 # ---- one fixture ----------------------------------------------------------------------------------
 
 def make_fixture(name: str, build: Callable, out_root: str) -> str:
@@ -212,6 +274,10 @@ def make_fixture(name: str, build: Callable, out_root: str) -> str:
     cache_err = max(rel_l2(a, b) for a, b in zip(logits, full))
     if cache_err > 1e-5:
         raise RuntimeError(f"{name}: KV-cache decode differs from a full forward (rel L2 {cache_err:.2e})")
+    # Outputs transformers does not compute (DeepSeek-V3's MTP module): the builder's `extend` hook may
+    # add modules to the model, saved with it, and returns extra expected.json fields.
+    extend = getattr(build, "extend", None)
+    extra = extend(model, prompt, tokens, reinitialize) if extend else {}
 
     out_dir = os.path.join(out_root, name)
     os.makedirs(out_dir, exist_ok=True)
@@ -248,6 +314,7 @@ def make_fixture(name: str, build: Callable, out_root: str) -> str:
         "steps": STEPS,
         "tokens": tokens,
         "logits": [[round_sig(v) for v in row.tolist()] for row in logits],
+        **extra,
         "generator": {
             "torch": torch.__version__,
             "transformers": transformers.__version__,
@@ -262,9 +329,11 @@ def make_fixture(name: str, build: Callable, out_root: str) -> str:
 
     size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in ("config.json", "model.safetensors", "expected.json"))
     margin = min(top2_margin(l) for l in logits)
+    route = routing_margin(model, prompt, tokens)
+    routing = "" if route is None else f"  min routing margin {route:.4f}"
     n_params = sum(p.numel() for p in model.parameters())
     return (f"{name:8s} {config.model_type:8s} params {n_params:7d}  tensors {len(saved):3d}  tied {str(tied):5s}  "
-            f"tokens {tokens}  min top-2 margin {margin:.4f}  kv-cache vs full {cache_err:.1e}  "
+            f"tokens {tokens}  min top-2 margin {margin:.4f}{routing}  kv-cache vs full {cache_err:.1e}  "
             f"{size / 1024:.0f} KiB -> {out_dir}")
 
 

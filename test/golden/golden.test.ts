@@ -1,13 +1,15 @@
 // The CPU backend (fp32) against Hugging Face transformers: logits within 1e-4 relative L2 at the
 // last prompt position and at every greedy decode step, and identical greedy tokens.
 import { describe, expect, it } from 'vitest';
+import { SUPPORTED_MODEL_TYPES } from '../../lib/model-spec.js';
 import { listFixtures, relL2, runFixture } from './fixtures.js';
 
-const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3'];
-const fixtures = listFixtures();
+const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe'];
+// Fixtures of model types the normalizer does not accept yet are made ahead of their engine support.
+const fixtures = listFixtures().filter((f) => (SUPPORTED_MODEL_TYPES as readonly string[]).includes(f.expected.model_type));
 
 describe('golden fixtures (transformers, float32)', () => {
-  it('has a fixture for every supported dense model type', () => {
+  it('has a fixture for every supported model type', () => {
     expect(fixtures.map((f) => f.expected.model_type)).toEqual(expect.arrayContaining(REQUIRED));
   });
 

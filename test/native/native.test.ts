@@ -30,6 +30,10 @@ describe.skipIf(!has('g++'))('C++ test programs', () => {
     buildAndRun('cpu_ops_test', ['test/native/cpu_ops_test.cc', ...ccFiles('native/backend/cpu')]);
   });
 
+  it('CPU MoE ops and the pinned routing policies against naive references', () => {
+    buildAndRun('moe_ops_test', ['test/native/moe_ops_test.cc', ...ccFiles('native/backend/cpu'), 'native/core/routing.cc']);
+  });
+
   it('safetensors loader: values and every error', () => {
     buildAndRun('safetensors_test', ['test/native/safetensors_test.cc', 'native/core/safetensors.cc']);
   });

@@ -44,6 +44,8 @@ describe('gpubench (no addon needed)', () => {
     [['run', '--layers', '-1'], /--layers: '-1' is not allowed \(allowed: an integer >= 1\)/],
     [['run', '--seed', '1.5'], /--seed: '1.5' is not allowed/],
     [['run', '--batch-timeout-ms', '0'], /--batch-timeout-ms/],
+    [['run', '--moe-routing', 'zipf:0'], /^gpubench: error: --moe-routing: 'zipf:0' is not allowed \(allowed: balanced, uniform, zipf:<s> with s > 0, real\)$/],
+    [['run', '--moe-routing', 'skewed'], /^gpubench: error: --moe-routing: 'skewed' is not allowed/],
   ])('%j is a one-line usage error, exit 2', async (args, pattern) => {
     expectUsageError(await runCli(args), pattern);
   });
@@ -58,7 +60,7 @@ describe('gpubench (no addon needed)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
     const file = path.join(dir, 'config.json');
     (await import('node:fs')).writeFileSync(file, JSON.stringify({ model_type: 'bert', hidden_size: 8 }));
-    expectUsageError(await runCli(['run', '--model', file]), /config field 'model_type' is "bert" \(allowed: llama, mistral, qwen2, qwen3\)/);
+    expectUsageError(await runCli(['run', '--model', file]), /config field 'model_type' is "bert" \(allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe\)/);
   });
 
   it('--help is exit 0; a bare gpubench prints help and is exit 2', async () => {
@@ -126,6 +128,20 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     expect(lines.map((l) => l.ok)).toEqual([true, false, true]);
     expect(r.stdout).toContain('0/64');
     expect(r.stdout).toContain('2/2');
+  });
+
+  it('--moe-routing pins the experts of an MoE model; the policy and expert counts are reported', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
+    const jsonl = path.join(dir, 'out.jsonl');
+    const r = run(['run', '--model', 'tiny-qwen3-moe', '--layers', '1', '--batch', '2', '--input-len', '8', '--output-len', '3',
+      '--device', 'cpu', '--moe-routing', 'zipf:1.2', '--save-jsonl', jsonl]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('MoE Routing');
+    expect(r.stdout).toContain('zipf:1.2');
+    const [line] = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(line.moe_routing).toBe('zipf:1.2');
+    expect(line.expert_counts).toHaveLength(16);
+    expect(line.expert_counts.reduce((a: number, b: number) => a + b, 0)).toBe(2 * 4); // first decode step: 2 tokens x top-4
   });
 
   it('devices answers on a CPU-only build too', () => {

@@ -108,6 +108,8 @@ export class FakeEngine implements NativeEngine {
         { op: 'rmsnorm', layer: 0, ms: 0.2 },
       ],
       traceFiles: traces,
+      routing: o.moeRouting ?? 'balanced',
+      expertCounts: [],
     };
   }
 

@@ -14,7 +14,7 @@ const spec = resolveModel('tiny-llama');
 
 function ctx(mode: Mode): RunContext {
   return {
-    runName: 'r', spec, device: 'cpu', mode, seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4, profileDecodeSteps: 4,
+    runName: 'r', spec, device: 'cpu', mode, seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4, profileDecodeSteps: 4, routing: 'balanced',
     info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
   };
 }
@@ -31,6 +31,8 @@ function raw(mode: Mode, steps: number, inputLen: number): NativePointResult {
     profiledPrefill: [],
     profiledDecode: [],
     traceFiles: [],
+    routing: 'balanced',
+    expertCounts: [],
   };
 }
 

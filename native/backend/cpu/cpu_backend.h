@@ -47,6 +47,15 @@ class CpuBackend : public Backend {
                  const AttnMeta& meta, float scale) override;
   void swiglu(Tensor out, Tensor gate_up) override;
   void argmax(int32_t* out, Tensor logits) override;
+  void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) override;
+  void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
+                   const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) override;
+  void sigmoid_gate(Tensor y, Tensor x, Tensor w) override;
+  void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) override;
+  void mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions, const int32_t* slots,
+                         RopeParams rope, KvLayer kv) override;
+  void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv, const AttnMeta& meta,
+                     float scale) override;
 
  private:
   ThreadPool pool_;

@@ -1,0 +1,214 @@
+// mla: DeepSeek's multi-head latent attention in absorbed form (backend.h describes the math): the
+// per-head batched matmul that maps q_nope into the latent space and the attention output back out
+// of it, the rotary + latent-cache write, and causal attention over the [c | k_pe] cache, in fp32.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+// Eight independent partial sums, so the compiler can vectorize without reassociating.
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  float sum = 0.0f;
+  for (int l = 0; l < 8; ++l) sum += acc[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float* slice(const Backend::HeadSlices& v, int64_t r, int64_t h) {
+  return static_cast<float*>(v.data) + r * v.row_stride + h * v.head_stride;
+}
+
+void check_view(const char* op, const char* what, const Backend::HeadSlices& v, bool written) {
+  if (v.dtype != DType::F32) invalid(op, what, " is ", dtype_name(v.dtype), ", the cpu backend needs f32");
+  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
+    invalid(op, what, ": rows ", v.rows, ", heads ", v.heads, ", cols ", v.cols, ", row_stride ",
+            v.row_stride, ", head_stride ", v.head_stride, " do not describe slices");
+  // A written view must not overlap itself: its slices are laid out head-major within a row, or
+  // row-major within a head.
+  bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
+  bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
+  if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
+    invalid(op, what, ": row_stride ", v.row_stride, " and head_stride ", v.head_stride,
+            " make its slices overlap");
+}
+
+// The checks of attention.cc on AttnMeta: every row, context and block id within its bounds.
+void check_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64_t rows) {
+  if (m.num_seqs < 0 || m.q_start[0] < 0)
+    invalid(op, "num_seqs ", m.num_seqs, " or q_start[0] ", m.q_start[0], " is negative");
+  if (m.q_start[m.num_seqs] > rows)
+    invalid(op, "q_start[num_seqs] ", m.q_start[m.num_seqs], " exceeds the ", rows, " rows of q and out");
+  for (int s = 0; s < m.num_seqs; ++s) {
+    int q_len = m.q_start[s + 1] - m.q_start[s], ctx = m.ctx_len[s];
+    if (q_len < 0 || q_len > m.max_q_len)
+      invalid(op, "sequence ", s, ": q_len ", q_len, " outside [0, max_q_len ", m.max_q_len, "]");
+    if (ctx < q_len || ctx > m.max_ctx_len)
+      invalid(op, "sequence ", s, ": ctx_len ", ctx, " outside [q_len ", q_len, ", max_ctx_len ",
+              m.max_ctx_len, "]");
+    int64_t blocks = (ctx + kv.block_size - 1) / kv.block_size;
+    if (blocks > m.max_blocks_per_seq)
+      invalid(op, "sequence ", s, ": ctx_len ", ctx, " needs ", blocks,
+              " blocks > max_blocks_per_seq ", m.max_blocks_per_seq);
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t id = m.block_table[(int64_t)s * m.max_blocks_per_seq + b];
+      if (id < 0 || id >= kv.num_blocks)
+        invalid(op, "sequence ", s, ": block id ", id, " outside [0, ", kv.num_blocks, ")");
+    }
+  }
+}
+
+// The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
+void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
+  if (kv.num_kv_heads != 1 || kv.v != nullptr)
+    invalid(op, "the MLA cache has one KV head and no v pool, got num_kv_heads ", kv.num_kv_heads,
+            kv.v ? " and a v pool" : "");
+  if (kv.block_size <= 0 || kv.head_dim <= rope_dim)
+    invalid(op, "block_size ", kv.block_size, " must be positive and head_dim ", kv.head_dim,
+            " larger than the rope dim ", rope_dim);
+}
+
+// Turns each interleaved pair (x[2i], x[2i+1]) of x[0, rope_dim) by the angle whose cos and sin
+// are cs[2i], cs[2i+1]: DeepSeek-V2's complex multiply x * (cos + i sin).
+void rotate_pairs(float* x, const float* cs, int64_t rope_dim) {
+  for (int64_t i = 0; i < rope_dim; i += 2) {
+    float x0 = x[i], x1 = x[i + 1], c = cs[i], s = cs[i + 1];
+    x[i] = x0 * c - x1 * s;
+    x[i + 1] = x1 * c + x0 * s;
+  }
+}
+
+}  // namespace
+
+void CpuBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
+  const char* op = "matmul_heads";
+  check_view(op, "out", out, true);
+  check_view(op, "x", x, false);
+  check_view(op, "w", w, false);
+  int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
+  if (out.rows != T || out.heads != H || w.heads != H)
+    invalid(op, "out is ", out.rows, " rows x ", out.heads, " heads, x ", T, " x ", H, ", w has ",
+            w.heads, " heads");
+  if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
+    invalid(op, "w slices are [", w.rows, ", ", w.cols, "], expected [", transpose_w ? K : N, ", ",
+            transpose_w ? N : K, "] for x width ", K, " and out width ", N);
+  // Head-major items, so that consecutive items of a chunk reuse one head's weights from cache.
+  pool_.parallel_for(H * T, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t h = item / T, t = item % T;
+      const float* xs = slice(x, t, h);
+      float* o = slice(out, t, h);
+      if (!transpose_w) {
+        for (int64_t n = 0; n < N; ++n) o[n] = dot(xs, slice(w, n, h), K);
+        continue;
+      }
+      // w rows are along N: accumulate x[k] * row k, contiguous in n.
+      std::fill(o, o + N, 0.0f);
+      for (int64_t k = 0; k < K; ++k) {
+        const float* wr = slice(w, k, h);
+        float a = xs[k];
+        for (int64_t n = 0; n < N; ++n) o[n] += a * wr[n];
+      }
+    }
+  }, grain_for(2 * N * K));
+}
+
+void CpuBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
+                                   const int32_t* slots, RopeParams rope, KvLayer kv) {
+  const char* op = "mla_rope_kv_write";
+  check_view(op, "q_pe", q_pe, true);
+  check_f32(op, "kv_a", kv_a);
+  int64_t R = q_pe.cols, D = kv.head_dim, L = D - R, T = q_pe.rows;
+  if (R % 2 != 0) invalid(op, "rope dim ", R, " is odd");
+  check_mla_cache(op, kv, R);
+  check_shape(op, "kv_a", kv_a, T, D);
+  if (rope.q_norm) invalid(op, "q_norm is set; MLA normalizes only the latent (k_norm)");
+  int64_t num_slots = kv.num_blocks * kv.block_size;
+  for (int64_t t = 0; t < T; ++t) {
+    if (positions[t] < 0) invalid(op, "position ", positions[t], " of token ", t, " is negative");
+    if (slots[t] < 0 || slots[t] >= num_slots)
+      invalid(op, "slot ", slots[t], " of token ", t, " outside [0, ", num_slots, ")");
+  }
+  const float* norm = static_cast<const float*>(rope.k_norm);
+  pool_.parallel_for(T, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> cs;  // cos, sin of each pair for this token
+    cs.resize(R);
+    for (int64_t t = begin; t < end; ++t) {
+      for (int64_t i = 0; i < R / 2; ++i) {
+        // Hugging Face: freqs = inv_freq * position in fp32, then cos/sin times attention_scaling.
+        float angle = (float)positions[t] * rope.inv_freq[i];
+        cs[2 * i] = std::cos(angle) * rope.attn_factor;
+        cs[2 * i + 1] = std::sin(angle) * rope.attn_factor;
+      }
+      for (int64_t h = 0; h < q_pe.heads; ++h) rotate_pairs(slice(q_pe, t, h), cs.data(), R);
+
+      const float* src = static_cast<const float*>(kv_a.data) + t * D;
+      float* row = static_cast<float*>(kv.k) + (int64_t)slots[t] * D;  // one head: slot-major rows
+      float inv = norm ? rms_inv(src, L, rope.norm_eps) : 1.0f;
+      for (int64_t i = 0; i < L; ++i) row[i] = norm ? src[i] * inv * norm[i] : src[i];
+      std::memcpy(row + L, src + L, (size_t)R * sizeof(float));
+      rotate_pairs(row + L, cs.data(), R);
+    }
+  }, grain_for(4 * (q_pe.heads * R + D)));
+}
+
+void CpuBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
+                               const AttnMeta& meta, float scale) {
+  const char* op = "mla_attention";
+  check_f32(op, "out", out);
+  check_f32(op, "q_latent", q_latent);
+  check_view(op, "q_pe", q_pe, false);
+  int64_t H = q_pe.heads, R = q_pe.cols, D = kv.head_dim, L = D - R;
+  check_mla_cache(op, kv, R);
+  check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);
+  check_shape(op, "out", out, out.rows, H * L);
+  check_meta(op, meta, kv, std::min({q_latent.rows, out.rows, q_pe.rows}));
+  int64_t bs = kv.block_size;
+  int64_t t0 = meta.q_start[0], rows = meta.q_start[meta.num_seqs] - t0;
+  const float* cache = static_cast<const float*>(kv.k);
+  pool_.parallel_for(rows * H, [&](int64_t begin, int64_t end) {
+    // Scores of one row: host scratch that only grows, kept per thread across calls.
+    thread_local std::vector<float> p;
+    if ((int64_t)p.size() < meta.max_ctx_len) p.resize(meta.max_ctx_len);
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t t = t0 + item / H, h = item % H;
+      const int32_t* seq_end = std::upper_bound(meta.q_start, meta.q_start + meta.num_seqs + 1, t);
+      int s = (int)(seq_end - meta.q_start) - 1;
+      int64_t q_len = meta.q_start[s + 1] - meta.q_start[s];
+      int64_t n = meta.ctx_len[s] - q_len + (t - meta.q_start[s]) + 1;  // positions attended
+      const int32_t* table = meta.block_table + (int64_t)s * meta.max_blocks_per_seq;
+      auto row = [&](int64_t j) { return cache + ((int64_t)table[j / bs] * bs + j % bs) * D; };
+      const float* ql = static_cast<const float*>(q_latent.data) + t * q_latent.cols + h * L;
+      const float* qp = slice(q_pe, t, h);
+      float* o = static_cast<float*>(out.data) + t * out.cols + h * L;
+
+      float max = -INFINITY;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* r = row(j);
+        p[j] = (dot(ql, r, L) + dot(qp, r + L, R)) * scale;
+        max = std::max(max, p[j]);
+      }
+      float sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - max));
+      float inv = 1.0f / sum;
+      // The values are the latents themselves: the first L elements of each cache row.
+      std::fill(o, o + L, 0.0f);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* c = row(j);
+        float w = p[j] * inv;
+        for (int64_t d = 0; d < L; ++d) o[d] += w * c[d];
+      }
+    }
+  }, grain_for(4 * meta.max_ctx_len * D));
+}
+
+}  // namespace gpubench
