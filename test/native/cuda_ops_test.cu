@@ -439,12 +439,13 @@ int main(int argc, char** argv) {
   run("rope", [] { test_rope(8, 2, 128, 16, false, 1.0f); });
   run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
   run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });
+  run("rope", [] { test_rope(4, 2, 16, 16, true, 1.0f); });
 
   const std::vector<int> decode_ctx = {1, 17, 1000, 5000};
   const std::vector<int> ones(decode_ctx.size(), 1);
   struct Heads { int hq, hkv, d, bs; };
   for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {24, 2, 128, 32},
-                  {8, 1, 64, 16}})
+                  {8, 1, 64, 16}, {8, 4, 32, 16}, {4, 2, 16, 16}})
     run("decode attention", [&] {
       test_attention("decode attention", h.hq, h.hkv, h.d, h.bs, ones, decode_ctx);
     });
@@ -455,7 +456,8 @@ int main(int argc, char** argv) {
                    std::vector<int>(ctx.begin(), ctx.end()));
   });
   const std::vector<int> pq = {300, 17, 1, 64, 65, 2}, pctx = {300, 117, 50, 64, 1000, 2};
-  for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {12, 4, 64, 16}})
+  for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {12, 4, 64, 16}, {8, 4, 32, 16},
+                  {4, 2, 16, 16}})
     run("prefill attention", [&] {
       test_attention("prefill attention", h.hq, h.hkv, h.d, h.bs, pq, pctx);
     });

@@ -23,8 +23,8 @@ int log2_exact(int64_t v) {
 void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
                             const AttnMeta& meta, float scale) {
   const int64_t d = kv.head_dim;
-  if (d != 64 && d != 128)
-    invalid("head_dim " + std::to_string(d) + " is not supported (64 or 128)");
+  if (d != 16 && d != 32 && d != 64 && d != 128)
+    invalid("head_dim " + std::to_string(d) + " is not supported (16, 32, 64 or 128)");
   if (out.dtype != DType::BF16 || q.dtype != DType::BF16) invalid("q and out must be bf16");
   if (kv.num_kv_heads <= 0 || num_heads % kv.num_kv_heads != 0)
     invalid("num_heads must be a multiple of num_kv_heads");

@@ -266,10 +266,13 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
   p.o_part = static_cast<float*>(scratch);
   p.lse_part = p.o_part + (int64_t)a.num_seqs * a.num_heads * p.num_splits * a.head_dim;
   const int heads_per_cta = std::min(group, kMaxHeads);
-  if (a.head_dim == 64)
-    launch<64>(p, heads_per_cta, stream);
-  else
-    launch<128>(p, heads_per_cta, stream);
+  // Real models use 64 and 128; 16 and 32 are the tiny test models' widths.
+  switch (a.head_dim) {
+    case 16: launch<16>(p, heads_per_cta, stream); break;
+    case 32: launch<32>(p, heads_per_cta, stream); break;
+    case 64: launch<64>(p, heads_per_cta, stream); break;
+    default: launch<128>(p, heads_per_cta, stream); break;
+  }
 }
 
 }  // namespace gpubench

@@ -206,10 +206,12 @@ void launch(const AttnArgs& a, cudaStream_t stream) {
 }  // namespace
 
 void attention_prefill(const AttnArgs& a, cudaStream_t stream) {
-  if (a.head_dim == 64)
-    launch<64>(a, stream);
-  else
-    launch<128>(a, stream);
+  switch (a.head_dim) {  // 16 and 32: the tiny test models
+    case 16: launch<16>(a, stream); break;
+    case 32: launch<32>(a, stream); break;
+    case 64: launch<64>(a, stream); break;
+    default: launch<128>(a, stream); break;
+  }
 }
 
 }  // namespace gpubench
