@@ -124,6 +124,10 @@ void ModelRunner::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bo
   auto key = std::make_tuple((int64_t)seqs.size(), ctx_bound, pin_next_);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
+    // One eager run first, as serving engines do before capture: per-shape setup (cuBLASLt's
+    // algorithm timing) cannot happen inside a capture. It writes the same KV slots the replay
+    // below writes again.
+    run(nullptr);
     be_.capture_begin();
     try {
       run(nullptr);
