@@ -51,10 +51,10 @@ function sources() {
   return files;
 }
 
-function compile(nvcc, file, out) {
+function compile(nvcc, file, out, defines) {
   return new Promise((done) => {
     const started = Date.now();
-    const args = ['-std=c++17', '-arch=sm_90a', '-Inative', '-c', '-o', out, file];
+    const args = ['-std=c++17', '-arch=sm_90a', '-Inative', ...defines, '-c', '-o', out, file];
     const child = spawn(nvcc, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d) => (log += d));
@@ -76,7 +76,10 @@ async function main() {
   }
   const scratch = mkdtempSync(join(tmpdir(), 'gpubench-cuda-'));
   try {
-    const haveCublasLt = cudaIncludeDirs(nvcc, scratch).some((d) => existsSync(join(d, 'cublasLt.h')));
+    const includeDirs = cudaIncludeDirs(nvcc, scratch);
+    const haveCublasLt = includeDirs.some((d) => existsSync(join(d, 'cublasLt.h')));
+    // Where CUPTI's headers exist, compile the CUPTI paths as the CMake build does.
+    const defines = includeDirs.some((d) => existsSync(join(d, 'cupti.h'))) ? ['-DGPUBENCH_WITH_CUPTI'] : [];
     const files = sources();
     let failed = 0;
     let next = 0;
@@ -89,7 +92,7 @@ async function main() {
           console.log(`skipped ${name} (cublasLt.h not found)`);
           continue;
         }
-        const r = await compile(nvcc, file, join(scratch, `${i}.o`));
+        const r = await compile(nvcc, file, join(scratch, `${i}.o`), defines);
         console.log(`${r.ok ? 'ok     ' : 'FAILED '} ${name} (${r.seconds.toFixed(1)} s)`);
         if (r.log) console.log(r.log.replace(/^/gm, '    '));
         if (!r.ok) failed++;

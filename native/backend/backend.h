@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -118,6 +119,11 @@ struct DeviceInfo {
   fail(ErrorCode::InvalidArgument, std::string(op) + " is not implemented on the " + backend + " backend");
 }
 
+struct KernelRecord {
+  std::string name;
+  double start_ms, ms;
+};
+
 using Event = void*;
 using Graph = void*;
 
@@ -149,6 +155,10 @@ class Backend {
   virtual Graph capture_end() { return nullptr; }
   virtual void graph_replay(Graph) {}
   virtual void graph_destroy(Graph) {}
+  // Device kernels run between begin and end, with their real names (CUPTI on CUDA), ordered by
+  // start; times in ms from the first kernel. Empty where the backend has no kernel tracing.
+  virtual void kernel_trace_begin() {}
+  virtual std::vector<KernelRecord> kernel_trace_end() { return {}; }
 
   // --- ops ---
   // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (core/rng.h) for every element, so all

@@ -20,6 +20,7 @@ Event Profiler::take() {
 
 void Profiler::begin(const char* op, int layer) {
   if (!origin_) {
+    be_.kernel_trace_begin();
     origin_ = be_.event_create();
     be_.event_record(origin_);
   }
@@ -32,6 +33,7 @@ void Profiler::end() { be_.event_record(ops_.back().end); }
 
 std::vector<OpTime> Profiler::collect() {
   be_.synchronize();
+  kernels_ = origin_ ? be_.kernel_trace_end() : std::vector<KernelRecord>{};
   std::vector<OpTime> out;
   out.reserve(ops_.size());
   for (auto& o : ops_) {

@@ -24,8 +24,10 @@ class Profiler {
 
   void begin(const char* op, int layer);
   void end();
-  // Waits for the device and returns every op recorded since the last collect, in order.
+  // Waits for the device and returns every op recorded since the last collect, in order; the
+  // kernels the device ran meanwhile (where the backend traces them) are then in kernels().
   std::vector<OpTime> collect();
+  const std::vector<KernelRecord>& kernels() const { return kernels_; }
 
  private:
   struct Open {
@@ -37,6 +39,7 @@ class Profiler {
   std::vector<Open> ops_;
   std::vector<Event> spare_;
   Event origin_ = nullptr;
+  std::vector<KernelRecord> kernels_;
   Event take();
 };
 

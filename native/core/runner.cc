@@ -110,7 +110,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       }
       if (pass == Pass::Profiled) {
         res.profiled_prefill = prof.collect();
-        prefill_trace.add_step("prefill bs" + str(B) + " in" + str(L), res.profiled_prefill);
+        prefill_trace.add_step("prefill bs" + str(B) + " in" + str(L), res.profiled_prefill, prof.kernels());
       }
       for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;
       progress({pass_name(pass), 1, total});
@@ -143,7 +143,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       }
       if (pass == Pass::Profiled) {
         auto ops = prof.collect();
-        decode_trace.add_step("decode step " + str(s) + " ctx" + str(ctx), ops);
+        decode_trace.add_step("decode step " + str(s) + " ctx" + str(ctx), ops, prof.kernels());
         res.profiled_decode.insert(res.profiled_decode.end(), ops.begin(), ops.end());
       }
       progress({pass_name(pass), s + 1 + (do_prefill ? 1 : 0), total});

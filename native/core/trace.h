@@ -11,8 +11,10 @@ namespace gpubench {
 
 class ChromeTrace {
  public:
-  // A step (the prefill, decode step i) whose ops were timed from the step's start.
-  void add_step(const std::string& name, const std::vector<OpTime>& ops);
+  // A step (the prefill, decode step i) whose ops were timed from the step's start, and the
+  // device kernels it ran (their own track; aligned so the first kernel starts with the first op).
+  void add_step(const std::string& name, const std::vector<OpTime>& ops,
+                const std::vector<KernelRecord>& kernels = {});
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   bool empty() const { return events_.empty(); }
   // Throws Error(InvalidArgument) naming the path when the file cannot be written.
@@ -23,6 +25,7 @@ class ChromeTrace {
     std::string name, cat;
     int layer;
     double ts_us, dur_us;
+    int tid;  // 1: steps and ops, 2: device kernels
   };
   std::vector<Ev> events_;
   std::map<std::string, std::string> metadata_;

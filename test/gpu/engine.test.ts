@@ -1,5 +1,8 @@
 // The CUDA engine against the CPU engine (same seed, so bit-identical bf16 dummy weights): logits
 // within 2e-2 relative L2 and identical greedy tokens, prefill and decode, eager and CUDA graphs.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addon, hasGpu, open, prompt, relL2 } from './helpers.js';
 
@@ -39,6 +42,24 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     expect(gpu.usedGraphs).toBe(true);
     expect(gpu.firstRequestTokens).toEqual(cpu.firstRequestTokens);
     expect(gpu.profiledDecode.length).toBeGreaterThan(0);
+  });
+
+  it('the profiled pass traces the device kernels by their real names (CUPTI)', async () => {
+    const e = await open('tiny-llama', 'cuda:0');
+    const prefix = path.join(mkdtempSync(path.join(tmpdir(), 'gpubench-gpu-trace-')), 'k');
+    const done = e.runPoint({
+      batchSize: 2, inputLen: 64, outputLen: 4, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
+      profile: 'both', profileDecodeSteps: 2, tracePrefix: prefix, runName: 'gpu-trace',
+    }, () => {});
+    for (let i = 0; i < 2; i++) e.submit({ id: i, inputIds: prompt(64, 2048, i) });
+    const r = await done;
+    await e.close();
+    const decode = JSON.parse(readFileSync(r.traceFiles[1], 'utf8'));
+    const kernels = decode.traceEvents.filter((ev: { cat?: string }) => ev.cat === 'kernel');
+    const names = kernels.map((k: { name: string }) => k.name).join('\n');
+    expect(kernels.length).toBeGreaterThan(4 * 8);  // 4 layers x (norms, GEMMs, rope, attention, ...)
+    expect(names).toMatch(/decode_kernel/);
+    expect(kernels.every((k: { tid: number; dur: number }) => k.tid === 2 && k.dur >= 0)).toBe(true);
   });
 
   it('frees everything on close: device memory stays flat over many open/close cycles', async () => {

@@ -46,6 +46,8 @@ class CudaBackend : public Backend {
   Graph capture_end() override;
   void graph_replay(Graph g) override;
   void graph_destroy(Graph g) override;
+  void kernel_trace_begin() override;
+  std::vector<KernelRecord> kernel_trace_end() override;
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
   void fill(Tensor t, float value) override;
