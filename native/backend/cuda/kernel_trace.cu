@@ -2,6 +2,8 @@
 // between kernel_trace_begin and kernel_trace_end, with its real name (cuBLASLt's included) and
 // device timestamps. CUPTI delivers records in buffers, asynchronously and process-wide, so the
 // records land in one global list; the profiled pass of one engine at a time uses it.
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
@@ -29,6 +31,15 @@ bool g_registered = false, g_available = true;
 
 constexpr size_t kBufferBytes = size_t(4) << 20;
 
+// Our kernels arrive mangled (_ZN8gpubench...); cuBLASLt's nvjet kernels are plain names.
+std::string demangle(const char* name) {
+  int status = 0;
+  char* plain = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && plain ? plain : name;
+  std::free(plain);
+  return out;
+}
+
 void CUPTIAPI buffer_requested(uint8_t** buffer, size_t* size, size_t* max_records) {
   *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, kBufferBytes));
   *size = *buffer ? kBufferBytes : 0;
@@ -42,7 +53,7 @@ void CUPTIAPI buffer_completed(CUcontext, uint32_t, uint8_t* buffer, size_t, siz
     while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
       if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
       const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
-      g_kernels.push_back(RawKernel{k->name ? k->name : "?", k->start, k->end});
+      g_kernels.push_back(RawKernel{k->name ? demangle(k->name) : "?", k->start, k->end});
     }
   }
   std::free(buffer);
