@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "check.h"
 #include "core/rng.h"
 
 using namespace gpubench;
@@ -28,25 +29,10 @@ using Slices = Backend::HeadSlices;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-int g_failures = 0;
-
-void check(const std::string& name, bool ok, const std::string& detail = "") {
-  std::printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.empty() ? "" : ": ",
-              detail.c_str());
-  if (!ok) ++g_failures;
-}
-
-// |got - want| <= tol * max(1, |want|) everywhere; NaN (an unwritten element) never passes.
-void check_close(const std::string& name, const Vec& got, const Want& want, double tol = 2e-5) {
-  for (size_t i = 0; i < want.size(); ++i)
-    if (!(std::fabs(got[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      check(name, false, "element " + std::to_string(i) + " is " + std::to_string(got[i]) +
-                             ", expected " + std::to_string(want[i]));
-      return;
-    }
-  check(name, true);
-}
+using gpubench_test::check;
+using gpubench_test::check_close;
+using gpubench_test::kNaN;
+constexpr double kTol = 2e-5;  // fp32 sums over longer chains than the other ops
 
 // Bit-equal, so NaN poison left in place compares equal to itself.
 bool same_bits(const Vec& a, const Vec& b) {
@@ -102,7 +88,7 @@ void test_matmul_heads(Backend& be, const std::string& sfx, int T, int H, int K,
         }
     check_close("matmul_heads" + std::string(tw ? " transpose_w " : " ") + std::to_string(T) + "x" +
                     std::to_string(H) + "x" + std::to_string(K) + "->" + std::to_string(N) + sfx,
-                out, want);
+                out, want, kTol);
   }
   Vec buf(64, 0.0f);
   check_throws("matmul_heads head count mismatch", [&] {
@@ -269,7 +255,7 @@ void test_layer(Backend& be, const std::string& sfx, Layer m) {
   }
   be.mla_rope_kv_write(m.q_pe(), Tensor{m.kv_a.data(), DType::F32, T, D}, m.positions.data(),
                        m.slots.data(), m.rope(), m.kv());
-  check_close("mla_rope_kv_write q_pe rotated, rest untouched" + m.label() + sfx, m.q, q_want);
+  check_close("mla_rope_kv_write q_pe rotated, rest untouched" + m.label() + sfx, m.q, q_want, kTol);
   Vec written = m.cache;
   bool rows_ok = true;
   for (int t = 0; t < T; ++t) {
@@ -295,7 +281,7 @@ void test_layer(Backend& be, const std::string& sfx, Layer m) {
           s += (double)q_in[t * m.qs + h * (m.nope + R) + d] * m.kv_b[(h * (m.nope + m.V) + d) * L + l];
         ql_want.push_back(s);
       }
-  check_close("matmul_heads q_nope -> q_latent" + m.label() + sfx, ql, ql_want);
+  check_close("matmul_heads q_nope -> q_latent" + m.label() + sfx, ql, ql_want, kTol);
 
   // 3. Latent attention against the absorbed formula on the cache the op wrote.
   AttnMeta meta = m.meta();
@@ -321,13 +307,13 @@ void test_layer(Backend& be, const std::string& sfx, Layer m) {
         for (int l = 0; l < L; ++l) acc[l] += score[j] / sum * m.cache[m.slot(s, j) * D + l];
       o_want.insert(o_want.end(), acc.begin(), acc.end());
     }
-  check_close("mla_attention" + m.label() + sfx, o, o_want);
+  check_close("mla_attention" + m.label() + sfx, o, o_want, kTol);
 
   // 4. out_h = W_UV_h o_h, then the whole absorbed layer against non-absorbed MLA.
   Vec out(T * H * m.V, kNaN);
   be.matmul_heads(view(out.data(), T, H, m.V, H * m.V, m.V), view(o.data(), T, H, L, H * L, L),
                   m.w_uv(), false);
-  check_close("absorbed MLA == non-absorbed MLA (HF)" + m.label() + sfx, out, naive_mla(m, q_in));
+  check_close("absorbed MLA == non-absorbed MLA (HF)" + m.label() + sfx, out, naive_mla(m, q_in), kTol);
 
   KvLayer two = m.kv();
   two.num_kv_heads = 2;
@@ -369,6 +355,5 @@ int main() {
       test_layer(*be, sfx, Layer(large, 4, 16, 8, 37, 13, bs));
     }
   }
-  std::printf("%s: %d failure(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
-  return g_failures ? 1 : 0;
+  return gpubench_test::summary();
 }

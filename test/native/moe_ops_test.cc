@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "check.h"
 #include "core/rng.h"
 #include "core/routing.h"
 
@@ -24,23 +25,9 @@ using Vec = std::vector<float>;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-int g_failures = 0;
-
-void check(const std::string& name, bool ok, const std::string& detail = "") {
-  std::printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.empty() ? "" : ": ", detail.c_str());
-  if (!ok) ++g_failures;
-}
-
-void check_close(const std::string& name, const Vec& got, const std::vector<double>& want, double tol = 1e-5) {
-  for (size_t i = 0; i < want.size(); ++i)
-    if (!(std::fabs(got[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      check(name, false, "element " + std::to_string(i) + " is " + std::to_string(got[i]) + ", expected " +
-                             std::to_string(want[i]));
-      return;
-    }
-  check(name, true);
-}
+using gpubench_test::check;
+using gpubench_test::check_close;
+using gpubench_test::kNaN;
 
 void check_throws(const std::string& name, ErrorCode code, const std::function<void()>& fn) {
   try {
@@ -313,6 +300,5 @@ int main() {
   auto be = make_cpu_backend(2);
   test_experts_errors(*be);
   test_pinned_policies();
-  std::printf("%s: %d failure(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
-  return g_failures ? 1 : 0;
+  return gpubench_test::summary();
 }
