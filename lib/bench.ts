@@ -14,6 +14,7 @@ import { bytesPerElemOf, type Peaks } from './metrics.js';
 import { makeInputIds } from './requests.js';
 import { getAddon, resolveDevice } from './device.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
+import { checkMtpModel } from './mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
   expandGrid,
@@ -63,6 +64,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
     profileDecodeSteps: o.profileDecodeSteps,
     runName,
     moeRouting: o.moeRouting,
+    ...(o.mtpDrafts > 0 ? { mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' } : {}),
     ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
   };
   const onProgress = o.onProgress;
@@ -94,6 +96,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
 async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.signal?.aborted) throw abortError(0, 0, []);
   const spec = resolveModel(o.model, o.layers === undefined ? {} : { layers: o.layers });
+  checkMtpModel(spec, o.mtpDrafts);
   const addon = getAddon(o.addon);
   const device = resolveDevice(addon, o.device);
   const runName = o.runName ?? spec.name;
@@ -105,14 +108,18 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     notes.push(`prefill mode: output_len forced to 1 (asked ${outputLens.join(',')})`);
     outputLens = [1];
   }
+  if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
+    notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
+  }
   const points = expandGrid(o.batchSizes, o.inputLens, outputLens);
-  const refusals = points.map((p) => precheckPoint(spec, p));
+  const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
   const plan = planEngine({
     points: runnable,
     mode: o.mode,
     blockSize: DEFAULT_BLOCK_SIZE,
+    drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
   const engine = await Engine.open({
@@ -125,6 +132,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     maxTokensPerStep: plan.maxTokensPerStep,
     kvPoolTokens: plan.kvPoolTokens,
     blockSize: DEFAULT_BLOCK_SIZE,
+    ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     addon,
   });
@@ -147,6 +155,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
       routing: o.moeRouting,
+      mtpDrafts: o.mtpDrafts,
+      mtpAccept: o.mtpAccept ?? 'all',
     };
 
     for (let i = 0; i < points.length; i++) {

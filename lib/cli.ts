@@ -12,6 +12,7 @@ import { resolveModel } from './model-spec.js';
 import { listPresets, formatParams } from './presets.js';
 import { backends, getAddon, listDevices, resolveDevice } from './device.js';
 import { MODES, MOE_ROUTING_ALLOWED, PROFILES, isMoeRouting, type Mode, type ProfileWhat, type SweepOptions } from './options.js';
+import { checkMtpModel, type MtpAccept } from './mtp.js';
 import type { PointOutcome } from './result.js';
 import { appendJsonl } from './report/jsonl.js';
 import { appendCsv } from './report/csv.js';
@@ -25,6 +26,7 @@ const FLAG_OF: Record<string, string> = {
   device: '--device', layers: '--layers', seed: '--seed', runName: '--run-name', weightsPath: '--weights',
   profile: '--profile', outDir: '--out-dir', batchTimeoutMs: '--batch-timeout-ms', kvPoolTokens: '--kv-pool-tokens',
   threads: '--threads', profileDecodeSteps: '--profile-decode-steps', moeRouting: '--moe-routing',
+  mtpDrafts: '--mtp-drafts', mtpAccept: '--mtp-accept',
 };
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
@@ -85,6 +87,31 @@ interface RunFlags {
   kvPoolTokens?: string;
   threads?: string;
   moeRouting: string;
+  mtpDrafts?: string;
+  mtpAccept?: string;
+  mtpAcceptRate?: string;
+}
+
+/** --mtp-accept all|N or --mtp-accept-rate r (one of them, and only with --mtp-drafts K > 0). */
+function mtpAcceptOf(flags: RunFlags, drafts: number): MtpAccept | undefined {
+  const { mtpAccept: n, mtpAcceptRate: rate } = flags;
+  if (n === undefined && rate === undefined) return undefined;
+  if (n !== undefined && rate !== undefined) {
+    throw new UsageError('--mtp-accept and --mtp-accept-rate are exclusive (allowed: one of them)');
+  }
+  const flag = n !== undefined ? '--mtp-accept' : '--mtp-accept-rate';
+  if (drafts === 0) throw new UsageError(`${flag}: needs --mtp-drafts K > 0 (MTP is off)`);
+  if (rate !== undefined) {
+    const r = /^(\d+\.?\d*|\.\d+)$/.test(rate.trim()) ? Number(rate) : NaN;
+    if (!(r >= 0 && r <= 1)) throw new UsageError(`--mtp-accept-rate: '${rate}' is not allowed (allowed: a number in [0, 1])`);
+    return { rate: r };
+  }
+  if (n === 'all') return 'all';
+  const v = /^\d+$/.test(String(n).trim()) ? Number(n) : NaN;
+  if (!(v <= drafts)) {
+    throw new UsageError(`--mtp-accept: '${n}' is not allowed (allowed: all or an integer in [0, ${drafts}], the --mtp-drafts)`);
+  }
+  return v;
 }
 
 function progressLine(p: PointOutcome, index: number, count: number): string {
@@ -92,7 +119,8 @@ function progressLine(p: PointOutcome, index: number, count: number): string {
   if (!p.ok) return `${head}: failed: ${p.error.code}: ${oneLine(p.error.message)}`;
   const parts: string[] = [];
   if (p.prefillMs !== null) parts.push(`prefill ${fmtMs(p.prefillMs)} ms (${fmtRate(p.prefillTokPerS)} tok/s, ${fmtRatio(p.prefillRatio)} floor)`);
-  if (p.decode) parts.push(`decode median ${fmtMs(p.decode.median)} ms (${fmtRate(p.decodeTokPerS)} tok/s, ${fmtRatio(p.decodeRatio)} floor)`);
+  const perStep = p.acceptedPerStep !== null ? `, ${p.acceptedPerStep.toFixed(2)} tok/step` : '';
+  if (p.decode) parts.push(`decode median ${fmtMs(p.decode.median)} ms (${fmtRate(p.decodeTokPerS)} tok/s${perStep}, ${fmtRatio(p.decodeRatio)} floor)`);
   return `${head}: ${parts.join('; ') || 'done'}`;
 }
 
@@ -115,7 +143,9 @@ async function run(flags: RunFlags): Promise<number> {
   if (!isMoeRouting(flags.moeRouting)) {
     throw new UsageError(`--moe-routing: '${flags.moeRouting}' is not allowed (allowed: ${MOE_ROUTING_ALLOWED})`);
   }
-  if (flags.model !== undefined) resolveModel(flags.model, layers === undefined ? {} : { layers });
+  const mtpDrafts = flags.mtpDrafts !== undefined ? int('--mtp-drafts', flags.mtpDrafts, 0) : 0;
+  const mtpAccept = mtpAcceptOf(flags, mtpDrafts);
+  if (flags.model !== undefined) checkMtpModel(resolveModel(flags.model, layers === undefined ? {} : { layers }), mtpDrafts);
 
   const addon = getAddon();
   const device = resolveDevice(addon, flags.device);
@@ -149,6 +179,8 @@ async function run(flags: RunFlags): Promise<number> {
     useGraphs: flags.graphs,
     batchTimeoutMs,
     moeRouting: flags.moeRouting,
+    mtpDrafts,
+    ...(mtpAccept !== undefined ? { mtpAccept } : {}),
     signal: controller.signal,
     addon,
     ...(layers !== undefined ? { layers } : {}),
@@ -252,6 +284,9 @@ function program(setCode: (code: number) => void): Command {
     .option('--kv-pool-tokens <n>', 'cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT')
     .option('--threads <n>', 'CPU worker threads (0: all cores)')
     .option('--moe-routing <policy>', 'MoE models: balanced | uniform | zipf:<s> | real (which experts each token uses)', 'balanced')
+    .option('--mtp-drafts <k>', 'MTP models (deepseek_v3): draft K tokens per decode step with the MTP layer and verify them (default 0: off)')
+    .option('--mtp-accept <n>', 'MTP: drafts accepted per step: all (default) or N in [0, K]')
+    .option('--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)')
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));

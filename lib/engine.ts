@@ -6,6 +6,7 @@ import type {
   NativeEngine,
   NativeEngineInfo,
   NativeGenerateResult,
+  NativeMtpOptions,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
@@ -36,6 +37,8 @@ export interface EngineOpenOptions {
   /** KV pool capacity; default maxBatch × (maxContext + one block of slack per request). */
   kvPoolTokens?: number;
   blockSize?: number;
+  /** Most MTP draft tokens per step any point or generate() will ask for (0, the default: MTP off). */
+  maxDrafts?: number;
   /** CPU worker threads (0: all cores). */
   threads?: number;
   addon?: NativeAddon;
@@ -94,6 +97,7 @@ export class Engine {
         maxTokensPerStep,
         maxContext,
         blockSize,
+        ...(opts.maxDrafts !== undefined ? { maxDrafts: opts.maxDrafts } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       });
     } catch (e) {
@@ -145,8 +149,16 @@ export class Engine {
    * vocab). The golden tests compare these logits with transformers'; it is also the way to check a
    * checkpoint loaded with weightsPath. Needs maxContext ≥ inputIds.length + steps. With useGraphs
    * the decode steps replay CUDA graphs (ignored where the backend has none).
+   *
+   * With mtp.mtpDrafts = K > 0 (an engine opened with maxDrafts ≥ K), the MTP layer drafts K tokens
+   * after the prefill and after each step, and each of the `steps` steps verifies the last token and
+   * its drafts in one forward, accepts drafts as mtp.mtpAccept pins, and emits them and the main
+   * model's token after them: `logits` has each emitted token's row of its verification, `drafts`
+   * and `draftLogits` each drafting's tokens and logits, `accepted` the drafts accepted per step.
+   * mtpAccept 0 emits exactly the plain greedy tokens (the MTP golden test's setting); the drafts
+   * then are the MTP module's predictions of the token after each.
    */
-  async generate(inputIds: Int32Array, steps: number, useGraphs = false): Promise<NativeGenerateResult> {
+  async generate(inputIds: Int32Array, steps: number, useGraphs = false, mtp?: NativeMtpOptions): Promise<NativeGenerateResult> {
     this.check();
     if (!(inputIds instanceof Int32Array) || inputIds.length === 0) {
       throw new InvalidArgumentError('inputIds: expected a non-empty Int32Array (allowed: token ids in [0, vocab))', { field: 'inputIds' });
@@ -162,7 +174,7 @@ export class Engine {
       throw new InvalidArgumentError(`steps: ${steps} is not allowed (allowed: a non-negative integer)`, { field: 'steps' });
     }
     try {
-      return await this.native.generate(inputIds, steps, useGraphs);
+      return await this.native.generate(inputIds, steps, useGraphs, mtp);
     } catch (e) {
       throw fromNative(e);
     }

@@ -15,6 +15,8 @@ export {
   type NormalizeOptions,
 } from './model-spec.js';
 export { MOE_MODEL_TYPES, type MoeSpec } from './moe-spec.js';
+export { MLA_MODEL_TYPES, type MlaSpec } from './mla-spec.js';
+export { acceptedDrafts, mtpContext, type MtpAccept } from './mtp.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './presets.js';
 export {
   expandGrid,
@@ -60,6 +62,7 @@ export type {
   NativeEngineInfo,
   NativeDeviceInfo,
   NativeGenerateResult,
+  NativeMtpOptions,
   NativePeaks,
   NativePointResult,
 } from './native.js';

@@ -9,6 +9,7 @@ import { InvalidArgumentError, InvalidConfigError } from './errors.js';
 import { normalizeRope } from './rope.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
 import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix, type MoeSpec } from './moe-spec.js';
+import { isMlaModelType, normalizeMla, type MlaSpec } from './mla-spec.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', ...MOE_MODEL_TYPES] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -16,10 +17,11 @@ export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 export type RopeSpec = NativeRopeSpec;
 
 /**
- * A decoder-only model. MoE models (mixtral, qwen2_moe, qwen3_moe) add the `moe` section; the MLA
- * types (deepseek_v2/v3) add `mla` / `mtp` sections. Metrics and toNative switch on their presence,
- * so the dense fields below keep their meaning (intermediateSize is the dense MLP's width, used by
- * an MoE model's non-MoE layers; mixtral's equals its expert width).
+ * A decoder-only model. MoE models (mixtral, qwen2_moe, qwen3_moe, deepseek_v2/v3) add the `moe`
+ * section; the MLA types (deepseek_v2/v3) add `mla` and deepseek_v3 `mtpLayers`. Metrics and toNative
+ * switch on their presence, so the dense fields below keep their meaning (intermediateSize is the
+ * dense MLP's width, used by an MoE model's non-MoE layers; mixtral's equals its expert width; an MLA
+ * model's headDim is qk_nope + qk_rope and its numKvHeads numHeads).
  */
 export interface ModelSpec {
   /** Preset name, folder name or `_name_or_path`; used in run names and reports. */
@@ -41,6 +43,9 @@ export interface ModelSpec {
   maxPositionEmbeddings: number;
   rope: RopeSpec;
   moe?: MoeSpec;
+  mla?: MlaSpec;
+  /** DeepSeek-V3's MTP modules (num_nextn_predict_layers); absent: none. */
+  mtpLayers?: number;
 }
 
 export interface NormalizeOptions {
@@ -88,6 +93,7 @@ type DenseConfig = z.infer<typeof DenseConfig>;
 // transformers' class defaults for what a config may leave out.
 const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = {
   llama: 2048, mistral: 131072, qwen2: 32768, qwen3: 32768, mixtral: 131072, qwen2_moe: 32768, qwen3_moe: 32768,
+  deepseek_v2: 2048, deepseek_v3: 4096,
 };
 
 function show(v: unknown): string {
@@ -115,7 +121,31 @@ function checkLayers(layers: unknown): number | undefined {
   return layers;
 }
 
-/** Normalizes a Hugging Face config.json object (model_type llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe). */
+/** Head counts and size of a grouped-query attention config (num_key_value_heads, head_dim or hidden / heads). */
+function gqaHeads(c: DenseConfig): { numKvHeads: number; headDim: number } {
+  const numHeads = c.num_attention_heads;
+  const numKvHeads = c.num_key_value_heads ?? numHeads;
+  if (numHeads % numKvHeads !== 0) {
+    throw configError('num_key_value_heads', numKvHeads, `a divisor of num_attention_heads (${numHeads})`);
+  }
+  if (c.head_dim != null) {
+    if (c.head_dim % 2 !== 0) throw configError('head_dim', c.head_dim);
+    return { numKvHeads, headDim: c.head_dim };
+  }
+  if (c.hidden_size % numHeads !== 0) {
+    throw configError('hidden_size', c.hidden_size, `a multiple of num_attention_heads (${numHeads}) when head_dim is absent`);
+  }
+  const headDim = c.hidden_size / numHeads;
+  if (headDim % 2 !== 0) {
+    throw configError('head_dim', headDim, 'an even positive integer (here hidden_size / num_attention_heads)');
+  }
+  return { numKvHeads, headDim };
+}
+
+/**
+ * Normalizes a Hugging Face config.json object (model_type llama, mistral, qwen2, qwen3, mixtral,
+ * qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3).
+ */
 export function normalizeConfig(config: object, opts: NormalizeOptions = {}): ModelSpec {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new InvalidConfigError('config: expected a config.json object', { allowed: 'an object' });
@@ -138,23 +168,10 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
   if (c.hidden_act != null && c.hidden_act !== 'silu') throw configError('hidden_act', c.hidden_act);
 
   const numHeads = c.num_attention_heads;
-  const numKvHeads = c.num_key_value_heads ?? numHeads;
-  if (numHeads % numKvHeads !== 0) {
-    throw configError('num_key_value_heads', numKvHeads, `a divisor of num_attention_heads (${numHeads})`);
-  }
-  let headDim: number;
-  if (c.head_dim != null) {
-    headDim = c.head_dim;
-    if (headDim % 2 !== 0) throw configError('head_dim', headDim);
-  } else {
-    if (c.hidden_size % numHeads !== 0) {
-      throw configError('hidden_size', c.hidden_size, `a multiple of num_attention_heads (${numHeads}) when head_dim is absent`);
-    }
-    headDim = c.hidden_size / numHeads;
-    if (headDim % 2 !== 0) {
-      throw configError('head_dim', headDim, 'an even positive integer (here hidden_size / num_attention_heads)');
-    }
-  }
+  const deepseek = isMlaModelType(modelType) ? normalizeMla(raw, modelType) : undefined;
+  const { numKvHeads, headDim } = deepseek
+    ? { numKvHeads: numHeads, headDim: deepseek.mla.qkNopeHeadDim + deepseek.mla.qkRopeHeadDim }
+    : gqaHeads(c);
 
   const maxPositionEmbeddings = c.max_position_embeddings ?? DEFAULT_MAX_POSITIONS[modelType];
   const rope = normalizeRope(raw, maxPositionEmbeddings);
@@ -168,6 +185,7 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
   //  - qwen2: q/k/v always have a bias, o has none.
   //  - qwen3: per-head q/k RMSNorm.
   //  - mixtral: never a bias; qwen2_moe: q/k/v bias unless qkv_bias is false; qwen3_moe: as qwen3.
+  //  - deepseek_v2/v3: MLA, checked by normalizeMla (no bias either).
   if ((modelType === 'llama' || modelType === 'qwen3' || modelType === 'qwen3_moe') && c.attention_bias) {
     throw configError('attention_bias', true, `false for model_type ${modelType} (a bias on o_proj is not supported)`);
   }
@@ -195,6 +213,8 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
     maxPositionEmbeddings,
     rope,
     ...(moe ? { moe } : {}),
+    ...(deepseek ? { mla: deepseek.mla } : {}),
+    ...(deepseek?.mtpLayers ? { mtpLayers: deepseek.mtpLayers } : {}),
   };
 }
 
@@ -216,6 +236,8 @@ export function toNative(spec: ModelSpec): NativeModelSpec {
     maxPositionEmbeddings: spec.maxPositionEmbeddings,
     rope: { ...spec.rope },
     ...(spec.moe ? { moe: { ...spec.moe, layerIsMoe: [...spec.moe.layerIsMoe] } } : {}),
+    ...(spec.mla ? { mla: { ...spec.mla } } : {}),
+    ...(spec.mtpLayers ? { mtpLayers: spec.mtpLayers } : {}),
   };
 }
 
@@ -254,7 +276,8 @@ export function resolveModel(model: string | object, opts: NormalizeOptions = {}
       const layers = checkLayers(opts.layers);
       const numLayers = layers ?? model.numLayers;
       const moe = model.moe ? { moe: resizeLayerMix(model.moe, numLayers) } : {};
-      return { ...model, rope: { ...model.rope }, ...moe, name: opts.name ?? model.name, numLayers };
+      const mla = model.mla ? { mla: { ...model.mla } } : {};
+      return { ...model, rope: { ...model.rope }, ...moe, ...mla, name: opts.name ?? model.name, numLayers };
     }
     return normalizeConfig(model, opts);
   }

@@ -7,57 +7,24 @@
 //     i is not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0, else a dense MLP of width
 //     intermediate_size; norm_topk_prob (default false).
 //   - qwen3_moe: as qwen2_moe without the shared expert.
+//   - deepseek_v2, deepseek_v3 (transformers' DeepseekV2Moe / DeepseekV3MoE): n_routed_experts experts
+//     of width moe_intermediate_size and one shared expert n_shared_experts times as wide; layer i is
+//     MoE when i >= first_k_dense_replace and i % moe_layer_freq == 0 (DeepSeek's own rule;
+//     transformers ignores moe_layer_freq, 1 in every checkpoint), else a dense MLP of width
+//     intermediate_size. Routers: V2 softmax with greedy or group_limited_greedy, never renormalized
+//     (transformers' V2 ignores norm_topk_prob, false in the V2 checkpoints), scaled by
+//     routed_scaling_factor; V3 sigmoid with noaux_tc (e_score_correction_bias) and norm_topk_prob.
 import type { NativeMoeSpec } from './native.js';
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
+import { aliasedPosInt, bool, fieldError, nonNegInt, oneOf, posInt, posNumber, type Obj } from './config-fields.js';
 
 export type MoeSpec = NativeMoeSpec;
 
-export const MOE_MODEL_TYPES = ['mixtral', 'qwen2_moe', 'qwen3_moe'] as const;
+export const MOE_MODEL_TYPES = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3'] as const;
 export type MoeModelType = (typeof MOE_MODEL_TYPES)[number];
 
 export function isMoeModelType(t: string): t is MoeModelType {
   return (MOE_MODEL_TYPES as readonly string[]).includes(t);
-}
-
-type Obj = Record<string, unknown>;
-
-function show(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
-}
-
-function fieldError(field: string, value: unknown, allowed: string): InvalidConfigError {
-  return new InvalidConfigError(`config field '${field}' is ${show(value)} (allowed: ${allowed})`, { field, allowed });
-}
-
-/** A positive integer field; absent or null: `fallback` (transformers' default). */
-function posInt(raw: Obj, key: string, fallback: number): number {
-  const v = raw[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw fieldError(key, v, 'a positive integer');
-  return v;
-}
-
-function bool(raw: Obj, key: string, fallback: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw fieldError(key, v, 'true or false');
-  return v;
-}
-
-/**
- * A positive integer under a name and its aliases (transformers' attribute_map: qwen3_moe's
- * num_experts is saved by transformers 5 as num_local_experts, mixtral reads num_experts as
- * num_local_experts). Two names present must agree.
- */
-function aliasedPosInt(raw: Obj, names: readonly string[], fallback: number): number {
-  const present = names.filter((n) => raw[n] !== undefined && raw[n] !== null);
-  const [first, ...others] = present;
-  if (first === undefined) return fallback;
-  const v = posInt(raw, first, fallback);
-  for (const n of others) {
-    if (posInt(raw, n, fallback) !== v) throw fieldError(n, raw[n], `equal to its alias ${first} (${v})`);
-  }
-  return v;
 }
 
 /** mlp_only_layers: layer indices that keep the dense MLP. */
@@ -76,6 +43,28 @@ const DEFAULTS = {
   qwen3_moe: { experts: 128, topK: 8, width: 768 },
 };
 
+/** DeepSeek's MoE (the header says how); V2 has no default top-k, so num_experts_per_tok is required. */
+function deepseekMoe(raw: Obj, modelType: 'deepseek_v2' | 'deepseek_v3', numLayers: number): MoeSpec {
+  const v3 = modelType === 'deepseek_v3';
+  const width = posInt(raw, 'moe_intermediate_size', v3 ? 2048 : 1407);
+  const firstMoe = nonNegInt(raw, 'first_k_dense_replace', v3 ? 3 : 0);
+  const freq = posInt(raw, 'moe_layer_freq', 1);
+  return {
+    numExperts: aliasedPosInt(raw, ['n_routed_experts', v3 ? 'num_local_experts' : 'num_experts'], v3 ? 256 : 64),
+    topK: posInt(raw, 'num_experts_per_tok', v3 ? 8 : undefined),
+    expertIntermediateSize: width,
+    sharedIntermediateSize: nonNegInt(raw, 'n_shared_experts', v3 ? 1 : 2) * width,
+    sharedExpertGate: false,
+    normTopkProb: v3 && bool(raw, 'norm_topk_prob', true),
+    scoring: oneOf(raw, 'scoring_func', ['softmax', 'sigmoid'], v3 ? 'sigmoid' : 'softmax'),
+    topkMethod: oneOf(raw, 'topk_method', ['greedy', 'group_limited_greedy', 'noaux_tc'], v3 ? 'noaux_tc' : 'greedy'),
+    nGroup: posInt(raw, 'n_group', v3 ? 8 : 1),
+    topkGroup: posInt(raw, 'topk_group', v3 ? 4 : 1),
+    routedScalingFactor: posNumber(raw, 'routed_scaling_factor', v3 ? 2.5 : 1),
+    layerIsMoe: Array.from({ length: numLayers }, (_, i) => i >= firstMoe && i % freq === 0),
+  };
+}
+
 /**
  * The MoE spec of a config of an MoE model_type, for `numLayers` layers (`--layers` keeps the real
  * layer mix: the rule is applied to the new count).
@@ -83,7 +72,9 @@ const DEFAULTS = {
 export function normalizeMoe(raw: Obj, modelType: MoeModelType, numLayers: number, intermediateSize: number): MoeSpec {
   const base = { scoring: 'softmax' as const, topkMethod: 'greedy' as const, nGroup: 1, topkGroup: 1, routedScalingFactor: 1 };
   let spec: MoeSpec;
-  if (modelType === 'mixtral') {
+  if (modelType === 'deepseek_v2' || modelType === 'deepseek_v3') {
+    spec = deepseekMoe(raw, modelType, numLayers);
+  } else if (modelType === 'mixtral') {
     spec = {
       ...base,
       numExperts: aliasedPosInt(raw, ['num_local_experts', 'num_experts'], DEFAULTS.mixtral.experts),

@@ -64,7 +64,7 @@ export interface NativeModelSpec {
   rope: NativeRopeSpec;
   moe?: NativeMoeSpec;
   mla?: NativeMlaSpec;
-  /** DeepSeek's num_nextn_predict_layers (0 or absent: none). */
+  /** DeepSeek-V3's num_nextn_predict_layers: MTP modules after the main layers (0 or absent: none). */
   mtpLayers?: number;
 }
 
@@ -86,14 +86,33 @@ export interface NativeEngineOptions {
   /** Largest context (input + output) of any request. */
   maxContext: number;
   blockSize?: number;
+  /**
+   * Most MTP draft tokens per step any point or generate() asks for (0 or absent: MTP off, and the
+   * model's MTP layers are not held).
+   */
+  maxDrafts?: number;
   /** CPU worker threads (0: all cores). */
   threads?: number;
 }
 
 export type Mode = 'prefill' | 'decode' | 'both';
+
+/**
+ * Pinned MTP acceptance (DESIGN.md section 4): every draft, a fixed number of drafts (0..drafts), or a
+ * rate r in [0, 1]: request b of B accepts ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋ of K drafts at step n.
+ */
+export type MtpAccept = 'all' | number | { rate: number };
+
+/** MTP speculative decoding of a point or of generate(). */
+export interface NativeMtpOptions {
+  /** Draft tokens per step (0: off). Needs a model with MTP layers and an engine with maxDrafts ≥ it. */
+  mtpDrafts?: number;
+  /** Default 'all'. */
+  mtpAccept?: MtpAccept;
+}
 export type ProfileWhat = 'none' | 'prefill' | 'decode' | 'both';
 
-export interface NativePointOptions {
+export interface NativePointOptions extends NativeMtpOptions {
   batchSize: number;
   inputLen: number;
   outputLen: number;
@@ -127,8 +146,13 @@ export interface NativePointResult {
   prefillMs: number | null;
   /** One entry per timed decode step (empty in prefill mode). */
   decodeStepMs: number[];
-  /** Context length (tokens attended) of each decode step. */
+  /** Context (tokens attended) of each decode step's first row, the mean over the batch. */
   decodeContext: number[];
+  /**
+   * Tokens each timed decode step emitted over the batch: batchSize without MTP, with MTP the
+   * accepted drafts + 1 of every request.
+   */
+  acceptedTokens: number[];
   /** Greedy tokens of request 0, one per step. */
   firstRequestTokens: number[];
   usedGraphs: boolean;
@@ -153,8 +177,17 @@ export interface NativeProgress {
 
 export interface NativeGenerateResult {
   tokens: number[];
-  /** Logits (fp32) of the last prompt position, then of every decode step: (steps + 1) × vocab. */
+  /**
+   * Logits (fp32) of every token: the last prompt position, then every decode step's, (steps + 1) ×
+   * vocab; with MTP, each emitted token's row of the verification that gave it.
+   */
   logits: Float32Array[];
+  /** MTP: each drafting's tokens (after the prefill, then after each step; mtpDrafts each), else []. */
+  drafts: number[][];
+  /** MTP: the logits of each of those drafts. */
+  draftLogits: Float32Array[][];
+  /** MTP: the drafts accepted at each step. */
+  accepted: number[];
 }
 
 export interface NativePeaks {
@@ -197,8 +230,11 @@ export interface NativeEngine {
   runPoint(opts: NativePointOptions, onProgress: (p: NativeProgress) => void): Promise<NativePointResult>;
   /** Queues one request for the scheduler; callable any time, from any code. */
   submit(request: { id: number; inputIds: Int32Array }): void;
-  /** Prefill inputIds, then `steps` greedy decode steps, returning every step's logits. */
-  generate(inputIds: Int32Array, steps: number, useGraphs?: boolean): Promise<NativeGenerateResult>;
+  /**
+   * Prefill inputIds, then `steps` greedy decode steps, returning every step's logits; with
+   * mtp.mtpDrafts > 0, `steps` MTP steps (verify, accept as pinned, draft), and the drafts.
+   */
+  generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, mtp?: NativeMtpOptions): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;
   info(): NativeEngineInfo;
   /** Stops the running job between steps (it rejects with ERR_ABORTED). */

@@ -6,6 +6,7 @@ import type { Mode, NativeAddon, NativeProgress, ProfileWhat } from './native.js
 import type { Peaks } from './metrics.js';
 import type { PointOutcome } from './result.js';
 import { InvalidArgumentError } from './errors.js';
+import { MTP_ACCEPT_ALLOWED, type MtpAccept } from './mtp.js';
 
 export type { Mode, ProfileWhat };
 export const MODES: readonly Mode[] = ['prefill', 'decode', 'both'];
@@ -72,6 +73,8 @@ export const ALLOWED: Record<string, string> = {
   useGraphs: 'true or false',
   batchTimeoutMs: 'a positive number of milliseconds',
   moeRouting: MOE_ROUTING_ALLOWED,
+  mtpDrafts: 'a non-negative integer (0: MTP off)',
+  mtpAccept: MTP_ACCEPT_ALLOWED,
   kvPoolTokens: 'a positive integer',
   threads: 'a non-negative integer (0: all cores)',
   peaks: '{ flopsPerS, bytesPerS }, both positive',
@@ -99,6 +102,8 @@ const common = {
   useGraphs: z.boolean().default(DEFAULTS.useGraphs),
   batchTimeoutMs: z.number().positive().finite().default(DEFAULTS.batchTimeoutMs),
   moeRouting: z.string().refine(isMoeRouting).default(DEFAULTS.moeRouting),
+  mtpDrafts: z.number().int().min(0).default(0),
+  mtpAccept: z.union([z.literal('all'), z.number().int().min(0), z.strictObject({ rate: z.number().min(0).max(1) })]).optional(),
   /** Caps the KV pool (tokens); points that need more fail with ERR_DOES_NOT_FIT. */
   kvPoolTokens: posInt.optional(),
   /** CPU worker threads (0: all cores). */
@@ -140,6 +145,14 @@ interface CommonOptions {
   batchTimeoutMs?: number;
   /** MoE routing policy (DESIGN.md section 4): 'balanced' (default), 'uniform', 'zipf:<s>', 'real'. Dense models ignore it. */
   moeRouting?: string;
+  /**
+   * MTP draft tokens per decode step (0, the default: off); needs a model with MTP layers
+   * (deepseek_v3). Each step then verifies 1 + mtpDrafts tokens per request; output_len still counts
+   * steps, and decode throughput counts the tokens accepted.
+   */
+  mtpDrafts?: number;
+  /** Pinned acceptance of the drafts (DESIGN.md section 4): 'all' (default), N (0..mtpDrafts) or { rate } in [0, 1]. */
+  mtpAccept?: MtpAccept;
   kvPoolTokens?: number;
   threads?: number;
   peaks?: Peaks;
@@ -163,7 +176,8 @@ export interface SweepOptions extends CommonOptions {
 }
 
 type Resolved<T, K extends keyof T> = Omit<T, K> & Required<Pick<T, K>>;
-type DefaultedKeys = 'device' | 'mode' | 'seed' | 'profile' | 'profileDecodeSteps' | 'outDir' | 'useGraphs' | 'batchTimeoutMs' | 'moeRouting';
+type DefaultedKeys =
+  | 'device' | 'mode' | 'seed' | 'profile' | 'profileDecodeSteps' | 'outDir' | 'useGraphs' | 'batchTimeoutMs' | 'moeRouting' | 'mtpDrafts';
 export type ResolvedSweepOptions = Resolved<SweepOptions, DefaultedKeys>;
 
 function show(v: unknown): string {
@@ -202,11 +216,23 @@ function unique(xs: number[]): number[] {
   return [...new Set(xs)];
 }
 
+/** The acceptance's bounds that depend on mtpDrafts, which a schema of one field cannot check. */
+function checkMtp(o: ResolvedSweepOptions): void {
+  const accept = o.mtpAccept;
+  if (accept === undefined) return;
+  const bad = (allowed: string) => {
+    throw new InvalidArgumentError(`mtpAccept: ${show(accept)} is not allowed (allowed: ${allowed})`, { field: 'mtpAccept', allowed });
+  };
+  if (o.mtpDrafts === 0) bad('absent when mtpDrafts is 0 (MTP off)');
+  if (typeof accept === 'number' && accept > o.mtpDrafts) bad(MTP_ACCEPT_ALLOWED.replace('mtpDrafts', `${o.mtpDrafts} (mtpDrafts)`));
+}
+
 export function parseSweepOptions(options: SweepOptions): ResolvedSweepOptions {
   const input = asRecord(options);
   const r = SweepSchema.safeParse(input);
   if (!r.success) fail(r.error, input);
   const o = r.data as ResolvedSweepOptions;
+  checkMtp(o);
   return { ...o, batchSizes: unique(o.batchSizes), inputLens: unique(o.inputLens), outputLens: unique(o.outputLens) };
 }
 
@@ -216,7 +242,9 @@ export function parseBenchOptions(options: BenchOptions): ResolvedSweepOptions {
   const r = BenchSchema.safeParse(input);
   if (!r.success) fail(r.error, input);
   const { batchSize, inputLen, outputLen, ...rest } = r.data;
-  return { ...(rest as Omit<ResolvedSweepOptions, 'batchSizes' | 'inputLens' | 'outputLens'>), batchSizes: [batchSize], inputLens: [inputLen], outputLens: [outputLen] };
+  const o = { ...(rest as Omit<ResolvedSweepOptions, 'batchSizes' | 'inputLens' | 'outputLens'>), batchSizes: [batchSize], inputLens: [inputLen], outputLens: [outputLen] };
+  checkMtp(o);
+  return o;
 }
 
 /** The Cartesian product batch × input × output, batch outermost, each list in its given order. */

@@ -2,6 +2,7 @@
 // shape the forward pass; token ids and dtype are left out). Kept as TypeScript objects rather than
 // .json files so they compile into dist/ with nothing to copy. Each goes through normalizeConfig like
 // a user's config, so the presets also exercise the normalizer.
+import { DEEPSEEK_PRESETS } from './preset-configs-deepseek.js';
 
 export interface PresetEntry {
   description: string;
@@ -341,4 +342,5 @@ export const PRESET_CONFIGS: Record<string, PresetEntry> = {
       tie_word_embeddings: false,
     },
   },
+  ...DEEPSEEK_PRESETS,
 };

@@ -5,6 +5,7 @@ import type { GridPoint } from './options.js';
 import type { ModelSpec } from './model-spec.js';
 import type { ErrorCode } from './errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
+import { acceptText, type MtpAccept } from './mtp.js';
 
 /** Device time of one op kind in a profiled pass. */
 export interface OpShare {
@@ -34,6 +35,10 @@ interface PointBase {
   notes: string[];
   /** The MoE routing policy (DESIGN.md section 4); null for dense models. */
   routing: string | null;
+  /** MTP draft tokens per step (0: MTP off). */
+  mtpDrafts: number;
+  /** The pinned MTP acceptance ('all', 'N' or 'rate:r'); null with MTP off. */
+  mtpAccept: string | null;
 }
 
 export interface PointResult extends PointBase {
@@ -47,7 +52,12 @@ export interface PointResult extends PointBase {
   decodeStepMs: number[];
   decodeContext: number[];
   decode: Stats | null;
-  /** B / median step (× accepted tokens per step, 1 without MTP). */
+  /**
+   * MTP: tokens emitted per request and step (accepted drafts + 1), the mean over the timed steps
+   * and the batch; null with MTP off.
+   */
+  acceptedPerStep: number | null;
+  /** B × (acceptedPerStep, 1 without MTP) / median step. */
   decodeTokPerS: number | null;
   totalMs: number;
   overallTokPerS: number | null;
@@ -94,6 +104,9 @@ export interface RunContext {
   profileDecodeSteps: number;
   /** The moeRouting option (reported for MoE models only). */
   routing: string;
+  /** The mtpDrafts option (0: off) and the acceptance it runs with. */
+  mtpDrafts: number;
+  mtpAccept: MtpAccept;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -126,7 +139,7 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing'>;
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'>;
 
 export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
   return { ...base(ctx, point, notes), ok: false, error: { code, message } };
@@ -146,6 +159,8 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     outputLen: point.outputLen,
     notes,
     routing: ctx.spec.moe ? ctx.routing : null,
+    mtpDrafts: ctx.mtpDrafts,
+    mtpAccept: ctx.mtpDrafts > 0 ? acceptText(ctx.mtpAccept) : null,
   };
 }
 
@@ -164,7 +179,7 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
   const prefillMs = raw.prefillMs;
   let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
   if (prefillMs !== null) {
-    const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts);
+    const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts, ctx.mtpDrafts);
     prefillFloorMs = floorMs(cost, peaks);
     prefillMfu = prefillMs > 0 ? mfu(cost.flops, prefillMs, peaks.flopsPerS) : null;
     prefillMbu = prefillMs > 0 ? mbu(cost.bytes, prefillMs, peaks.bytesPerS) : null;
@@ -177,15 +192,19 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     // The contexts rise by one per step, so their median is the middle step's context; the floor
     // there is what the median step time is compared with.
     decodeFloorContext = Math.round(raw.decodeContext.length > 0 ? median(raw.decodeContext) : L + (steps.length + 1) / 2);
-    const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem, decodeCounts);
+    const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem, decodeCounts, ctx.mtpDrafts);
     decodeFloorMs = floorMs(cost, peaks);
     decodeMfu = decode.median > 0 ? mfu(cost.flops, decode.median, peaks.flopsPerS) : null;
     decodeMbu = decode.median > 0 ? mbu(cost.bytes, decode.median, peaks.bytesPerS) : null;
   }
 
   const totalMs = (prefillMs ?? 0) + steps.reduce((s, x) => s + x, 0);
-  // sglang counts input and output tokens over the whole run; decode mode processes no input.
-  const overallTokens = ctx.mode === 'decode' ? B * point.outputLen : B * (L + point.outputLen);
+  // Tokens the timed decode steps emitted (B per step without MTP).
+  const emitted = raw.acceptedTokens.reduce((s, x) => s + x, 0);
+  const acceptedPerStep = ctx.mtpDrafts > 0 && steps.length > 0 ? emitted / (steps.length * B) : null;
+  // sglang counts input and output tokens over the whole run (the prefill makes the first output
+  // token); decode mode processes no input.
+  const overallTokens = (ctx.mode === 'decode' ? 0 : B * (L + 1)) + emitted;
   const profiledDecodeForwards = Math.min(ctx.profileDecodeSteps, steps.length);
 
   return {
@@ -199,7 +218,8 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     decodeStepMs: [...steps],
     decodeContext: [...raw.decodeContext],
     decode,
-    decodeTokPerS: decode ? perSecond(B, decode.median) : null,
+    acceptedPerStep,
+    decodeTokPerS: decode ? perSecond(B * (acceptedPerStep ?? 1), decode.median) : null,
     totalMs,
     overallTokPerS: perSecond(overallTokens, totalMs),
     prefillFloorMs,

@@ -33,6 +33,8 @@ export const FIELDS = [
   'dtype',
   'seed',
   'moe_routing',
+  'mtp_drafts',
+  'mtp_accept',
   'waiting_ms',
   'prefill_ms',
   'prefill_floor_ms',
@@ -40,6 +42,7 @@ export const FIELDS = [
   'prefill_mfu',
   'prefill_mbu',
   'decode_steps',
+  'accepted_per_step',
   'decode_median_ms',
   'decode_mean_ms',
   'decode_p90_ms',
@@ -78,6 +81,8 @@ export function toRecord(p: PointOutcome): PointRecord {
     device: p.device,
     seed: p.seed,
     moe_routing: p.routing,
+    mtp_drafts: p.mtpDrafts,
+    mtp_accept: p.mtpAccept,
     notes: p.notes,
   });
   if (!p.ok) {
@@ -103,6 +108,7 @@ export function toRecord(p: PointOutcome): PointRecord {
     prefill_mfu: p.prefillMfu,
     prefill_mbu: p.prefillMbu,
     decode_steps: p.decodeStepMs.length,
+    accepted_per_step: p.acceptedPerStep,
     decode_median_ms: d?.median ?? null,
     decode_mean_ms: d?.mean ?? null,
     decode_p90_ms: d?.p90 ?? null,

@@ -67,6 +67,18 @@ export const PREFILL_HEAD = [
 /** MoE runs add the routing policy, and the experts that got tokens in the forward the counts come from. */
 export const MOE_HEAD = ['MoE Routing', 'Experts Hit'];
 
+/** MTP runs add the drafts and their pinned acceptance, and the tokens each request emitted per step. */
+export const MTP_HEAD = ['MTP Drafts/Accept', 'Accepted/Step'];
+
+function isMtp(points: readonly PointOutcome[]): boolean {
+  return points.some((p) => p.mtpDrafts > 0);
+}
+
+function mtpCells(p: PointResult): string[] {
+  const accepted = p.acceptedPerStep === null ? DASH : p.acceptedPerStep.toFixed(2);
+  return [p.mtpDrafts > 0 ? `${p.mtpDrafts}/${p.mtpAccept}` : DASH, accepted];
+}
+
 function isMoe(points: readonly PointOutcome[]): boolean {
   return points.some((p) => p.routing !== null);
 }
@@ -90,8 +102,8 @@ function prefillRows(points: readonly PointOutcome[]): PointOutcome[] {
 
 /** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
 export function formatDecodeTable(points: readonly PointOutcome[]): string {
-  const moe = isMoe(points);
-  const head = moe ? [...DECODE_HEAD, ...MOE_HEAD] : DECODE_HEAD;
+  const moe = isMoe(points), mtp = isMtp(points);
+  const head = [...DECODE_HEAD, ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : [])];
   const t = newTable(head);
   for (const p of byRtpOrder(decodeRows(points))) {
     if (!p.ok) {
@@ -102,6 +114,7 @@ export function formatDecodeTable(points: readonly PointOutcome[]): string {
     t.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
       fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
+      ...(mtp ? mtpCells(p) : []),
     ]);
   }
   return `Decode Result\n${t.toString()}`;

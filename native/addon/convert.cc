@@ -124,6 +124,17 @@ Napi::Array numbers_to_js(Napi::Env env, const std::vector<T>& v) {
   return a;
 }
 
+// Logit rows as Float32Arrays.
+Napi::Array rows_to_js(Napi::Env env, const std::vector<std::vector<float>>& rows) {
+  Napi::Array a = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Napi::Float32Array row = Napi::Float32Array::New(env, rows[i].size());
+    std::copy(rows[i].begin(), rows[i].end(), row.Data());
+    a.Set(i, row);
+  }
+  return a;
+}
+
 }  // namespace
 
 EngineOptions engine_options_from_js(const Napi::Object& o) {
@@ -137,6 +148,7 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   e.runner.max_tokens_per_step = integer(o, "maxTokensPerStep");
   e.runner.max_context = integer(o, "maxContext");
   e.runner.block_size = integer_or(o, "blockSize", 16);
+  e.runner.max_drafts = integer_or(o, "maxDrafts", 0);
   if (!o.Get("weightsPath").IsUndefined()) e.runner.weights_path = string(o, "weightsPath");
   return e;
 }
@@ -163,7 +175,33 @@ PointOptions point_options_from_js(const Napi::Object& o) {
   if (!o.Get("tracePrefix").IsUndefined()) p.trace_prefix = string(o, "tracePrefix");
   p.run_name = string(o, "runName");
   if (!o.Get("moeRouting").IsUndefined()) p.moe_routing = string(o, "moeRouting");
+  MtpOptions mtp = mtp_options_from_js(o);
+  p.mtp_drafts = mtp.drafts;
+  p.mtp_accept = mtp.accept;
   return p;
+}
+
+MtpOptions mtp_options_from_js(const Napi::Value& value) {
+  MtpOptions m;
+  if (value.IsUndefined()) return m;
+  if (!value.IsObject()) fail(ErrorCode::InvalidArgument, "MTP options must be an object {mtpDrafts, mtpAccept}");
+  Napi::Object o = value.As<Napi::Object>();
+  m.drafts = integer_or(o, "mtpDrafts", 0);
+  Acceptance& a = m.accept;
+  Napi::Value v = o.Get("mtpAccept");
+  if (v.IsUndefined()) return m;
+  if (v.IsString() && v.As<Napi::String>().Utf8Value() == "all") return m;
+  if (v.IsNumber()) {
+    a.kind = AcceptKind::Fixed;
+    a.fixed = integer(o, "mtpAccept");
+    return m;
+  }
+  if (v.IsObject() && v.As<Napi::Object>().Get("rate").IsNumber()) {
+    a.kind = AcceptKind::Rate;
+    a.rate = number(v.As<Napi::Object>(), "rate");
+    return m;
+  }
+  fail(ErrorCode::InvalidArgument, "field 'mtpAccept' must be 'all', an integer or { rate }");
 }
 
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
@@ -172,6 +210,7 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   o.Set("prefillMs", r.prefill_ms < 0 ? env.Null() : Napi::Number::New(env, r.prefill_ms));
   o.Set("decodeStepMs", numbers_to_js(env, r.decode_step_ms));
   o.Set("decodeContext", numbers_to_js(env, r.decode_context));
+  o.Set("acceptedTokens", numbers_to_js(env, r.accepted_tokens));
   o.Set("firstRequestTokens", numbers_to_js(env, r.first_request_tokens));
   o.Set("usedGraphs", r.used_graphs);
   o.Set("profiledPrefill", ops_to_js(env, r.profiled_prefill));
@@ -187,13 +226,16 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
 Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("tokens", numbers_to_js(env, g.tokens));
-  Napi::Array logits = Napi::Array::New(env, g.logits.size());
-  for (size_t i = 0; i < g.logits.size(); ++i) {
-    Napi::Float32Array row = Napi::Float32Array::New(env, g.logits[i].size());
-    std::copy(g.logits[i].begin(), g.logits[i].end(), row.Data());
-    logits.Set(i, row);
+  o.Set("logits", rows_to_js(env, g.logits));
+  Napi::Array drafts = Napi::Array::New(env, g.drafts.size());
+  Napi::Array draft_logits = Napi::Array::New(env, g.draft_logits.size());
+  for (size_t i = 0; i < g.drafts.size(); ++i) {
+    drafts.Set(i, numbers_to_js(env, g.drafts[i]));
+    draft_logits.Set(i, rows_to_js(env, g.draft_logits[i]));
   }
-  o.Set("logits", logits);
+  o.Set("drafts", drafts);
+  o.Set("draftLogits", draft_logits);
+  o.Set("accepted", numbers_to_js(env, g.accepted));
   return o;
 }
 

@@ -10,6 +10,13 @@ namespace gpubench {
 
 EngineOptions engine_options_from_js(const Napi::Object& o);
 PointOptions point_options_from_js(const Napi::Object& o);
+// {mtpDrafts, mtpAccept: 'all' | N | {rate}} of point options or of generate()'s last argument;
+// absent fields: MTP off, every draft accepted.
+struct MtpOptions {
+  int64_t drafts = 0;
+  Acceptance accept;
+};
+MtpOptions mtp_options_from_js(const Napi::Value& v);
 
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r);
 Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g);

@@ -129,16 +129,24 @@ Napi::Value EngineWrap::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_open(env);
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsNumber()) {
-    throw error_to_js(env, "ERR_INVALID_ARGUMENT", "generate expects (inputIds: Int32Array, steps: number, useGraphs?: boolean)");
+    throw error_to_js(env, "ERR_INVALID_ARGUMENT",
+                      "generate expects (inputIds: Int32Array, steps: number, useGraphs?: boolean, mtp?: {mtpDrafts, mtpAccept})");
   }
   Napi::Int32Array a = info[0].As<Napi::Int32Array>();
   std::vector<int32_t> prompt(a.Data(), a.Data() + a.ElementLength());
   int64_t steps = info[1].As<Napi::Number>().Int64Value();
   bool graphs = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  MtpOptions mtp;
+  guarded(env, [&] {
+    mtp = mtp_options_from_js(info[3]);
+    return env.Undefined();
+  });
   cancel_.store(false);
   return run_async<GenerateResult>(
       env, *worker_, noop(env),
-      [this, prompt, steps, graphs](Napi::ThreadSafeFunction&) { return engine().generate(prompt, steps, graphs); },
+      [this, prompt, steps, graphs, mtp](Napi::ThreadSafeFunction&) {
+        return engine().generate(prompt, steps, graphs, mtp.drafts, mtp.accept);
+      },
       [](Napi::Env env, GenerateResult& g) -> Napi::Value { return generate_result_to_js(env, g); });
 }
 

@@ -127,6 +127,12 @@ struct KernelRecord {
 using Event = void*;
 using Graph = void*;
 
+// Op families a backend may not implement yet. The engine asks before it allocates anything, so a
+// model that needs a missing family is refused with one line instead of failing mid-forward (or
+// mid-capture of a CUDA graph).
+enum class OpFamily : uint8_t { Moe, Mla };
+inline const char* op_family_name(OpFamily f) { return f == OpFamily::Moe ? "mixture-of-experts" : "MLA"; }
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -151,6 +157,7 @@ class Backend {
   virtual float event_elapsed_ms(Event start, Event end) = 0;  // both recorded and complete
   virtual void event_destroy(Event e) = 0;
   virtual bool supports_graphs() const { return false; }
+  virtual bool implements(OpFamily) const { return false; }
   virtual void capture_begin() {}
   virtual Graph capture_end() { return nullptr; }
   virtual void graph_replay(Graph) {}

@@ -50,18 +50,40 @@ void validate_moe(const ModelSpec& s) {
   }
 }
 
+// The MLA fields (Hugging Face's names in the messages).
+void validate_mla(const ModelSpec& s) {
+  const MlaSpec& m = s.mla;
+  if (m.q_lora_rank < 0) fail(ErrorCode::InvalidConfig, "q_lora_rank must be >= 0 (0: q projected directly)");
+  positive(m.kv_lora_rank, "kv_lora_rank");
+  positive(m.qk_nope_head_dim, "qk_nope_head_dim");
+  positive(m.qk_rope_head_dim, "qk_rope_head_dim");
+  positive(m.v_head_dim, "v_head_dim");
+  if (m.qk_rope_head_dim % 2) fail(ErrorCode::InvalidConfig, "qk_rope_head_dim must be even");
+}
+
 }  // namespace
 
 void validate_spec(const ModelSpec& s) {
   const bool dense = s.model_type == "llama" || s.model_type == "mistral" || s.model_type == "qwen2" || s.model_type == "qwen3";
-  const bool moe = s.model_type == "mixtral" || s.model_type == "qwen2_moe" || s.model_type == "qwen3_moe";
+  const bool mla = s.model_type == "deepseek_v2" || s.model_type == "deepseek_v3";
+  const bool moe = mla || s.model_type == "mixtral" || s.model_type == "qwen2_moe" || s.model_type == "qwen3_moe";
   if (!dense && !moe) {
     fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type +
-                                       "' is not supported (allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe)");
+                                       "' is not supported (allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, "
+                                       "qwen3_moe, deepseek_v2, deepseek_v3)");
   }
   if (moe && !s.is_moe()) fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type + "' needs num_experts > 0");
   if (dense && s.is_moe()) fail(ErrorCode::InvalidConfig, "model_type '" + s.model_type + "' has no experts");
+  if (mla != s.is_mla()) {
+    fail(ErrorCode::InvalidConfig,
+         "model_type '" + s.model_type + (mla ? "' needs kv_lora_rank > 0" : "' has no MLA (kv_lora_rank must be 0)"));
+  }
+  if (s.mtp_layers < 0 || (s.mtp_layers > 0 && s.model_type != "deepseek_v3")) {
+    fail(ErrorCode::InvalidConfig, "num_nextn_predict_layers " + std::to_string(s.mtp_layers) +
+                                       " is not allowed for model_type '" + s.model_type + "' (only deepseek_v3 has MTP layers)");
+  }
   if (s.is_moe()) validate_moe(s);
+  if (s.is_mla()) validate_mla(s);
   positive(s.vocab_size, "vocab_size");
   positive(s.hidden_size, "hidden_size");
   positive(s.intermediate_size, "intermediate_size");
@@ -81,7 +103,17 @@ Engine::Engine(const EngineOptions& opts, BatchScheduler& scheduler, const std::
     fail(ErrorCode::InvalidArgument, "maxBatch, maxContext, kvPoolTokens and blockSize must be >= 1");
   }
   if (r.block_size & (r.block_size - 1)) fail(ErrorCode::InvalidArgument, "blockSize must be a power of two");
+  if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
+  if (r.max_drafts > 0) check_mtp_model(spec_);
   be_ = make_backend(opts.device, opts.cpu_threads);
+  std::string missing;
+  for (auto [needed, family] : {std::pair{spec_.is_moe(), OpFamily::Moe}, std::pair{spec_.is_mla(), OpFamily::Mla}}) {
+    if (needed && !be_->implements(family)) missing += (missing.empty() ? "" : " and ") + std::string(op_family_name(family));
+  }
+  if (!missing.empty()) {
+    fail(ErrorCode::InvalidArgument, "model_type '" + spec_.model_type + "' needs the " + missing + " ops, which the " +
+                                         be_->name() + " backend does not implement yet (run it on the cpu device)");
+  }
   model_ = std::make_unique<ModelRunner>(*be_, spec_, r);
 }
 
@@ -94,14 +126,15 @@ PointResult Engine::run_point(const PointOptions& opts, const ProgressFn& progre
   return PointRunner(*model_, scheduler_, cancel_).run(opts, progress);
 }
 
-GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs) {
+GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
+                                const Acceptance& mtp_accept) {
   for (int32_t id : prompt) {
     if (id < 0 || id >= spec_.vocab_size) {
       fail(ErrorCode::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                            std::to_string(spec_.vocab_size) + ")");
     }
   }
-  return PointRunner(*model_, scheduler_, cancel_).generate(prompt, steps, use_graphs);
+  return PointRunner(*model_, scheduler_, cancel_).generate(prompt, steps, use_graphs, mtp_drafts, mtp_accept);
 }
 
 Peaks Engine::peaks() { return measure_peaks(*be_); }

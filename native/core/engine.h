@@ -35,7 +35,8 @@ class Engine {
   ~Engine();
 
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);
-  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs);
+  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
+                          const Acceptance& mtp_accept);
   Peaks peaks();
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }

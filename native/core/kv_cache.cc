@@ -38,29 +38,28 @@ void check_batch_fits(const BlockAllocator& alloc, int64_t batch, int64_t tokens
            " tokens (" + std::to_string(have_tokens * bytes_per_token) + " bytes) available");
 }
 
-KvPool::KvPool(Backend& be, int64_t num_layers, int64_t num_blocks, int64_t block_size, int64_t num_kv_heads,
-               int64_t head_dim)
-    : be_(be), num_layers_(num_layers), num_blocks_(num_blocks), block_size_(block_size),
-      num_kv_heads_(num_kv_heads), head_dim_(head_dim) {
+KvPool::KvPool(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size)
+    : be_(be), shape_(shape), num_blocks_(num_blocks), block_size_(block_size) {
   bytes_ = (size_t)bytes_per_token() * num_blocks * block_size;
   mem_ = be_.alloc(bytes_);
 }
 
 KvPool::~KvPool() { be_.release(mem_); }
 
-int64_t KvPool::bytes_per_token() const {
-  return num_layers_ * 2 * num_kv_heads_ * head_dim_ * (int64_t)dtype_size(be_.act_dtype());
+int64_t KvPool::bytes_per_token(const KvShape& s, DType dtype) {
+  return s.num_layers * s.pools() * s.num_kv_heads * s.head_dim * (int64_t)dtype_size(dtype);
 }
 
 KvLayer KvPool::layer(int64_t l) const {
-  size_t per_pool = (size_t)num_blocks_ * num_kv_heads_ * block_size_ * head_dim_ * dtype_size(be_.act_dtype());
-  char* base = (char*)mem_ + per_pool * 2 * l;
-  return KvLayer{base, base + per_pool, num_blocks_, block_size_, num_kv_heads_, head_dim_};
+  size_t per_pool = (size_t)num_blocks_ * shape_.num_kv_heads * block_size_ * shape_.head_dim * dtype_size(be_.act_dtype());
+  char* base = (char*)mem_ + per_pool * shape_.pools() * l;
+  return KvLayer{base, shape_.values ? base + per_pool : nullptr, num_blocks_, block_size_, shape_.num_kv_heads,
+                 shape_.head_dim};
 }
 
 void KvPool::fill_finite(uint64_t seed) {
   int64_t numel = (int64_t)(bytes_ / dtype_size(be_.act_dtype()));
-  int64_t cols = head_dim_;
+  int64_t cols = shape_.head_dim;
   be_.init_dummy(Tensor{mem_, be_.act_dtype(), numel / cols, cols}, seed, 0x4B56ull /* "KV" */, 0.5f);
 }
 

@@ -27,25 +27,34 @@ class BlockAllocator {
   std::vector<int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 
-// The device memory of the cache: for each layer a K and a V pool of
+// What one token stores in one layer: K and V of num_kv_heads heads (GQA), or, without values,
+// one row of head_dim elements (MLA: the latent and the rope key, see Backend::mla_attention).
+struct KvShape {
+  int64_t num_layers = 0, num_kv_heads = 0, head_dim = 0;
+  bool values = true;
+  int64_t pools() const { return values ? 2 : 1; }
+};
+
+// The device memory of the cache: for each layer a K pool (and a V pool) of
 // [num_blocks][num_kv_heads][block_size][head_dim].
 class KvPool {
  public:
-  KvPool(Backend& be, int64_t num_layers, int64_t num_blocks, int64_t block_size, int64_t num_kv_heads,
-         int64_t head_dim);
+  KvPool(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size);
+  static int64_t bytes_per_token(const KvShape& shape, DType dtype);
   ~KvPool();
   KvPool(const KvPool&) = delete;
   KvPool& operator=(const KvPool&) = delete;
 
   KvLayer layer(int64_t l) const;
-  int64_t bytes_per_token() const;  // all layers, K and V
+  int64_t bytes_per_token() const { return bytes_per_token(shape_, be_.act_dtype()); }  // all layers
   size_t total_bytes() const { return bytes_; }
   // Small finite values everywhere, so attention over fake (decode-only) KV never sees NaN/Inf.
   void fill_finite(uint64_t seed);
 
  private:
   Backend& be_;
-  int64_t num_layers_, num_blocks_, block_size_, num_kv_heads_, head_dim_;
+  KvShape shape_;
+  int64_t num_blocks_, block_size_;
   size_t bytes_ = 0;
   void* mem_ = nullptr;
 };

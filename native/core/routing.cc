@@ -116,24 +116,25 @@ std::vector<int64_t> expert_load(const int32_t* ids, int64_t n, int64_t num_expe
 }
 
 namespace {
-std::vector<int64_t> moe_layer_indices(const ModelSpec& spec) {
+std::vector<int64_t> moe_layer_indices(const ModelSpec& spec, int64_t mtp_layers) {
   std::vector<int64_t> out;
-  for (int64_t l = 0; l < spec.num_layers; ++l)
+  for (int64_t l = 0; l < spec.num_layers + mtp_layers; ++l)
     if (spec.layer_is_moe(l)) out.push_back(l);
   return out;
 }
 }  // namespace
 
-size_t PinnedRouting::bytes_for(const ModelSpec& spec, int64_t max_tokens) {
-  return (size_t)moe_layer_indices(spec).size() * max_tokens * spec.moe.top_k * (sizeof(int32_t) + sizeof(float));
+size_t PinnedRouting::bytes_for(const ModelSpec& spec, int64_t mtp_layers, int64_t max_tokens) {
+  return (size_t)moe_layer_indices(spec, mtp_layers).size() * max_tokens * spec.moe.top_k *
+         (sizeof(int32_t) + sizeof(float));
 }
 
-PinnedRouting::PinnedRouting(Backend& be, const ModelSpec& spec, int64_t max_tokens)
-    : be_(be), spec_(spec), moe_layers_(moe_layer_indices(spec)), max_tokens_(max_tokens) {
+PinnedRouting::PinnedRouting(Backend& be, const ModelSpec& spec, int64_t mtp_layers, int64_t max_tokens)
+    : be_(be), spec_(spec), moe_layers_(moe_layer_indices(spec, mtp_layers)), max_tokens_(max_tokens) {
   const size_t n = moe_layers_.size() * max_tokens * spec.moe.top_k;
   host_ids_.resize(n);
   host_weights_.resize(n);
-  if (n > 0) device_ = be_.alloc(bytes_for(spec, max_tokens));
+  if (n > 0) device_ = be_.alloc(bytes_for(spec, mtp_layers, max_tokens));
 }
 
 PinnedRouting::~PinnedRouting() {

@@ -40,16 +40,17 @@ void pin_layer(const RoutingPolicy& p, int64_t num_experts, int64_t top_k, uint6
 // Per-expert token counts of ids [n] (the load of each expert).
 std::vector<int64_t> expert_load(const int32_t* ids, int64_t n, int64_t num_experts);
 
-// The pinned ids and weights of every MoE layer of a step, in one device buffer laid out
-// [moe layer][T][top_k] ids then the same of weights, uploaded before each step; for a given T the
-// addresses never change, so a CUDA graph captured for a batch size stays valid.
+// The pinned ids and weights of every MoE layer of a step (the MTP layers' last), in one device
+// buffer laid out [moe layer][T][top_k] ids then the same of weights, uploaded before each step; for
+// a given T the addresses never change, so a CUDA graph captured for a batch size stays valid. A
+// forward of fewer tokens (an MTP draft after the verification) uses the first rows' pins.
 class PinnedRouting {
  public:
-  PinnedRouting(Backend& be, const ModelSpec& spec, int64_t max_tokens);
+  PinnedRouting(Backend& be, const ModelSpec& spec, int64_t mtp_layers, int64_t max_tokens);
   ~PinnedRouting();
   PinnedRouting(const PinnedRouting&) = delete;
   PinnedRouting& operator=(const PinnedRouting&) = delete;
-  static size_t bytes_for(const ModelSpec& spec, int64_t max_tokens);
+  static size_t bytes_for(const ModelSpec& spec, int64_t mtp_layers, int64_t max_tokens);
 
   // Computes the pins of `step` for T tokens on the host and uploads them.
   void set(const RoutingPolicy& p, uint64_t seed, int64_t step, int64_t T);

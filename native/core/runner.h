@@ -9,6 +9,7 @@
 #include "core/model_runner.h"
 #include "core/profiler.h"
 #include "core/scheduler.h"
+#include "core/spec_decode.h"
 
 namespace gpubench {
 
@@ -27,13 +28,21 @@ struct PointOptions {
   std::string trace_prefix;  // empty: no trace files
   std::string run_name;
   std::string moe_routing = "balanced";  // core/routing.h; ignored by dense models
+  // MTP (core/spec_decode.h): draft tokens per step (0: off) and the pinned acceptance. A step then
+  // verifies 1 + mtp_drafts tokens per request and emits the accepted drafts + 1; output_len still
+  // counts the steps (prefill included in mode both), so every request runs the same forwards.
+  int64_t mtp_drafts = 0;
+  Acceptance mtp_accept;
 };
 
 struct PointResult {
   double waiting_ms = 0;
   double prefill_ms = -1;  // -1: not measured (decode mode)
   std::vector<double> decode_step_ms;
-  std::vector<int64_t> decode_context;
+  std::vector<double> decode_context;  // tokens the first row of each step attends to, mean over the batch
+  // Tokens each timed decode step emitted over the batch: B without MTP, the accepted drafts + 1 per
+  // request with it.
+  std::vector<int64_t> accepted_tokens;
   std::vector<int32_t> first_request_tokens;
   bool used_graphs = false;
   std::vector<OpTime> profiled_prefill, profiled_decode;
@@ -52,7 +61,14 @@ using ProgressFn = std::function<void(const Progress&)>;
 
 struct GenerateResult {
   std::vector<int32_t> tokens;
-  std::vector<std::vector<float>> logits;  // prompt's last position, then each decode step
+  // One row per token: the prompt's last position, then each decode step's (with MTP, the rows of
+  // the verification that gave each emitted token).
+  std::vector<std::vector<float>> logits;
+  // MTP: each drafting's tokens and logits (after the prefill, then after each step), and the drafts
+  // accepted per step.
+  std::vector<std::vector<int32_t>> drafts;
+  std::vector<std::vector<std::vector<float>>> draft_logits;
+  std::vector<int64_t> accepted;
 };
 
 class PointRunner {
@@ -61,8 +77,10 @@ class PointRunner {
       : model_(model), scheduler_(scheduler), cancel_(cancel) {}
 
   PointResult run(const PointOptions& opts, const ProgressFn& progress);
-  // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row.
-  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs);
+  // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row;
+  // with mtp_drafts > 0, `steps` MTP steps (drafting after the prefill and after each step).
+  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
+                          const Acceptance& mtp_accept);
 
  private:
   ModelRunner& model_;
@@ -70,6 +88,8 @@ class PointRunner {
   const std::atomic<bool>& cancel_;
 
   void check_cancel() const;
+  // One-line errors for an MTP setting this model or engine cannot run.
+  void check_mtp(int64_t drafts, const Acceptance& accept, int64_t batch) const;
 };
 
 }  // namespace gpubench

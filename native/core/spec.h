@@ -38,6 +38,9 @@ struct MlaSpec {
   int64_t q_lora_rank = 0;  // 0: q is projected directly (deepseek-v2-lite)
   int64_t kv_lora_rank = 0;
   int64_t qk_nope_head_dim = 0, qk_rope_head_dim = 0, v_head_dim = 0;
+
+  int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
+  int64_t cache_dim() const { return kv_lora_rank + qk_rope_head_dim; }  // one cached row: [latent | k_pe]
 };
 
 struct ModelSpec {
@@ -57,11 +60,14 @@ struct ModelSpec {
   RopeSpec rope;
   MoeSpec moe;
   MlaSpec mla;
-  int64_t mtp_layers = 0;  // DeepSeek's num_nextn_predict_layers
+  // DeepSeek's num_nextn_predict_layers. MTP layer j is decoder layer num_layers + j (its index in
+  // the checkpoint, the weights and the KV pool), a full MLA + MoE layer as in every DeepSeek-V3
+  // checkpoint, whatever layer mix --layers leaves the main model.
+  int64_t mtp_layers = 0;
 
   bool is_moe() const { return moe.num_experts > 0; }
   bool is_mla() const { return mla.kv_lora_rank > 0; }
-  bool layer_is_moe(int64_t l) const { return is_moe() && moe.layer_is_moe[l]; }
+  bool layer_is_moe(int64_t l) const { return is_moe() && (l >= num_layers || moe.layer_is_moe[l]); }
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }
   int64_t qkv_dim() const { return q_dim() + 2 * kv_dim(); }

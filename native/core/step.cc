@@ -7,10 +7,10 @@
 
 namespace gpubench {
 
-StepBuffers::StepBuffers(Backend& be, int64_t max_tokens, int64_t max_seqs, int64_t max_blocks_per_seq,
-                         int64_t block_size)
-    : be_(be), max_tokens_(max_tokens), max_seqs_(max_seqs), max_blocks_per_seq_(max_blocks_per_seq),
-      block_size_(block_size) {
+StepBuffers::StepBuffers(Backend& be, int64_t max_tokens, int64_t max_seqs, int64_t max_logit_rows,
+                         int64_t max_blocks_per_seq, int64_t block_size)
+    : be_(be), max_tokens_(max_tokens), max_seqs_(max_seqs), max_logit_rows_(max_logit_rows),
+      max_blocks_per_seq_(max_blocks_per_seq), block_size_(block_size) {
   int64_t off = 0;
   auto take = [&](int64_t n) { int64_t o = off; off += (n + 31) / 32 * 32; return o; };
   off_tokens_ = take(max_tokens);
@@ -19,7 +19,7 @@ StepBuffers::StepBuffers(Backend& be, int64_t max_tokens, int64_t max_seqs, int6
   off_q_start_ = take(max_seqs + 1);
   off_ctx_len_ = take(max_seqs);
   off_block_table_ = take(max_seqs * max_blocks_per_seq);
-  off_last_rows_ = take(max_seqs);
+  off_logit_rows_ = take(max_logit_rows);
   host_.assign(off, 0);
   device_ = be_.alloc(host_.size() * sizeof(int32_t));
   be_.copy_to_device(device_, host_.data(), host_.size() * sizeof(int32_t));
@@ -28,7 +28,7 @@ StepBuffers::StepBuffers(Backend& be, int64_t max_tokens, int64_t max_seqs, int6
 StepBuffers::~StepBuffers() { be_.release(device_); }
 
 void StepBuffers::set(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
-  int64_t t = 0;
+  int64_t t = 0, r = 0;
   max_q_len_ = 0;
   max_ctx_len_ = 0;
   if ((int64_t)seqs.size() > max_seqs_) fail(ErrorCode::Internal, "step has more sequences than the engine holds");
@@ -49,7 +49,12 @@ void StepBuffers::set(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
       host_[off_positions_ + t] = (int32_t)pos;
       host_[off_slots_ + t] = q.kv->slot(pos, block_size_);
     }
-    host_[off_last_rows_ + s] = (int32_t)(t - 1);
+    const int64_t first = q.logit_begin < 0 ? q.num_tokens - 1 : q.logit_begin;
+    const int64_t count = q.logit_begin < 0 ? 1 : q.logit_rows;
+    if (first + count > q.num_tokens || count < 1 || r + count > max_logit_rows_) {
+      fail(ErrorCode::Internal, "step asks for logit rows outside its sequence or beyond " + std::to_string(max_logit_rows_));
+    }
+    for (int64_t i = 0; i < count; ++i) host_[off_logit_rows_ + r++] = (int32_t)(t - q.num_tokens + first + i);
     std::copy(q.kv->blocks.begin(), q.kv->blocks.end(), host_.begin() + off_block_table_ + s * max_blocks_per_seq_);
     max_q_len_ = std::max(max_q_len_, q.num_tokens);
     max_ctx_len_ = std::max(max_ctx_len_, ctx);
@@ -57,6 +62,7 @@ void StepBuffers::set(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
   host_[off_q_start_ + seqs.size()] = (int32_t)t;
   num_tokens_ = t;
   num_seqs_ = (int64_t)seqs.size();
+  num_logit_rows_ = r;
   if (ctx_bound > 0) max_ctx_len_ = std::max(max_ctx_len_, ctx_bound);
   be_.copy_to_device(device_, host_.data(), host_.size() * sizeof(int32_t));
 }

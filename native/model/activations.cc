@@ -20,18 +20,28 @@ int64_t swiglu_width(const ModelSpec& s) {
   return w;
 }
 
-std::vector<Shape> shapes(const ModelSpec& s, DType act, int64_t T, int64_t S) {
+std::vector<Shape> shapes(const ModelSpec& s, DType act, const ActivationSizes& z) {
   using A = Activations;
+  const int64_t T = z.max_tokens, S = z.max_seqs, R = z.max_logit_rows;
   const int64_t W = swiglu_width(s), E = s.moe.num_experts, TK = T * s.moe.top_k;
   const int64_t Ie = s.moe.expert_intermediate_size;
+  const MlaSpec& m = s.mla;
+  const bool mla = s.is_mla();
+  const int64_t H = s.num_heads, D = s.hidden_size, M = z.mtp ? 1 : 0;
   return {
-      {&A::residual, act, T, s.hidden_size},  {&A::normed, act, T, s.hidden_size},
-      {&A::qkv, act, T, s.qkv_dim()},         {&A::attn, act, T, s.q_dim()},
-      {&A::delta, act, T, s.hidden_size},     {&A::gate_up, act, T, 2 * W},
-      {&A::mlp, act, T, W},                   {&A::last_hidden, act, S, s.hidden_size},
-      {&A::logits, DType::F32, S, s.vocab_size},
-      {&A::router_logits, DType::F32, T, E},  {&A::moe_rows, act, TK, s.hidden_size},
+      {&A::residual, act, T, D},  {&A::normed, act, T, D},
+      {&A::qkv, act, T, mla ? 0 : s.qkv_dim()},
+      {&A::attn, act, T, mla ? H * m.v_head_dim : s.q_dim()},
+      {&A::delta, act, T, D},     {&A::gate_up, act, T, 2 * W},
+      {&A::mlp, act, T, W},       {&A::last_hidden, act, R, D},
+      {&A::logits, DType::F32, R, s.vocab_size},
+      {&A::router_logits, DType::F32, T, E},  {&A::moe_rows, act, TK, D},
       {&A::moe_gate_up, act, TK, 2 * Ie},     {&A::moe_act, act, TK, Ie},
+      {&A::q_a, act, T, m.q_lora_rank},       {&A::q, act, T, H * m.qk_head_dim()},
+      {&A::kv_a, act, T, m.cache_dim()},      {&A::q_latent, act, T, H * m.kv_lora_rank},
+      {&A::latent, act, T, H * m.kv_lora_rank},
+      {&A::mtp_in, act, 2 * T * M, D},        {&A::mtp_out, act, 2 * T * M, D},
+      {&A::mtp_hidden, act, S * M, D},
   };
 }
 
@@ -43,27 +53,27 @@ int64_t moe_ints(const ModelSpec& s, int64_t T) {
 }
 }  // namespace
 
-size_t Activations::bytes_for(const ModelSpec& spec, DType dtype, int64_t max_tokens, int64_t max_seqs) {
-  size_t total = (size_t)(max_seqs + moe_ints(spec, max_tokens)) * sizeof(int32_t);
-  for (auto& sh : shapes(spec, dtype, max_tokens, max_seqs)) {
+size_t Activations::bytes_for(const ModelSpec& spec, DType dtype, const ActivationSizes& sizes) {
+  size_t total = (size_t)(sizes.max_logit_rows + moe_ints(spec, sizes.max_tokens)) * sizeof(int32_t);
+  for (auto& sh : shapes(spec, dtype, sizes)) {
     total += (size_t)sh.rows * sh.cols * dtype_size(sh.dtype);
   }
   return total;
 }
 
-Activations::Activations(Backend& be, const ModelSpec& spec, int64_t max_tokens, int64_t max_seqs) : be_(be) {
+Activations::Activations(Backend& be, const ModelSpec& spec, const ActivationSizes& sizes) : be_(be) {
   try {
-    for (auto& sh : shapes(spec, be.act_dtype(), max_tokens, max_seqs)) {
+    for (auto& sh : shapes(spec, be.act_dtype(), sizes)) {
       if (sh.rows * sh.cols == 0) continue;  // e.g. the MoE buffers of a dense model
       void* p = be.alloc((size_t)sh.rows * sh.cols * dtype_size(sh.dtype));
       allocations_.push_back(p);
       this->*sh.member = Tensor{p, sh.dtype, sh.rows, sh.cols};
     }
-    next_tokens = (int32_t*)be.alloc((size_t)max_seqs * sizeof(int32_t));
+    next_tokens = (int32_t*)be.alloc((size_t)sizes.max_logit_rows * sizeof(int32_t));
     allocations_.push_back(next_tokens);
     if (spec.is_moe()) {
-      const int64_t TK = max_tokens * spec.moe.top_k;
-      topk_ids = (int32_t*)be.alloc((size_t)moe_ints(spec, max_tokens) * sizeof(int32_t));
+      const int64_t TK = sizes.max_tokens * spec.moe.top_k;
+      topk_ids = (int32_t*)be.alloc((size_t)moe_ints(spec, sizes.max_tokens) * sizeof(int32_t));
       allocations_.push_back(topk_ids);
       topk_weights = (float*)(topk_ids + 2 * TK);
       moe_index = topk_ids + 4 * TK;

@@ -8,11 +8,18 @@
 
 namespace gpubench {
 
+// The largest step: tokens in one forward, sequences, rows that go through the LM head (one per
+// sequence, 1 + drafts per sequence when MTP verifies), and whether the MTP layers run.
+struct ActivationSizes {
+  int64_t max_tokens = 1, max_seqs = 1, max_logit_rows = 1;
+  bool mtp = false;
+};
+
 struct Activations {
   Tensor residual, normed, qkv, attn, delta, gate_up, mlp;  // [max_tokens, *]
-  Tensor last_hidden;                                       // [max_seqs, hidden]
-  Tensor logits;                                            // [max_seqs, vocab], F32
-  int32_t* next_tokens = nullptr;                           // [max_seqs]
+  Tensor last_hidden;                                       // [max_logit_rows, hidden]
+  Tensor logits;                                            // [max_logit_rows, vocab], F32
+  int32_t* next_tokens = nullptr;                           // [max_logit_rows]
   // MoE models: router logits [max_tokens, E] (F32); the router's ids and weights in two slots of
   // [max_tokens * top_k] (slot 0 holds the first MoE layer's, kept for the expert counts; later
   // layers share slot 1); moe_experts' scratch (see MoeWorkspace).
@@ -20,12 +27,18 @@ struct Activations {
   int32_t* topk_ids = nullptr;
   float* topk_weights = nullptr;
   int32_t* moe_index = nullptr;
+  // MLA models (attention_mla.cc), [max_tokens, *]: q_a (q_lora), q (H*(nope+rope)), kv_a
+  // (kv_lora+rope), q_latent and latent (H*kv_lora); attn above is [max_tokens, H*v] for them.
+  Tensor q_a, q, kv_a, q_latent, latent;
+  // MTP (mtp.cc): the stacked normed inputs and the two halves of eh_proj [2*max_tokens, hidden],
+  // and the MTP hidden state of each sequence's drafted row [max_seqs, hidden].
+  Tensor mtp_in, mtp_out, mtp_hidden;
 
-  Activations(Backend& be, const ModelSpec& spec, int64_t max_tokens, int64_t max_seqs);
+  Activations(Backend& be, const ModelSpec& spec, const ActivationSizes& sizes);
   ~Activations();
   Activations(const Activations&) = delete;
   Activations& operator=(const Activations&) = delete;
-  static size_t bytes_for(const ModelSpec& spec, DType dtype, int64_t max_tokens, int64_t max_seqs);
+  static size_t bytes_for(const ModelSpec& spec, DType dtype, const ActivationSizes& sizes);
 
  private:
   Backend& be_;

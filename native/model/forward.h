@@ -1,7 +1,8 @@
 // The forward pass, written once over the backend op interface: embedding, then per layer an
 // attention block and a feed-forward block with fused residual adds and norms, then the LM head
-// on each sequence's last token. Blocks live in their own files (attention_gqa.cc, mlp_dense.cc,
-// moe.cc).
+// on the step's logit rows (each sequence's last token, or the rows MTP asks for). Blocks live in
+// their own files (attention_gqa.cc, attention_mla.cc, mlp_dense.cc, moe.cc), and so does the MTP
+// draft forward (mtp.cc).
 #pragma once
 #include "backend/backend.h"
 #include "core/kv_cache.h"
@@ -27,12 +28,26 @@ struct ForwardArgs {
   const PinnedRouting* pinned = nullptr;  // MoE: experts pinned by the routing policy (null: the router's choice)
 };
 
-// Runs one step: embeds step.tokens(), writes their K/V into the cache, and leaves the logits
-// of each sequence's last token in act.logits and its greedy next token in act.next_tokens.
+// Runs one step: embeds step.tokens(), writes their K/V into the cache, leaves the last layer's
+// output (before the final norm) in act.residual, and the logits of the step's logit rows in
+// act.logits and their greedy next tokens in act.next_tokens.
 void model_forward(const ForwardArgs& a);
+
+// DeepSeek-V3's MTP module j over the step's rows: row r joins the hidden state h[r] (the main
+// model's at that position, or the previous draft's) with the embedding of step.tokens()[r], the
+// token after it, and goes through MTP layer num_layers + j (its own KV cache). Leaves the logits and
+// greedy tokens of the logit rows, as model_forward, and their MTP hidden states in act.mtp_hidden.
+void mtp_forward(const ForwardArgs& a, int j, Tensor h);
+
+// Decoder layer l over the step's rows: reads act.normed (= input_layernorm(residual)), adds the
+// attention and feed-forward outputs to residual, and leaves next_norm(residual) in act.normed.
+void decoder_layer(const ForwardArgs& a, int l, Tensor residual, const Tensor& next_norm);
+// act.normed's logit rows through the LM head; their argmax into act.next_tokens.
+void lm_head(const ForwardArgs& a);
 
 // Blocks: read act.normed (the normed residual), write their output into act.delta.
 void attention_gqa(const ForwardArgs& a, int layer);
+void attention_mla(const ForwardArgs& a, int layer);
 void mlp_dense(const ForwardArgs& a, int layer);
 void mlp_moe(const ForwardArgs& a, int layer);
 

@@ -42,8 +42,9 @@ void mlp_moe(const ForwardArgs& a, int l) {
   const int64_t m = moe_index(s, l);
   Tensor normed = a.act.normed.first_rows(T), delta = a.act.delta.first_rows(T);
 
-  // Slot 0 keeps the first MoE layer's choice (the expert counts of a result); the rest share slot 1.
-  const int64_t slot = m == 0 ? 0 : T * K;
+  // Slot 0 keeps the main model's first MoE layer's choice (the expert counts of a result); the rest,
+  // MTP layers included, share slot 1.
+  const int64_t slot = m == 0 && l < s.num_layers ? 0 : T * K;
   int32_t* ids = a.act.topk_ids + slot;
   float* weights = a.act.topk_weights + slot;
   Tensor logits = a.act.router_logits.first_rows(T);

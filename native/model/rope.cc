@@ -35,8 +35,6 @@ void apply_llama3(std::vector<float>& f, const RopeSpec& r) {
   }
 }
 
-double yarn_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
-
 // transformers' _compute_yarn_parameters (DeepSeek's mscale / mscale_all_dim form).
 float apply_yarn(std::vector<float>& f, const RopeSpec& r, int dim) {
   const double pi = 3.14159265358979323846;
@@ -55,12 +53,14 @@ float apply_yarn(std::vector<float>& f, const RopeSpec& r, int dim) {
     f[i] = (float)(interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor);
   }
   if (r.mscale != 0.0 && r.mscale_all_dim != 0.0) {
-    return (float)(yarn_mscale(factor, r.mscale) / yarn_mscale(factor, r.mscale_all_dim));
+    return (float)(yarn_get_mscale(factor, r.mscale) / yarn_get_mscale(factor, r.mscale_all_dim));
   }
-  return (float)yarn_mscale(factor, 1.0);
+  return (float)yarn_get_mscale(factor, 1.0);
 }
 
 }  // namespace
+
+double yarn_get_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
 
 RopeTable make_rope_table(const RopeSpec& rope, int rotary_dim) {
   if (rotary_dim <= 0 || rotary_dim % 2) fail(ErrorCode::InvalidConfig, "rotary dimension must be even and positive");

@@ -14,4 +14,8 @@ struct RopeTable {
 
 RopeTable make_rope_table(const RopeSpec& rope, int rotary_dim);
 
+// Yarn's attention scaling, 0.1 * mscale * ln(scale) + 1 (1 when scale <= 1), as transformers'
+// yarn_get_mscale: a factor of cos and sin, and of DeepSeek's softmax scale (squared).
+double yarn_get_mscale(double scale, double mscale);
+
 }  // namespace gpubench

@@ -10,6 +10,51 @@ namespace {
 // Small enough that activations stay O(1) through RMSNorm-ed layers of any width we run.
 constexpr float kLinearScale = 0.02f;
 
+// A tensor stored whole under its Hugging Face name (norms and biases are 1-D there: one row of cols).
+WeightDesc whole(const std::string& name, WeightKind kind, int64_t rows, int64_t cols, Tensor* t) {
+  const bool one_d = kind == WeightKind::Norm || kind == WeightKind::Bias;
+  return {name, kind, rows, cols, {{name, 0, one_d ? cols : rows}}, t};
+}
+
+// Grouped-query attention under `a` (= "model.layers.{l}.self_attn."): q, k, v fused, o_proj.
+void describe_gqa(const ModelSpec& s, const std::string& a, LayerWeights& L, std::vector<WeightDesc>& d) {
+  d.push_back({a + "qkv_proj.weight", WeightKind::Linear, s.qkv_dim(), s.hidden_size,
+               {{a + "q_proj.weight", 0, s.q_dim()},
+                {a + "k_proj.weight", s.q_dim(), s.kv_dim()},
+                {a + "v_proj.weight", s.q_dim() + s.kv_dim(), s.kv_dim()}},
+               &L.qkv});
+  if (s.attention_bias) {
+    d.push_back({a + "qkv_proj.bias", WeightKind::Bias, 1, s.qkv_dim(),
+                 {{a + "q_proj.bias", 0, s.q_dim()},
+                  {a + "k_proj.bias", s.q_dim(), s.kv_dim()},
+                  {a + "v_proj.bias", s.q_dim() + s.kv_dim(), s.kv_dim()}},
+                 &L.qkv_bias});
+  }
+  if (s.qk_norm) {
+    d.push_back(whole(a + "q_norm.weight", WeightKind::Norm, 1, s.head_dim, &L.q_norm));
+    d.push_back(whole(a + "k_norm.weight", WeightKind::Norm, 1, s.head_dim, &L.k_norm));
+  }
+  d.push_back(whole(a + "o_proj.weight", WeightKind::Linear, s.hidden_size, s.q_dim(), &L.o_proj));
+}
+
+// DeepSeek's multi-head latent attention under `a`, every tensor as the checkpoints store it.
+void describe_mla(const ModelSpec& s, const std::string& a, LayerWeights& L, std::vector<WeightDesc>& d) {
+  const MlaSpec& m = s.mla;
+  const int64_t D = s.hidden_size, H = s.num_heads, Q = m.q_lora_rank, q_dim = H * m.qk_head_dim();
+  if (Q > 0) {
+    d.push_back(whole(a + "q_a_proj.weight", WeightKind::Linear, Q, D, &L.q_a_proj));
+    d.push_back(whole(a + "q_a_layernorm.weight", WeightKind::Norm, 1, Q, &L.q_a_norm));
+    d.push_back(whole(a + "q_b_proj.weight", WeightKind::Linear, q_dim, Q, &L.q_b_proj));
+  } else {
+    d.push_back(whole(a + "q_proj.weight", WeightKind::Linear, q_dim, D, &L.q_proj));
+  }
+  d.push_back(whole(a + "kv_a_proj_with_mqa.weight", WeightKind::Linear, m.cache_dim(), D, &L.kv_a_proj));
+  d.push_back(whole(a + "kv_a_layernorm.weight", WeightKind::Norm, 1, m.kv_lora_rank, &L.kv_a_norm));
+  d.push_back(whole(a + "kv_b_proj.weight", WeightKind::Linear, H * (m.qk_nope_head_dim + m.v_head_dim),
+                    m.kv_lora_rank, &L.kv_b_proj));
+  d.push_back(whole(a + "o_proj.weight", WeightKind::Linear, D, H * m.v_head_dim, &L.o_proj));
+}
+
 // The MoE block of layer l under Hugging Face's per-expert names (what the Hub checkpoints hold and
 // what transformers 5's save_pretrained writes back from its fused 3-D expert tensors):
 // mixtral block_sparse_moe.{gate, experts.E.w1|w3|w2}; qwen2_moe, qwen3_moe and deepseek
@@ -53,62 +98,63 @@ void describe_moe_layer(const ModelSpec& s, int64_t l, LayerWeights& L, std::vec
   }
 }
 
+// Decoder layer l (a main layer, or an MTP layer at l >= num_layers): norms, attention, MLP or MoE.
+void describe_layer(const ModelSpec& s, int64_t l, LayerWeights& L, std::vector<WeightDesc>& d) {
+  const int64_t D = s.hidden_size, I = s.intermediate_size;
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  const std::string a = p + "self_attn.", m = p + "mlp.";
+  d.push_back(whole(p + "input_layernorm.weight", WeightKind::Norm, 1, D, &L.attn_norm));
+  if (s.is_mla()) {
+    describe_mla(s, a, L, d);
+  } else {
+    describe_gqa(s, a, L, d);
+  }
+  d.push_back(whole(p + "post_attention_layernorm.weight", WeightKind::Norm, 1, D, &L.mlp_norm));
+  if (s.layer_is_moe(l)) {
+    describe_moe_layer(s, l, L, d);
+  } else {
+    d.push_back({m + "gate_up_proj.weight", WeightKind::Linear, 2 * I, D,
+                 {{m + "gate_proj.weight", 0, I}, {m + "up_proj.weight", I, I}}, &L.gate_up});
+    d.push_back(whole(m + "down_proj.weight", WeightKind::Linear, D, I, &L.down));
+  }
+}
+
+// The MTP module's own tensors besides its decoder layer l, under model.layers.{l}.
+void describe_mtp(const ModelSpec& s, int64_t l, MtpWeights& M, std::vector<WeightDesc>& d) {
+  const int64_t D = s.hidden_size;
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  d.push_back(whole(p + "enorm.weight", WeightKind::Norm, 1, D, &M.enorm));
+  d.push_back(whole(p + "hnorm.weight", WeightKind::Norm, 1, D, &M.hnorm));
+  d.push_back(whole(p + "eh_proj.weight", WeightKind::Linear, D, 2 * D, &M.eh_proj));
+  d.push_back(whole(p + "shared_head.norm.weight", WeightKind::Norm, 1, D, &M.head_norm));
+}
+
 }  // namespace
 
-std::vector<WeightDesc> describe_weights(const ModelSpec& s, ModelWeights& w) {
+std::vector<WeightDesc> describe_weights(const ModelSpec& s, int64_t mtp_layers, ModelWeights& w) {
   std::vector<WeightDesc> d;
-  const int64_t D = s.hidden_size, I = s.intermediate_size;
-  d.push_back({"model.embed_tokens.weight", WeightKind::Embedding, s.vocab_size, D,
-               {{"model.embed_tokens.weight", 0, s.vocab_size}}, &w.embed});
-  w.layers.resize(s.num_layers);
-  for (int64_t l = 0; l < s.num_layers; ++l) {
-    LayerWeights& L = w.layers[l];
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    const std::string a = p + "self_attn.", m = p + "mlp.";
-    d.push_back({p + "input_layernorm.weight", WeightKind::Norm, 1, D, {{p + "input_layernorm.weight", 0, D}}, &L.attn_norm});
-    d.push_back({a + "qkv_proj.weight", WeightKind::Linear, s.qkv_dim(), D,
-                 {{a + "q_proj.weight", 0, s.q_dim()},
-                  {a + "k_proj.weight", s.q_dim(), s.kv_dim()},
-                  {a + "v_proj.weight", s.q_dim() + s.kv_dim(), s.kv_dim()}},
-                 &L.qkv});
-    if (s.attention_bias) {
-      d.push_back({a + "qkv_proj.bias", WeightKind::Bias, 1, s.qkv_dim(),
-                   {{a + "q_proj.bias", 0, s.q_dim()},
-                    {a + "k_proj.bias", s.q_dim(), s.kv_dim()},
-                    {a + "v_proj.bias", s.q_dim() + s.kv_dim(), s.kv_dim()}},
-                   &L.qkv_bias});
-    }
-    if (s.qk_norm) {
-      d.push_back({a + "q_norm.weight", WeightKind::Norm, 1, s.head_dim, {{a + "q_norm.weight", 0, s.head_dim}}, &L.q_norm});
-      d.push_back({a + "k_norm.weight", WeightKind::Norm, 1, s.head_dim, {{a + "k_norm.weight", 0, s.head_dim}}, &L.k_norm});
-    }
-    d.push_back({a + "o_proj.weight", WeightKind::Linear, D, s.q_dim(), {{a + "o_proj.weight", 0, D}}, &L.o_proj});
-    d.push_back({p + "post_attention_layernorm.weight", WeightKind::Norm, 1, D,
-                 {{p + "post_attention_layernorm.weight", 0, D}}, &L.mlp_norm});
-    if (s.layer_is_moe(l)) {
-      describe_moe_layer(s, l, L, d);
-    } else {
-      d.push_back({m + "gate_up_proj.weight", WeightKind::Linear, 2 * I, D,
-                   {{m + "gate_proj.weight", 0, I}, {m + "up_proj.weight", I, I}}, &L.gate_up});
-      d.push_back({m + "down_proj.weight", WeightKind::Linear, D, I, {{m + "down_proj.weight", 0, D}}, &L.down});
-    }
+  const int64_t D = s.hidden_size;
+  d.push_back(whole("model.embed_tokens.weight", WeightKind::Embedding, s.vocab_size, D, &w.embed));
+  w.layers.resize(s.num_layers + mtp_layers);
+  w.mtp.resize(mtp_layers);
+  for (int64_t l = 0; l < s.num_layers + mtp_layers; ++l) {
+    describe_layer(s, l, w.layers[l], d);
+    if (l >= s.num_layers) describe_mtp(s, l, w.mtp[l - s.num_layers], d);
   }
-  d.push_back({"model.norm.weight", WeightKind::Norm, 1, D, {{"model.norm.weight", 0, D}}, &w.final_norm});
-  if (!s.tie_word_embeddings) {
-    d.push_back({"lm_head.weight", WeightKind::Linear, s.vocab_size, D, {{"lm_head.weight", 0, s.vocab_size}}, &w.lm_head});
-  }
+  d.push_back(whole("model.norm.weight", WeightKind::Norm, 1, D, &w.final_norm));
+  if (!s.tie_word_embeddings) d.push_back(whole("lm_head.weight", WeightKind::Linear, s.vocab_size, D, &w.lm_head));
   return d;
 }
 
-size_t WeightStore::bytes_for(const ModelSpec& spec, DType dtype) {
+size_t WeightStore::bytes_for(const ModelSpec& spec, int64_t mtp_layers, DType dtype) {
   ModelWeights w;
   size_t total = 0;
-  for (const auto& d : describe_weights(spec, w)) total += (size_t)d.rows * d.cols * dtype_size(d.keep_f32 ? DType::F32 : dtype);
+  for (const auto& d : describe_weights(spec, mtp_layers, w)) total += (size_t)d.rows * d.cols * dtype_size(d.keep_f32 ? DType::F32 : dtype);
   return total;
 }
 
-WeightStore::WeightStore(Backend& be, const ModelSpec& spec) : be_(be), spec_(spec) {
-  descs_ = describe_weights(spec, w_);
+WeightStore::WeightStore(Backend& be, const ModelSpec& spec, int64_t mtp_layers) : be_(be), spec_(spec) {
+  descs_ = describe_weights(spec, mtp_layers, w_);
   try {
     for (auto& d : descs_) {
       const DType dt = d.keep_f32 ? DType::F32 : be.act_dtype();

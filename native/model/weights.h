@@ -1,6 +1,6 @@
-// The weights of a dense Llama-family model, in the layout the forward pass uses: q, k and v
-// fused into one qkv matrix and gate and up into one gate_up matrix (one GEMM each). Each
-// fused tensor records which Hugging Face tensors fill which of its rows.
+// The weights of a model, in the layout the forward pass uses: q, k and v fused into one qkv matrix
+// and gate and up into one gate_up matrix (one GEMM each). Each fused tensor records which Hugging
+// Face tensors fill which of its rows.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,11 +19,25 @@ struct LayerWeights {
   // [1, E], fp32), the routed experts fused per expert (see Backend::moe_experts), the shared expert
   // (gate_up [2Is, D], down [D, Is]) and qwen2_moe's gate on it [1, D].
   Tensor router, router_bias, experts_gate_up, experts_down, shared_gate_up, shared_down, shared_gate;
+  // MLA layers instead of qkv, as Hugging Face names them: q_proj [H*(nope+rope), D], or its LoRA
+  // q_a_proj [q_lora, D], q_a_layernorm, q_b_proj [H*(nope+rope), q_lora]; kv_a_proj_with_mqa
+  // [kv_lora+rope, D], kv_a_layernorm [1, kv_lora]; kv_b_proj [H*(nope+v), kv_lora] as stored (the
+  // absorbed attention reads W_UK and W_UV inside it); o_proj is [D, H*v].
+  Tensor q_proj, q_a_proj, q_a_norm, q_b_proj, kv_a_proj, kv_a_norm, kv_b_proj;
+};
+
+// DeepSeek-V3's MTP module j besides its decoder layer (layers[num_layers + j]): enorm and hnorm
+// [1, D], eh_proj [D, 2D] and shared_head.norm [1, D]. Its embedding and output head are the main
+// model's: the checkpoints' copies (embed_tokens, shared_head.head) hold the same values, as the
+// report's shared embedding and head.
+struct MtpWeights {
+  Tensor enorm, hnorm, eh_proj, head_norm;
 };
 
 struct ModelWeights {
   Tensor embed, final_norm, lm_head;  // lm_head aliases embed when tied
-  std::vector<LayerWeights> layers;
+  std::vector<LayerWeights> layers;   // the main model's, then the MTP layers' (when loaded)
+  std::vector<MtpWeights> mtp;
 };
 
 enum class WeightKind { Linear, Embedding, Norm, Bias };
@@ -47,7 +61,8 @@ struct WeightDesc {
 
 class WeightStore {
  public:
-  WeightStore(Backend& be, const ModelSpec& spec);
+  // mtp_layers: how many of the spec's MTP layers to hold (0 when MTP is off).
+  WeightStore(Backend& be, const ModelSpec& spec, int64_t mtp_layers);
   ~WeightStore();
   WeightStore(const WeightStore&) = delete;
   WeightStore& operator=(const WeightStore&) = delete;
@@ -59,7 +74,7 @@ class WeightStore {
 
   const ModelWeights& weights() const { return w_; }
   size_t bytes() const { return bytes_; }
-  static size_t bytes_for(const ModelSpec& spec, DType dtype);
+  static size_t bytes_for(const ModelSpec& spec, int64_t mtp_layers, DType dtype);
 
  private:
   Backend& be_;
@@ -70,7 +85,8 @@ class WeightStore {
   size_t bytes_ = 0;
 };
 
-// Every tensor of the model (used to size, allocate, initialize and load).
-std::vector<WeightDesc> describe_weights(const ModelSpec& spec, ModelWeights& w);
+// Every tensor of the model and of its first mtp_layers MTP layers (used to size, allocate,
+// initialize and load).
+std::vector<WeightDesc> describe_weights(const ModelSpec& spec, int64_t mtp_layers, ModelWeights& w);
 
 }  // namespace gpubench

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon, type NativeGenerateResult } from '../../lib/native.js';
+import { loadAddon, type NativeGenerateResult, type NativeMtpOptions } from '../../lib/native.js';
 import { normalizeConfig, toNative } from '../../lib/model-spec.js';
 
 export const FIXTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -14,6 +14,11 @@ export interface Expected {
   steps: number;
   tokens: number[];
   logits: number[][];
+  /**
+   * deepseek_v3: the MTP module's logits and argmax after the prefill and after each decode step
+   * (scripts/golden/README.md), each predicting the token after tokens[k].
+   */
+  mtp?: { layer: number; hidden: number[][]; logits: number[][]; tokens: number[] };
 }
 
 export interface Fixture {
@@ -39,17 +44,17 @@ export function listFixtures(): Fixture[] {
     });
 }
 
-/** Loads the fixture's weights on `device` and runs its prompt and decode steps. */
-export async function runFixture(f: Fixture, device: string, useGraphs = false): Promise<NativeGenerateResult> {
+/** Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting when given). */
+export async function runFixture(f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions): Promise<NativeGenerateResult> {
   const spec = normalizeConfig(f.config, { name: f.name });
   const { Engine } = loadAddon();
   const e = new Engine({
     spec: toNative(spec), device, seed: 0, weightsPath: path.join(f.dir, 'model.safetensors'),
-    kvPoolTokens: 256, maxBatch: 1, maxTokensPerStep: 64, maxContext: 64,
+    kvPoolTokens: 256, maxBatch: 1, maxTokensPerStep: 64, maxContext: 64, maxDrafts: mtp?.mtpDrafts ?? 0,
   });
   try {
     await e.open();
-    return await e.generate(Int32Array.from(f.expected.prompt), f.expected.steps, useGraphs);
+    return await e.generate(Int32Array.from(f.expected.prompt), f.expected.steps, useGraphs, mtp);
   } finally {
     await e.close();
   }

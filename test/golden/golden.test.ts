@@ -1,10 +1,12 @@
 // The CPU backend (fp32) against Hugging Face transformers: logits within 1e-4 relative L2 at the
-// last prompt position and at every greedy decode step, and identical greedy tokens.
+// last prompt position and at every greedy decode step, and identical greedy tokens. DeepSeek-V3's
+// MTP module, which transformers' model does not run, against the reference in
+// scripts/golden/deepseek.py: its draft logits the same way, and identical drafts.
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_MODEL_TYPES } from '../../lib/model-spec.js';
 import { listFixtures, relL2, runFixture } from './fixtures.js';
 
-const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe'];
+const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3'];
 // Fixtures of model types the normalizer does not accept yet are made ahead of their engine support.
 const fixtures = listFixtures().filter((f) => (SUPPORTED_MODEL_TYPES as readonly string[]).includes(f.expected.model_type));
 
@@ -19,6 +21,21 @@ describe('golden fixtures (transformers, float32)', () => {
       expect(got.tokens).toEqual(f.expected.tokens);
       expect(got.logits).toHaveLength(f.expected.logits.length);
       got.logits.forEach((row, i) => expect(relL2(row, f.expected.logits[i]), `step ${i}`).toBeLessThan(1e-4));
+    });
+  }
+
+  for (const f of fixtures.filter((x) => x.expected.mtp)) {
+    it(`${f.name}: MTP drafts (K = 1) match the reference within 1e-4, and accepting none keeps the greedy tokens`, async () => {
+      const mtp = f.expected.mtp!;
+      // Accepting no draft emits exactly the main model's greedy tokens, so each drafting sees the
+      // sequence the reference was computed on: after the prefill, then after each decode step.
+      const got = await runFixture(f, 'cpu', false, { mtpDrafts: 1, mtpAccept: 0 });
+      expect(got.tokens).toEqual(f.expected.tokens);
+      got.logits.forEach((row, i) => expect(relL2(row, f.expected.logits[i]), `step ${i}`).toBeLessThan(1e-4));
+      expect(got.accepted).toEqual(Array(f.expected.steps).fill(0));
+      expect(got.drafts.flat()).toEqual(mtp.tokens);
+      expect(got.draftLogits).toHaveLength(mtp.logits.length);
+      got.draftLogits.forEach((rows, k) => expect(relL2(rows[0], mtp.logits[k]), `drafting ${k}`).toBeLessThan(1e-4));
     });
   }
 });

@@ -34,6 +34,10 @@ describe.skipIf(!has('g++'))('C++ test programs', () => {
     buildAndRun('moe_ops_test', ['test/native/moe_ops_test.cc', ...ccFiles('native/backend/cpu'), 'native/core/routing.cc']);
   });
 
+  it('CPU MLA ops against naive and non-absorbed references', () => {
+    buildAndRun('mla_ops_test', ['test/native/mla_ops_test.cc', ...ccFiles('native/backend/cpu')]);
+  });
+
   it('safetensors loader: values and every error', () => {
     buildAndRun('safetensors_test', ['test/native/safetensors_test.cc', 'native/core/safetensors.cc']);
   });

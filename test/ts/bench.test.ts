@@ -217,3 +217,28 @@ describe('abort', () => {
     if (!f.ok) expect(f.error.code).toBe('ERR_TIMEOUT');
   });
 });
+
+describe('MTP sweeps', () => {
+  it('size the engine for 1 + K tokens per request and step, pass the acceptance, and count the accepted tokens', async () => {
+    const addon = fakeAddon();
+    const r = await benchOneBatch({ model: 'tiny-deepseek-v3', addon, device: 'cpu', batchSize: 4, inputLen: 8, outputLen: 5, mode: 'decode', mtpDrafts: 2 });
+    const e = addon.log.engines[0]!;
+    // 5 steps of up to 3 tokens each after 8, and the drafts after the last one.
+    expect(e.opts).toMatchObject({ maxDrafts: 2, maxBatch: 4, maxContext: 8 + 5 * 3 + 2, maxTokensPerStep: 12 });
+    expect(r).toMatchObject({ mtpDrafts: 2, mtpAccept: 'all', acceptedPerStep: 3 });
+    expect(r.decodeTokPerS).toBeCloseTo((4 * 3) / (r.decode!.median / 1000), 6);
+    const spec = resolveModel('tiny-deepseek-v3');
+    const ctx = r.decodeFloorContext!;
+    expect(r.decodeFloorMs).toBeCloseTo(floorMs(decodeStepCost(spec, 4, ctx, 4, [], 2), r.peaks), 9);
+  });
+
+  it('refuses MTP on a model without MTP layers before opening an engine', async () => {
+    const addon = fakeAddon();
+    const err = await sweep({ model: 'tiny-deepseek-v2', addon, device: 'cpu', batchSizes: [1], inputLens: [8], outputLens: [2], mtpDrafts: 1 }).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as InvalidArgumentError).message).toBe(
+      'mtpDrafts: 1 is not allowed (allowed: 0: tiny-deepseek-v2 (deepseek_v2) has no MTP layers (num_nextn_predict_layers 0))',
+    );
+    expect(addon.log.engines).toHaveLength(0);
+  });
+});

@@ -46,6 +46,15 @@ describe('gpubench (no addon needed)', () => {
     [['run', '--batch-timeout-ms', '0'], /--batch-timeout-ms/],
     [['run', '--moe-routing', 'zipf:0'], /^gpubench: error: --moe-routing: 'zipf:0' is not allowed \(allowed: balanced, uniform, zipf:<s> with s > 0, real\)$/],
     [['run', '--moe-routing', 'skewed'], /^gpubench: error: --moe-routing: 'skewed' is not allowed/],
+    [['run', '--mtp-drafts', '-1'], /^gpubench: error: --mtp-drafts: '-1' is not allowed \(allowed: an integer >= 0\)$/],
+    [['run', '--mtp-drafts', '2', '--mtp-accept', '3'], /^gpubench: error: --mtp-accept: '3' is not allowed \(allowed: all or an integer in \[0, 2\], the --mtp-drafts\)$/],
+    [['run', '--mtp-drafts', '2', '--mtp-accept', 'most'], /--mtp-accept: 'most' is not allowed/],
+    [['run', '--mtp-drafts', '2', '--mtp-accept-rate', '1.5'], /^gpubench: error: --mtp-accept-rate: '1.5' is not allowed \(allowed: a number in \[0, 1\]\)$/],
+    [['run', '--mtp-drafts', '2', '--mtp-accept-rate', 'x'], /--mtp-accept-rate: 'x' is not allowed/],
+    [['run', '--mtp-drafts', '2', '--mtp-accept', '1', '--mtp-accept-rate', '0.5'], /--mtp-accept and --mtp-accept-rate are exclusive/],
+    [['run', '--mtp-accept', 'all'], /^gpubench: error: --mtp-accept: needs --mtp-drafts K > 0 \(MTP is off\)$/],
+    [['run', '--model', 'tiny-deepseek-v2', '--mtp-drafts', '1'],
+      /^gpubench: error: --mtp-drafts: 1 is not allowed \(allowed: 0: tiny-deepseek-v2 \(deepseek_v2\) has no MTP layers \(num_nextn_predict_layers 0\)\)$/],
   ])('%j is a one-line usage error, exit 2', async (args, pattern) => {
     expectUsageError(await runCli(args), pattern);
   });
@@ -60,7 +69,7 @@ describe('gpubench (no addon needed)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
     const file = path.join(dir, 'config.json');
     (await import('node:fs')).writeFileSync(file, JSON.stringify({ model_type: 'bert', hidden_size: 8 }));
-    expectUsageError(await runCli(['run', '--model', file]), /config field 'model_type' is "bert" \(allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe\)/);
+    expectUsageError(await runCli(['run', '--model', file]), /config field 'model_type' is "bert" \(allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3\)/);
   });
 
   it('--help is exit 0; a bare gpubench prints help and is exit 2', async () => {
@@ -142,6 +151,21 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     expect(line.moe_routing).toBe('zipf:1.2');
     expect(line.expert_counts).toHaveLength(16);
     expect(line.expert_counts.reduce((a: number, b: number) => a + b, 0)).toBe(2 * 4); // first decode step: 2 tokens x top-4
+  });
+
+  it('--mtp-drafts drafts with the MTP layer; the acceptance and the accepted tokens per step are reported', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
+    const jsonl = path.join(dir, 'out.jsonl');
+    const r = run(['run', '--model', 'tiny-deepseek-v3', '--layers', '2', '--batch', '2', '--input-len', '8', '--output-len', '5',
+      '--device', 'cpu', '--mtp-drafts', '2', '--mtp-accept-rate', '0.5', '--save-jsonl', jsonl]);
+    expect(r.stderr).toMatch(/tok\/s, 2\.00 tok\/step/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Accepted/Step');
+    expect(r.stdout).toContain('2/rate:0.5');
+    const [line] = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    // Each request accepts 1 of 2 drafts per step on average: 2 tokens per step.
+    expect(line).toMatchObject({ mtp_drafts: 2, mtp_accept: 'rate:0.5', accepted_per_step: 2, decode_steps: 4 });
+    expect(line.median_decode_throughput).toBeCloseTo((2 * 2) / line.median_decode_latency, 6);
   });
 
   it('devices answers on a CPU-only build too', () => {

@@ -96,6 +96,8 @@ export class FakeEngine implements NativeEngine {
       prefillMs: o.mode === 'decode' ? null : 10 * o.batchSize,
       decodeStepMs,
       decodeContext,
+      // Every draft accepted: what a real engine reports with mtpAccept 'all'.
+      acceptedTokens: decodeStepMs.map(() => o.batchSize * (1 + (o.mtpDrafts ?? 0))),
       firstRequestTokens: [1, 2, 3],
       usedGraphs: o.useGraphs && this.opts.device !== 'cpu',
       profiledPrefill: o.profile === 'none' ? [] : [

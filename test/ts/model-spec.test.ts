@@ -163,7 +163,7 @@ describe('bad configs name the field', () => {
   it('unsupported model_type lists the supported ones', () => {
     const e = configError({ ...llama(), model_type: 'gpt2' });
     expect(e.field).toBe('model_type');
-    expect(e.message).toBe(`config field 'model_type' is "gpt2" (allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe)`);
+    expect(e.message).toBe(`config field 'model_type' is "gpt2" (allowed: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3)`);
     expect(configError({ ...llama(), model_type: undefined }).message).toContain('is missing');
   });
 

@@ -70,11 +70,12 @@ describe('MoE cost model', () => {
 describe('MoE results and reports', () => {
   const ctx = (spec: ModelSpec): RunContext => ({
     runName: 'r', spec, device: 'cpu', mode: 'both', seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4,
-    profileDecodeSteps: 4, routing: 'zipf:1.2',
+    profileDecodeSteps: 4, routing: 'zipf:1.2', mtpDrafts: 0, mtpAccept: 'all',
     info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
   });
   const raw = (expertCounts: number[]): NativePointResult => ({
-    waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 18, 19], firstRequestTokens: [], usedGraphs: false,
+    waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 18, 19], acceptedTokens: [3, 3, 3],
+    firstRequestTokens: [], usedGraphs: false,
     profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'zipf:1.2', expertCounts,
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };

@@ -107,4 +107,21 @@ describe('option errors name the option and what it allows', () => {
   it('refuses a non-object', () => {
     expect(() => parseSweepOptions(null as never)).toThrow(InvalidArgumentError);
   });
+
+  it.each([
+    [{ mtpDrafts: -1 }, 'mtpDrafts: -1 is not allowed (allowed: a non-negative integer (0: MTP off))'],
+    [{ mtpDrafts: 2, mtpAccept: 3 }, "mtpAccept: 3 is not allowed (allowed: 'all', an integer in [0, 2 (mtpDrafts)] or { rate } with 0 <= rate <= 1)"],
+    [{ mtpDrafts: 2, mtpAccept: { rate: 1.5 } }, 'mtpAccept: {"rate":1.5} is not allowed'],
+    [{ mtpDrafts: 2, mtpAccept: 'some' }, 'mtpAccept: "some" is not allowed'],
+    [{ mtpAccept: 'all' }, "mtpAccept: \"all\" is not allowed (allowed: absent when mtpDrafts is 0 (MTP off))"],
+  ])('MTP: %j is a one-line error', (patch, message) => {
+    expect(argError({ ...base, ...patch }).message).toContain(message);
+  });
+
+  it('MTP defaults to off; accept N, all or a rate within the drafts', () => {
+    expect(parseSweepOptions(base).mtpDrafts).toBe(0);
+    expect(parseSweepOptions({ ...base, mtpDrafts: 2, mtpAccept: 2 }).mtpAccept).toBe(2);
+    expect(parseBenchOptions({ model: 'm', batchSize: 1, inputLen: 1, outputLen: 1, mtpDrafts: 1, mtpAccept: { rate: 0 } }).mtpAccept).toEqual({ rate: 0 });
+    expect(argError({ model: 'm', batchSize: 1, inputLen: 1, outputLen: 1, mtpDrafts: 1, mtpAccept: 2 }, parseBenchOptions).field).toBe('mtpAccept');
+  });
 });

@@ -15,17 +15,19 @@ const spec = resolveModel('tiny-llama');
 function ctx(mode: Mode): RunContext {
   return {
     runName: 'r', spec, device: 'cpu', mode, seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4, profileDecodeSteps: 4, routing: 'balanced',
+    mtpDrafts: 0, mtpAccept: 'all',
     info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
   };
 }
 
-function raw(mode: Mode, steps: number, inputLen: number): NativePointResult {
+function raw(mode: Mode, steps: number, inputLen: number, batch: number): NativePointResult {
   const s = Array.from({ length: steps }, (_, i) => 1 + i * 0.1);
   return {
     waitingMs: 0.5,
     prefillMs: mode === 'decode' ? null : 8,
     decodeStepMs: mode === 'prefill' ? [] : s,
     decodeContext: mode === 'prefill' ? [] : s.map((_, i) => inputLen + i + 1),
+    acceptedTokens: mode === 'prefill' ? [] : s.map(() => batch),
     firstRequestTokens: [],
     usedGraphs: false,
     profiledPrefill: [],
@@ -36,9 +38,9 @@ function raw(mode: Mode, steps: number, inputLen: number): NativePointResult {
   };
 }
 
-const both = buildPointResult(ctx('both'), { batchSize: 2, inputLen: 16, outputLen: 4 }, raw('both', 3, 16));
-const decode = buildPointResult(ctx('decode'), { batchSize: 4, inputLen: 16, outputLen: 4 }, raw('decode', 4, 16));
-const prefill = buildPointResult(ctx('prefill'), { batchSize: 1, inputLen: 32, outputLen: 1 }, raw('prefill', 0, 32), ['prefill mode: output_len forced to 1 (asked 8)']);
+const both = buildPointResult(ctx('both'), { batchSize: 2, inputLen: 16, outputLen: 4 }, raw('both', 3, 16, 2));
+const decode = buildPointResult(ctx('decode'), { batchSize: 4, inputLen: 16, outputLen: 4 }, raw('decode', 4, 16, 4));
+const prefill = buildPointResult(ctx('prefill'), { batchSize: 1, inputLen: 32, outputLen: 1 }, raw('prefill', 0, 32, 1), ['prefill mode: output_len forced to 1 (asked 8)']);
 const failed = failedPoint(ctx('both'), { batchSize: 64, inputLen: 16, outputLen: 4 }, [], 'ERR_DOES_NOT_FIT', 'needs 1280 KV tokens,\nhas 64');
 
 describe('JSONL', () => {
@@ -156,7 +158,7 @@ describe('tables', () => {
   });
 
   it('shows the profiled breakdown per point and phase', () => {
-    const r = raw('decode', 4, 16);
+    const r = raw('decode', 4, 16, 4);
     r.profiledDecode = [
       { op: 'matmul.qkv', layer: 0, ms: 0.3 },
       { op: 'attention', layer: 0, ms: 0.1 },

@@ -1,0 +1,78 @@
+// DeepSeek's multi-head latent attention block (DeepSeek-V2 report, section 2.1), in the absorbed
+// form the MLA ops implement (backend.h): q (directly, or through its LoRA: q_a_proj, q_a_layernorm,
+// q_b_proj), the compressed kv_a = [latent | k_pe], rope fused with the write of [rmsnorm(latent) |
+// k_pe] into the cache, q_nope mapped into the latent space through W_UK, attention over the cached
+// latents, the result mapped out through W_UV, and o_proj.
+#include <cmath>
+
+#include "model/forward.h"
+#include "model/rope.h"
+
+namespace gpubench {
+
+namespace {
+
+// q_a_layernorm and kv_a_layernorm are built without rms_norm_eps in transformers (and in DeepSeek's
+// own modeling code): they always use the default 1e-6.
+constexpr float kLoraNormEps = 1e-6f;
+
+// qk_head_dim^-0.5, times mscale^2 under a scaled rope with mscale_all_dim (transformers'
+// yarn_apply_mscale): DeepSeek's long-context scaling of the logits.
+float softmax_scale(const ModelSpec& s) {
+  double scale = 1.0 / std::sqrt((double)s.mla.qk_head_dim());
+  if (s.rope.type != "default" && s.rope.mscale_all_dim != 0.0) {
+    double m = yarn_get_mscale(s.rope.factor, s.rope.mscale_all_dim);
+    scale *= m * m;
+  }
+  return (float)scale;
+}
+
+// Per-head slices of a row-major [rows, heads * head_stride] buffer, `cols` wide from `offset`.
+Backend::HeadSlices heads(Tensor t, int64_t heads, int64_t head_stride, int64_t offset, int64_t cols) {
+  return {(char*)t.data + offset * dtype_size(t.dtype), t.dtype, t.rows, heads, cols, t.cols, head_stride};
+}
+
+}  // namespace
+
+void attention_mla(const ForwardArgs& a, int l) {
+  Backend& be = a.be;
+  const ModelSpec& s = a.spec;
+  const MlaSpec& m = s.mla;
+  const LayerWeights& L = a.w.layers[l];
+  const int64_t T = a.step.num_tokens(), H = s.num_heads;
+  const int64_t N = m.qk_nope_head_dim, R = m.qk_rope_head_dim, C = m.kv_lora_rank, V = m.v_head_dim;
+  Tensor normed = a.act.normed.first_rows(T), q = a.act.q.first_rows(T), kv_a = a.act.kv_a.first_rows(T);
+  Tensor q_latent = a.act.q_latent.first_rows(T), latent = a.act.latent.first_rows(T);
+  Tensor attn = a.act.attn.first_rows(T), delta = a.act.delta.first_rows(T);
+  const KvLayer kv = a.kv.layer(l);
+
+  if (m.q_lora_rank > 0) {
+    Tensor q_a = a.act.q_a.first_rows(T);
+    { OpScope o(a.prof, "matmul.q_a", l); be.matmul(q_a, normed, L.q_a_proj, nullptr); }
+    { OpScope o(a.prof, "rmsnorm", l); be.rmsnorm(q_a, q_a, L.q_a_norm, kLoraNormEps); }
+    { OpScope o(a.prof, "matmul.q_b", l); be.matmul(q, q_a, L.q_b_proj, nullptr); }
+  } else {
+    OpScope o(a.prof, "matmul.q", l);
+    be.matmul(q, normed, L.q_proj, nullptr);
+  }
+  { OpScope o(a.prof, "matmul.kv_a", l); be.matmul(kv_a, normed, L.kv_a_proj, nullptr); }
+  // Head h of q is [q_nope_h | q_pe_h]; kv_b_proj holds per head W_UK_h [N, C], then W_UV_h [V, C].
+  Backend::HeadSlices q_nope = heads(q, H, N + R, 0, N), q_pe = heads(q, H, N + R, N, R);
+  Backend::HeadSlices w_uk{L.kv_b_proj.data, L.kv_b_proj.dtype, N, H, C, C, (N + V) * C};
+  Backend::HeadSlices w_uv{(char*)L.kv_b_proj.data + N * C * dtype_size(L.kv_b_proj.dtype), L.kv_b_proj.dtype,
+                           V, H, C, C, (N + V) * C};
+  {
+    OpScope o(a.prof, "mla_rope_kv_write", l);
+    RopeParams rope{a.inv_freq, a.rope_attn_factor, nullptr, L.kv_a_norm.data, kLoraNormEps};
+    be.mla_rope_kv_write(q_pe, kv_a, a.step.positions(), a.step.slots(), rope, kv);
+  }
+  { OpScope o(a.prof, "matmul_heads.w_uk", l); be.matmul_heads(heads(q_latent, H, C, 0, C), q_nope, w_uk, true); }
+  {
+    OpScope o(a.prof, "mla_attention", l);
+    be.mla_attention(latent, q_latent, q_pe, kv, a.step.attn_meta(), softmax_scale(s));
+  }
+  { OpScope o(a.prof, "matmul_heads.w_uv", l); be.matmul_heads(heads(attn, H, V, 0, V), heads(latent, H, C, 0, C), w_uv, false); }
+  { OpScope o(a.prof, "matmul.o_proj", l); be.matmul(delta, attn, L.o_proj, nullptr); }
+}
+
+}  // namespace gpubench

@@ -1,0 +1,49 @@
+// DeepSeek-V2/V3 (MLA + MoE) on the CPU engine with dummy weights: the MLA cache holds one row of
+// kv_lora + rope per token and layer (the MTP layers' too, when MTP is on), batching does not change
+// a request, and every mode runs with finite results.
+import { describe, expect, it } from 'vitest';
+import { resolveModel, toNative } from '../../lib/model-spec.js';
+import { ids, openEngine, point, runWithRequests } from './helpers.js';
+
+const v2 = toNative(resolveModel('tiny-deepseek-v2'));
+const v3 = toNative(resolveModel('tiny-deepseek-v3'));
+
+describe('MLA engines', () => {
+  it('the cache holds [latent | k_pe] per token and layer, MTP layers included only with MTP on', async () => {
+    const row = (64 + 16) * 4; // kv_lora + rope, fp32
+    const plain = await openEngine({ spec: v3 });
+    const mtp = await openEngine({ spec: v3, maxDrafts: 1 });
+    try {
+      expect(plain.info().kvBytesPerToken).toBe(4 * row);
+      expect(mtp.info().kvBytesPerToken).toBe(5 * row);
+      expect(mtp.info().weightBytes).toBeGreaterThan(plain.info().weightBytes);
+    } finally {
+      await plain.close();
+      await mtp.close();
+    }
+  });
+
+  it.each([['deepseek_v2', v2], ['deepseek_v3', v3]] as const)('%s: batched greedy tokens equal the request run alone', async (_, spec) => {
+    const e = await openEngine({ spec });
+    try {
+      const alone = await e.generate(ids(16, 0), 5);
+      const r = await runWithRequests(e, point({ batchSize: 4, inputLen: 16, outputLen: 6, moeRouting: 'real' }));
+      expect(r.firstRequestTokens).toEqual(alone.tokens);
+      for (const row of alone.logits) expect(row.every(Number.isFinite)).toBe(true);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it.each(['prefill', 'decode', 'both'] as const)('mode %s runs over fake KV and pinned routing', async (mode) => {
+    const e = await openEngine({ spec: v2 });
+    try {
+      const r = await runWithRequests(e, point({ mode, batchSize: 3, inputLen: 24, outputLen: mode === 'prefill' ? 1 : 3 }));
+      expect(r.decodeStepMs).toHaveLength(mode === 'prefill' ? 0 : mode === 'both' ? 2 : 3);
+      for (const t of r.firstRequestTokens) expect(t >= 0 && t < v2.vocabSize).toBe(true);
+      expect(r.expertCounts.reduce((s, c) => s + c, 0)).toBe((mode === 'prefill' ? 3 * 24 : 3) * 4);
+    } finally {
+      await e.close();
+    }
+  });
+});
