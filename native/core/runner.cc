@@ -129,11 +129,16 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       model_.pin_routing(routing, 0, B * L);
       be.event_record(t0);
       model_.forward(seqs, 0, p);
+      // The prefill's time ends with its forward (the host reading the tokens is not in it)...
+      if (K == 0) be.event_record(t1);
       const std::vector<int32_t> first = model_.next_tokens(B);
       for (int64_t i = 0; i < B; ++i) reqs[i].cur = first[i];
-      // With MTP the first drafts are part of the prefill, as in a server.
-      if (K > 0) spec.draft_after_prefill(reqs, prompts, p, nullptr);
-      be.event_record(t1);
+      // ...except with MTP, whose first drafts are part of the prefill, as in a server.
+      if (K > 0) {
+        spec.draft_after_prefill(reqs, prompts, p, nullptr);
+        be.event_record(t1);
+      }
+      be.synchronize();  // t1 must be complete before it is read
       if (timed) {
         res.prefill_ms = be.event_elapsed_ms(t0, t1);
         res.first_request_tokens.push_back(first[0]);
@@ -178,6 +183,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
         if (timed) res.first_request_tokens.push_back(next[0]);
       }
       if (timed) {
+        be.synchronize();  // with MTP, t1 was recorded after the step's last host read
         res.decode_step_ms.push_back(be.event_elapsed_ms(t0, t1));
         res.decode_context.push_back(ctx);
         res.accepted_tokens.push_back(emitted);
