@@ -35,11 +35,17 @@ void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int
   check_shape(op, "q", q, q.rows, num_heads * kv.head_dim);
   check_shape(op, "out", out, out.rows, num_heads * kv.head_dim);
   if (row_stride < q.cols) invalid(op, "row_stride ", row_stride, " < q width ", q.cols);
+  check_attn_meta(op, m, kv, std::min(q.rows, out.rows));
+}
+
+}  // namespace
+
+// Every query row, context and block id of a step within its bounds; rows = the rows of q and out.
+void check_attn_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64_t rows) {
   if (m.num_seqs < 0 || m.q_start[0] < 0)
     invalid(op, "num_seqs ", m.num_seqs, " or q_start[0] ", m.q_start[0], " is negative");
-  int64_t end = m.q_start[m.num_seqs];
-  if (end > q.rows || end > out.rows)
-    invalid(op, "q_start[num_seqs] ", end, " exceeds q rows ", q.rows, " or out rows ", out.rows);
+  if (m.q_start[m.num_seqs] > rows)
+    invalid(op, "q_start[num_seqs] ", m.q_start[m.num_seqs], " exceeds the ", rows, " rows of q and out");
   for (int s = 0; s < m.num_seqs; ++s) {
     int q_len = m.q_start[s + 1] - m.q_start[s], ctx = m.ctx_len[s];
     if (q_len < 0 || q_len > m.max_q_len)
@@ -58,8 +64,6 @@ void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int
     }
   }
 }
-
-}  // namespace
 
 void CpuBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
                            const AttnMeta& meta, float scale) {

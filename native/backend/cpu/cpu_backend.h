@@ -65,6 +65,9 @@ class CpuBackend : public Backend {
 // 1 / sqrt(mean(x[0..n)^2) + eps): the RMSNorm scale, shared by norm.cc and rope.cc's q/k norm.
 float rms_inv(const float* x, int64_t n, float eps);
 
+// Bounds of a step's attention metadata (attention.cc; used by mla.cc too).
+void check_attn_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64_t rows);
+
 // threads 0: one per hardware thread.
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 

@@ -42,31 +42,6 @@ void check_view(const char* op, const char* what, const Backend::HeadSlices& v, 
             " make its slices overlap");
 }
 
-// The checks of attention.cc on AttnMeta: every row, context and block id within its bounds.
-void check_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64_t rows) {
-  if (m.num_seqs < 0 || m.q_start[0] < 0)
-    invalid(op, "num_seqs ", m.num_seqs, " or q_start[0] ", m.q_start[0], " is negative");
-  if (m.q_start[m.num_seqs] > rows)
-    invalid(op, "q_start[num_seqs] ", m.q_start[m.num_seqs], " exceeds the ", rows, " rows of q and out");
-  for (int s = 0; s < m.num_seqs; ++s) {
-    int q_len = m.q_start[s + 1] - m.q_start[s], ctx = m.ctx_len[s];
-    if (q_len < 0 || q_len > m.max_q_len)
-      invalid(op, "sequence ", s, ": q_len ", q_len, " outside [0, max_q_len ", m.max_q_len, "]");
-    if (ctx < q_len || ctx > m.max_ctx_len)
-      invalid(op, "sequence ", s, ": ctx_len ", ctx, " outside [q_len ", q_len, ", max_ctx_len ",
-              m.max_ctx_len, "]");
-    int64_t blocks = (ctx + kv.block_size - 1) / kv.block_size;
-    if (blocks > m.max_blocks_per_seq)
-      invalid(op, "sequence ", s, ": ctx_len ", ctx, " needs ", blocks,
-              " blocks > max_blocks_per_seq ", m.max_blocks_per_seq);
-    for (int64_t b = 0; b < blocks; ++b) {
-      int32_t id = m.block_table[(int64_t)s * m.max_blocks_per_seq + b];
-      if (id < 0 || id >= kv.num_blocks)
-        invalid(op, "sequence ", s, ": block id ", id, " outside [0, ", kv.num_blocks, ")");
-    }
-  }
-}
-
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)
@@ -171,7 +146,7 @@ void CpuBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvL
   check_mla_cache(op, kv, R);
   check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);
   check_shape(op, "out", out, out.rows, H * L);
-  check_meta(op, meta, kv, std::min({q_latent.rows, out.rows, q_pe.rows}));
+  check_attn_meta(op, meta, kv, std::min({q_latent.rows, out.rows, q_pe.rows}));
   int64_t bs = kv.block_size;
   int64_t t0 = meta.q_start[0], rows = meta.q_start[meta.num_seqs] - t0;
   const float* cache = static_cast<const float*>(kv.k);
