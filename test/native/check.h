@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace gpubench_test {
 
@@ -30,6 +33,17 @@ inline void check_close(const std::string& name, const std::vector<float>& got,
       return;
     }
   check(name, true);
+}
+
+// fn throws gpubench::Error with this code and a one-line message.
+inline void check_throws(const std::string& name, gpubench::ErrorCode code, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const gpubench::Error& e) {
+    check(name, e.code == code && std::string(e.what()).find('\n') == std::string::npos, e.what());
+    return;
+  }
+  check(name, false, "no error thrown");
 }
 
 // The last line of every program, and its exit code.

@@ -28,17 +28,8 @@ namespace {
 
 using gpubench_test::check;
 using gpubench_test::check_close;
+using gpubench_test::check_throws;
 using gpubench_test::kNaN;
-
-void check_throws(const std::string& name, ErrorCode code, const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    check(name, e.code == code, e.what());
-    return;
-  }
-  check(name, false, "no error thrown");
-}
 
 Vec random_vec(size_t n, uint64_t stream) {
   Vec v(n);

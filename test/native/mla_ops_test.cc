@@ -31,22 +31,13 @@ namespace {
 
 using gpubench_test::check;
 using gpubench_test::check_close;
+using gpubench_test::check_throws;
 using gpubench_test::kNaN;
 constexpr double kTol = 2e-5;  // fp32 sums over longer chains than the other ops
 
 // Bit-equal, so NaN poison left in place compares equal to itself.
 bool same_bits(const Vec& a, const Vec& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-void check_throws(const std::string& name, const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    check(name, e.code == ErrorCode::InvalidArgument, e.what());
-    return;
-  }
-  check(name, false, "no error thrown");
 }
 
 Vec random_vec(size_t n, uint64_t stream) {
@@ -91,7 +82,7 @@ void test_matmul_heads(Backend& be, const std::string& sfx, int T, int H, int K,
                 out, want, kTol);
   }
   Vec buf(64, 0.0f);
-  check_throws("matmul_heads head count mismatch", [&] {
+  check_throws("matmul_heads head count mismatch", ErrorCode::InvalidArgument, [&] {
     be.matmul_heads(view(buf.data(), 2, 2, 3, 6, 3), view(buf.data(), 2, 2, 4, 8, 4),
                     view(buf.data(), 3, 3, 4, 4, 12), false);
   });
@@ -317,21 +308,21 @@ void test_layer(Backend& be, const std::string& sfx, Layer m) {
 
   KvLayer two = m.kv();
   two.num_kv_heads = 2;
-  check_throws("mla_attention rejects 2 KV heads" + sfx, [&] {
+  check_throws("mla_attention rejects 2 KV heads" + sfx, ErrorCode::InvalidArgument, [&] {
     be.mla_attention(Tensor{o.data(), DType::F32, T, H * L}, Tensor{ql.data(), DType::F32, T, H * L},
                      m.q_pe(), two, meta, m.scale());
   });
   m.table[m.max_blocks] = m.num_blocks;  // sequence 1's first block
-  check_throws("mla_attention block id out of range" + sfx, [&] {
+  check_throws("mla_attention block id out of range" + sfx, ErrorCode::InvalidArgument, [&] {
     be.mla_attention(Tensor{o.data(), DType::F32, T, H * L}, Tensor{ql.data(), DType::F32, T, H * L},
                      m.q_pe(), m.kv(), m.meta(), m.scale());
   });
   m.slots[T - 1] = m.num_blocks * m.bs;
-  check_throws("mla_rope_kv_write slot out of range" + sfx, [&] {
+  check_throws("mla_rope_kv_write slot out of range" + sfx, ErrorCode::InvalidArgument, [&] {
     be.mla_rope_kv_write(m.q_pe(), Tensor{m.kv_a.data(), DType::F32, T, D}, m.positions.data(),
                          m.slots.data(), m.rope(), m.kv());
   });
-  check_throws("mla_rope_kv_write odd rope dim" + sfx, [&] {
+  check_throws("mla_rope_kv_write odd rope dim" + sfx, ErrorCode::InvalidArgument, [&] {
     Slices odd = m.q_pe();
     odd.cols = R - 1;
     be.mla_rope_kv_write(odd, Tensor{m.kv_a.data(), DType::F32, T, D - 1}, m.positions.data(),

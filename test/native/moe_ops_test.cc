@@ -27,17 +27,8 @@ namespace {
 
 using gpubench_test::check;
 using gpubench_test::check_close;
+using gpubench_test::check_throws;
 using gpubench_test::kNaN;
-
-void check_throws(const std::string& name, ErrorCode code, const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    check(name, e.code == code && std::string(e.what()).find('\n') == std::string::npos, e.what());
-    return;
-  }
-  check(name, false, "no error thrown");
-}
 
 Vec random_vec(size_t n, uint64_t stream, float scale = 1.0f) {
   Vec v(n);

@@ -6,22 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { normalizeConfig, resolveModel, toNative } from '../../lib/model-spec.js';
 import { presetConfig } from '../../lib/presets.js';
 import { mtpParams, totalParams } from '../../lib/metrics.js';
-import { InvalidConfigError } from '../../lib/errors.js';
 import { FIXTURES_DIR } from '../golden/fixtures.js';
+import { configError } from './config-error.js';
 
 const preset = (name: string) => presetConfig(name) as Record<string, unknown>;
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(FIXTURES_DIR, name, 'config.json'), 'utf8'));
 
-function configError(config: object): InvalidConfigError {
-  try {
-    normalizeConfig(config);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidConfigError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError');
-}
 
 describe('DeepSeek presets', () => {
   it('deepseek-v2-lite: q projected directly, 64 experts top-6 with 2 shared, layer 0 dense, 15.7B parameters', () => {

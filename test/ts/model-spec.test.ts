@@ -5,19 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { normalizeConfig, resolveModel, toNative, presetNames, type ModelSpec } from '../../lib/model-spec.js';
 import { presetConfig, listPresets } from '../../lib/presets.js';
 import { InvalidArgumentError, InvalidConfigError } from '../../lib/errors.js';
+import { configError } from './config-error.js';
 
 const llama = () => presetConfig('llama-3.1-8b') as Record<string, unknown>;
 
-function configError(config: object): InvalidConfigError {
-  try {
-    normalizeConfig(config);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidConfigError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError');
-}
 
 describe('presets', () => {
   it.each(presetNames())('%s normalizes', (name) => {

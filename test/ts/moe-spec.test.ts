@@ -3,20 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeConfig, resolveModel, toNative } from '../../lib/model-spec.js';
 import { presetConfig } from '../../lib/presets.js';
-import { InvalidConfigError } from '../../lib/errors.js';
+import { configError } from './config-error.js';
 
 const preset = (name: string) => presetConfig(name) as Record<string, unknown>;
 
-function configError(config: object): InvalidConfigError {
-  try {
-    normalizeConfig(config);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidConfigError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as InvalidConfigError;
-  }
-  throw new Error('expected an InvalidConfigError');
-}
 
 describe('MoE presets', () => {
   it('mixtral-8x7b: 8 experts of width intermediate_size, top-2 renormalized, every layer MoE', () => {

@@ -11,18 +11,6 @@ namespace gpubench {
 
 namespace {
 
-// Eight independent partial sums, so the compiler can vectorize without reassociating.
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-  float sum = 0.0f;
-  for (int l = 0; l < 8; ++l) sum += acc[l];
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int num_heads,
                      const KvLayer& kv, const AttnMeta& m) {
   const char* op = "attention";

@@ -65,6 +65,19 @@ class CpuBackend : public Backend {
 // 1 / sqrt(mean(x[0..n)^2) + eps): the RMSNorm scale, shared by norm.cc and rope.cc's q/k norm.
 float rms_inv(const float* x, int64_t n, float eps);
 
+// Dot product with eight independent partial sums, so the compiler vectorizes it without
+// reassociating (attention and MLA attention scores).
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  float sum = 0.0f;
+  for (int l = 0; l < 8; ++l) sum += acc[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
 // Bounds of a step's attention metadata (attention.cc; used by mla.cc too).
 void check_attn_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64_t rows);
 

@@ -12,18 +12,6 @@ namespace gpubench {
 
 namespace {
 
-// Eight independent partial sums, so the compiler can vectorize without reassociating.
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-  float sum = 0.0f;
-  for (int l = 0; l < 8; ++l) sum += acc[l];
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 float* slice(const Backend::HeadSlices& v, int64_t r, int64_t h) {
   return static_cast<float*>(v.data) + r * v.row_stride + h * v.head_stride;
 }
