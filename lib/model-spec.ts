@@ -8,8 +8,8 @@ import type { NativeModelSpec, NativeRopeSpec } from './native.js';
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
 import { normalizeRope } from './rope.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
-import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix, type MoeSpec } from './moe-spec.js';
-import { isMlaModelType, normalizeMla, type MlaSpec } from './mla-spec.js';
+import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix } from './moe-spec.js';
+import { isMlaModelType, normalizeMla } from './mla-spec.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', ...MOE_MODEL_TYPES] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -23,29 +23,10 @@ export type RopeSpec = NativeRopeSpec;
  * dense MLP's width, used by an MoE model's non-MoE layers; mixtral's equals its expert width; an MLA
  * model's headDim is qk_nope + qk_rope and its numKvHeads numHeads).
  */
-export interface ModelSpec {
+export interface ModelSpec extends NativeModelSpec {
   /** Preset name, folder name or `_name_or_path`; used in run names and reports. */
   name: string;
   modelType: ModelType;
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  rmsNormEps: number;
-  tieWordEmbeddings: boolean;
-  /** Bias on the q, k and v projections (always on in qwen2). */
-  attentionBias: boolean;
-  /** Per-head RMSNorm of q and k before RoPE (qwen3). */
-  qkNorm: boolean;
-  maxPositionEmbeddings: number;
-  rope: RopeSpec;
-  moe?: MoeSpec;
-  mla?: MlaSpec;
-  /** DeepSeek-V3's MTP modules (num_nextn_predict_layers); absent: none. */
-  mtpLayers?: number;
 }
 
 export interface NormalizeOptions {
@@ -220,25 +201,9 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
 
 /** The spec as the addon reads it: the same fields, less the name. */
 export function toNative(spec: ModelSpec): NativeModelSpec {
-  return {
-    modelType: spec.modelType,
-    vocabSize: spec.vocabSize,
-    hiddenSize: spec.hiddenSize,
-    intermediateSize: spec.intermediateSize,
-    numLayers: spec.numLayers,
-    numHeads: spec.numHeads,
-    numKvHeads: spec.numKvHeads,
-    headDim: spec.headDim,
-    rmsNormEps: spec.rmsNormEps,
-    tieWordEmbeddings: spec.tieWordEmbeddings,
-    attentionBias: spec.attentionBias,
-    qkNorm: spec.qkNorm,
-    maxPositionEmbeddings: spec.maxPositionEmbeddings,
-    rope: { ...spec.rope },
-    ...(spec.moe ? { moe: { ...spec.moe, layerIsMoe: [...spec.moe.layerIsMoe] } } : {}),
-    ...(spec.mla ? { mla: { ...spec.mla } } : {}),
-    ...(spec.mtpLayers ? { mtpLayers: spec.mtpLayers } : {}),
-  };
+  // A deep copy without the name: the addon reads exactly the NativeModelSpec fields.
+  const { name: _name, ...native } = spec;
+  return structuredClone(native);
 }
 
 function isModelSpec(v: object): v is ModelSpec {

@@ -58,7 +58,9 @@ export interface NativeModelSpec {
   headDim: number;
   rmsNormEps: number;
   tieWordEmbeddings: boolean;
+  /** Bias on the q, k and v projections (always on in qwen2). */
   attentionBias: boolean;
+  /** Per-head RMSNorm of q and k before RoPE (qwen3). */
   qkNorm: boolean;
   maxPositionEmbeddings: number;
   rope: NativeRopeSpec;
