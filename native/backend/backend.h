@@ -166,6 +166,12 @@ class Backend {
   // start; times in ms from the first kernel. Empty where the backend has no kernel tracing.
   virtual void kernel_trace_begin() {}
   virtual std::vector<KernelRecord> kernel_trace_end() { return {}; }
+  // The profiled pass holds the stream while the host enqueues a step, then releases it: the
+  // device then runs the step's ops back to back, so per-op events time the device's work and
+  // not the host's launch gaps. Any call that waits for the device releases the hold first.
+  // No-ops where the backend runs ops synchronously.
+  virtual void hold_stream() {}
+  virtual void release_stream() {}
 
   // --- ops ---
   // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (core/rng.h) for every element, so all

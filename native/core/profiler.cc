@@ -21,6 +21,7 @@ Event Profiler::take() {
 void Profiler::begin(const char* op, int layer) {
   if (!origin_) {
     be_.kernel_trace_begin();
+    be_.hold_stream();  // released by collect(): the step's ops then run back to back
     origin_ = be_.event_create();
     be_.event_record(origin_);
   }
@@ -32,6 +33,7 @@ void Profiler::begin(const char* op, int layer) {
 void Profiler::end() { be_.event_record(ops_.back().end); }
 
 std::vector<OpTime> Profiler::collect() {
+  be_.release_stream();
   be_.synchronize();
   kernels_ = origin_ ? be_.kernel_trace_end() : std::vector<KernelRecord>{};
   std::vector<OpTime> out;

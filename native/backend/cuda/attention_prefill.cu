@@ -1,15 +1,17 @@
-// Causal prefill attention over the paged KV cache, flash-attention style, on the tensor cores
+// Causal prefill attention over the paged KV cache, flash-attention-2 style, on the tensor cores
 // (mma.sync m16n8k16, bf16 in, fp32 accumulate). Reference: attention() in
 // backend/cpu/attention.cc.
 //
-// Grid: (query head, sequence, 64-row query tile); 4 warps, 16 query rows each. For each tile of
-// 64 keys the CTA stages K (row-major) and V (transposed) in shared memory; each warp computes
-// S = Q K^T for its rows, applies the causal mask and the online softmax in registers, and adds
-// P V into its fp32 output fragments. Query row i of a sequence sits at position
-// ctx_len - q_len + i, so a cached prefix (ctx_len > q_len) is attended like any other key.
+// Grid: (query head, sequence, 64-row query tile); 4 warps, 16 query rows each. K and V tiles of
+// 64 keys are copied into shared memory with cp.async, two stages deep, so the next tile's loads
+// overlap this tile's math. Each warp computes S = Q K^T for its rows (K fragments through
+// ldmatrix), masks only the tiles that cross its causal diagonal, keeps the online softmax in
+// registers, and adds P V into its fp32 output fragments (V fragments through ldmatrix.trans).
+// Query row i of a sequence sits at position ctx_len - q_len + i, so a cached prefix
+// (ctx_len > q_len) is attended like any other key.
 //
-// Kept simple on purpose, with room left for speed: loads are synchronous (no cp.async double
-// buffering) and each query head reads its KV head's tiles itself (GQA re-reads hit L2).
+// Room left for speed: Hopper's TMA and wgmma (FlashAttention-3), and sharing one KV tile among
+// the query heads of a GQA group (today their re-reads hit L2).
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 
@@ -21,9 +23,16 @@ constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kBlockQ = 16 * kWarps;  // query rows per CTA: one mma M tile per warp
 constexpr int kBlockK = 64;           // keys per tile
-// Shared rows padded by 16 bytes so the fragment loads below (8 rows x 4 words per warp) fall
-// in 32 different banks.
+// Shared rows padded by 16 bytes so the 8 row addresses of each ldmatrix phase fall in 8
+// different 16-byte bank groups.
 constexpr int kPad = 8;
+
+// One pipeline stage: a tile of K and of V, both [key][dim] as in the cache.
+template <int D>
+struct KvTile {
+  bf16 k[kBlockK][D + kPad];
+  bf16 v[kBlockK][D + kPad];
+};
 
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                          uint32_t b1) {
@@ -32,6 +41,38 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Four 8x8 b16 matrices; lanes 8i..8i+7 give the row addresses of matrix i, and r[i] holds
+// row lane / 4, columns 2 (lane % 4) and +1 of it (.trans: column lane / 4, rows 2 (lane % 4)
+// and +1).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const bf16* p) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const bf16* p) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// 16 bytes global -> shared without passing through registers; zero-filled when !valid (the
+// source address is then not read but must still be a valid pointer).
+__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem),
+               "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
@@ -48,10 +89,12 @@ __device__ __forceinline__ uint32_t word_at(const bf16* p) {
 //   B (16x8, "col")      b0: rows (k) fc, fc + 1 of column (n) fr; b1: rows fc + 8, fc + 9
 //   C (16x8)             c[i]: row fr + 8 * (i >> 1), column fc + (i & 1)
 // Two adjacent 8-key C tiles of S are exactly the A fragment of P for one 16-key step of P V.
+// For S = Q K^T, B[k][n] = K[key n][dim k]: rows of the K tile, read by ldmatrix as stored.
+// For O = P V, B[k][n] = V[key k][dim n]: columns of the V tile, read by ldmatrix.trans.
 template <int D>
-__global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a) {
-  __shared__ __align__(16) bf16 s_k[kBlockK][D + kPad];   // [key][dim]
-  __shared__ __align__(16) bf16 s_vt[D][kBlockK + kPad];  // [dim][key]: key pairs adjacent for B
+__global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
+  extern __shared__ uint4 smem[];  // two KvTile<D> stages
+  KvTile<D>* tiles = reinterpret_cast<KvTile<D>*>(smem);
 
   const int h = blockIdx.x, seq = blockIdx.y;
   const int kvh = h / (a.num_heads / a.num_kv_heads);
@@ -68,13 +111,24 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a) {
   const int fr = lane / 4, fc = 2 * (lane % 4);
   const int wrow = row0 + warp * 16;
   const int pos[2] = {prefix + wrow + fr, prefix + wrow + fr + 8};  // positions of my two rows
+  // Keys this warp's rows can see: up to its last valid row's position.
+  const int warp_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + 16, q_len)) : 0;
   const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
-  // 8 dims at c of key j's K or V row. Keys past kv_end are zeros, never garbage: a NaN there
-  // would survive p = 0 in the mma.
-  auto load_row = [&](const bf16* cache, int j, int c) {
-    if (j >= kv_end) return make_uint4(0, 0, 0, 0);
-    return *reinterpret_cast<const uint4*>(cache + kv_offset(a, seq_blocks, j, kvh) + c);
+
+  // Keys past kv_end are zero-filled, never garbage: a NaN there would survive p = 0 in the mma.
+  auto load_tile = [&](KvTile<D>& t, int k0) {
+    for (int i = threadIdx.x; i < kBlockK * (D / 8); i += kThreads) {
+      const int key = i / (D / 8), c = (i % (D / 8)) * 8, j = k0 + key;
+      const bool valid = j < kv_end;
+      const int64_t off = valid ? kv_offset(a, seq_blocks, j, kvh) + c : 0;
+      cp_async_16(&t.k[key][c], a.k_cache + off, valid);
+      cp_async_16(&t.v[key][c], a.v_cache + off, valid);
+    }
   };
+
+  const int num_tiles = (kv_end + kBlockK - 1) / kBlockK;
+  load_tile(tiles[0], 0);
+  cp_async_commit();
 
   // Q stays in registers as A fragments for the whole key loop; rows past q_len are zeros.
   uint32_t qf[D / 16][4];
@@ -92,92 +146,93 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a) {
   for (int dt = 0; dt < D / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // l: this thread's columns only
 
-  for (int k0 = 0; k0 < kv_end; k0 += kBlockK) {
-    __syncthreads();  // every warp is done with the previous tile
-    // K tile, dims fastest: each warp reads whole 16-byte pieces of consecutive key rows.
-    for (int i = threadIdx.x; i < kBlockK * (D / 8); i += kThreads) {
-      const int key = i / (D / 8), c = (i % (D / 8)) * 8;
-      *reinterpret_cast<uint4*>(&s_k[key][c]) = load_row(a.k_cache, k0 + key, c);
-    }
-    // V tile, transposed: a thread takes keys 2p and 2p+1 of one 8-dim piece and writes each
-    // dim's key pair as one word (consecutive p: consecutive words, no bank conflicts).
-    for (int i = threadIdx.x; i < (kBlockK / 2) * (D / 8); i += kThreads) {
-      const int pair = i % (kBlockK / 2), c = (i / (kBlockK / 2)) * 8, j = k0 + 2 * pair;
-      const uint4 v0 = load_row(a.v_cache, j, c), v1 = load_row(a.v_cache, j + 1, c);
-      const uint32_t w0[4] = {v0.x, v0.y, v0.z, v0.w}, w1[4] = {v1.x, v1.y, v1.z, v1.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {  // low halves: dim c + 2e; high halves: dim c + 2e + 1
-        uint32_t* lo = reinterpret_cast<uint32_t*>(&s_vt[c + 2 * e][2 * pair]);
-        uint32_t* hi = reinterpret_cast<uint32_t*>(&s_vt[c + 2 * e + 1][2 * pair]);
-        *lo = __byte_perm(w0[e], w1[e], 0x5410);
-        *hi = __byte_perm(w0[e], w1[e], 0x7632);
-      }
-    }
-    __syncthreads();
+  // ldmatrix row addresses: lane group g = lane / 8 supplies the rows of matrix g.
+  const int g = lane / 8, gr = lane % 8;
 
-    // S = Q K^T: 16 rows x 64 keys per warp.
-    float s[kBlockK / 8][4];
-#pragma unroll
-    for (int nt = 0; nt < kBlockK / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-#pragma unroll
-      for (int nt = 0; nt < kBlockK / 8; ++nt) {
-        const bf16* kp = &s_k[nt * 8 + fr][kk * 16 + fc];
-        mma_bf16(s[nt], qf[kk], word_at(kp), word_at(kp + 8));
-      }
+  for (int t = 0; t < num_tiles; ++t) {
+    if (t + 1 < num_tiles) {  // the other stage was freed by the barrier ending tile t - 1
+      load_tile(tiles[(t + 1) & 1], (t + 1) * kBlockK);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // tile t has landed for every thread
 
-    // Scale into base 2, mask (causal, and keys past kv_end), and take each row's max over the
-    // 4 lanes that share it.
-    float mx[2] = {-INFINITY, -INFINITY};
+    const int k0 = t * kBlockK;
+    const KvTile<D>& tile = tiles[t & 1];
+    if (k0 < warp_kv_end) {  // warp-uniform: a tile wholly past this warp's rows adds nothing
+      // S = Q K^T: 16 rows x 64 keys per warp; one ldmatrix.x4 feeds two 8-key n tiles.
+      float s[kBlockK / 8][4];
 #pragma unroll
-    for (int nt = 0; nt < kBlockK / 8; ++nt)
+      for (int nt = 0; nt < kBlockK / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int key = k0 + nt * 8 + fc + (i & 1);
-        const bool visible = key <= pos[i >> 1] && key < kv_end;
-        s[nt][i] = visible ? s[nt][i] * a.scale_log2 : -INFINITY;
-        mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
+      for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+        for (int np = 0; np < kBlockK / 16; ++np) {
+          uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +0, dims +8), (+8, +0), (+8, +8)
+          ldmatrix_x4(b, &tile.k[np * 16 + (g >> 1) * 8 + gr][kk * 16 + (g & 1) * 8]);
+          mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
+          mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
+        }
+
+      // Scale into base 2; mask (causal, and keys past kv_end) only where the tile crosses this
+      // warp's diagonal or the end of the keys; take each row's max over the 4 lanes sharing it.
+      const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
+      float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+      for (int nt = 0; nt < kBlockK / 8; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int key = k0 + nt * 8 + fc + (i & 1);
+          const bool visible = !masked || (key <= pos[i >> 1] && key < kv_end);
+          s[nt][i] = visible ? s[nt][i] * a.scale_log2 : -INFINITY;
+          mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
+        }
+      float base[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        const float m_new = fmaxf(m[r], mx[r]);
+        // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
+        // which avoids inf - inf and still gives p = 0 and alpha = 0.
+        base[r] = m_new == -INFINITY ? 0.0f : m_new;
+        const float alpha = exp2f(m[r] - base[r]);
+        m[r] = m_new;
+        l[r] *= alpha;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt) {
+          o[dt][2 * r] *= alpha;
+          o[dt][2 * r + 1] *= alpha;
+        }
       }
-    float base[2];
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float m_new = fmaxf(m[r], mx[r]);
-      // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
-      // which avoids inf - inf and still gives p = 0 and alpha = 0.
-      base[r] = m_new == -INFINITY ? 0.0f : m_new;
-      const float alpha = exp2f(m[r] - base[r]);
-      m[r] = m_new;
-      l[r] *= alpha;
+      for (int nt = 0; nt < kBlockK / 8; ++nt)
 #pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        o[dt][2 * r] *= alpha;
-        o[dt][2 * r + 1] *= alpha;
+        for (int i = 0; i < 4; ++i) {
+          s[nt][i] = exp2f(s[nt][i] - base[i >> 1]);
+          l[i >> 1] += s[nt][i];
+        }
+
+      // O += P V, P rounded to bf16 as the A operand; one ldmatrix.x4.trans feeds two 8-dim
+      // n tiles.
+#pragma unroll
+      for (int kk = 0; kk < kBlockK / 16; ++kk) {
+        const uint32_t pa[4] = {pack_bf16x2(s[2 * kk][0], s[2 * kk][1]),
+                                pack_bf16x2(s[2 * kk][2], s[2 * kk][3]),
+                                pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +8, dims +0), (+0, +8), (+8, +8)
+          ldmatrix_x4_trans(b, &tile.v[kk * 16 + (g & 1) * 8 + gr][dp * 16 + (g >> 1) * 8]);
+          mma_bf16(o[2 * dp], pa, b[0], b[1]);
+          mma_bf16(o[2 * dp + 1], pa, b[2], b[3]);
+        }
       }
     }
-#pragma unroll
-    for (int nt = 0; nt < kBlockK / 8; ++nt)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        s[nt][i] = exp2f(s[nt][i] - base[i >> 1]);
-        l[i >> 1] += s[nt][i];
-      }
-
-    // O += P V, P rounded to bf16 as the A operand.
-#pragma unroll
-    for (int kk = 0; kk < kBlockK / 16; ++kk) {
-      const uint32_t pa[4] = {pack_bf16x2(s[2 * kk][0], s[2 * kk][1]),
-                              pack_bf16x2(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        const bf16* vp = &s_vt[dt * 8 + fr][kk * 16 + fc];
-        mma_bf16(o[dt], pa, word_at(vp), word_at(vp + 8));
-      }
-    }
+    __syncthreads();  // every warp is done with this stage before it is refilled
   }
 
   // Each row's sum is spread over its 4 lanes; add them up, normalize, store bf16 pairs.
@@ -199,7 +254,9 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a) {
 template <int D>
 void launch(const AttnArgs& a, cudaStream_t stream) {
   const dim3 grid(a.num_heads, a.num_seqs, (a.max_q_len + kBlockQ - 1) / kBlockQ);
-  prefill_kernel<D><<<grid, kThreads, 0, stream>>>(a);
+  constexpr int smem = 2 * sizeof(KvTile<D>);  // over the 48 KiB default for D = 128
+  CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  prefill_kernel<D><<<grid, kThreads, smem, stream>>>(a);
   check_launch();
 }
 

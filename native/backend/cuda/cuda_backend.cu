@@ -49,7 +49,10 @@ CudaBackend::~CudaBackend() { destroy(); }
 // Errors are ignored here: a destructor must not throw, and a failed free leaves nothing to do.
 void CudaBackend::destroy() {
   cudaSetDevice(device_);
+  release_stream();
   if (stream_) cudaStreamSynchronize(as_stream(stream_));
+  if (gate_flag_) cudaFreeHost(gate_flag_);
+  gate_flag_ = nullptr;
   matmul_destroy();
   if (attn_scratch_) cudaFree(attn_scratch_);
   attn_scratch_ = nullptr;
@@ -88,7 +91,7 @@ void CudaBackend::copy_to_device(void* dst, const void* host_src, size_t bytes) 
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {
   CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream_)));
-  CUDA_CHECK(cudaStreamSynchronize(as_stream(stream_)));
+  synchronize();
 }
 
 void CudaBackend::copy_device(void* dst, const void* src, size_t bytes) {
@@ -105,7 +108,7 @@ void CudaBackend::upload_f32(Tensor dst, const float* host_src) {
   for (size_t i = 0; i < staged.size(); ++i) staged[i] = f32_to_bf16_bits(host_src[i]);
   copy_to_device(dst.data, staged.data(), dst.bytes());
   // The staging buffer dies with this call: wait rather than rely on the driver's staging.
-  CUDA_CHECK(cudaStreamSynchronize(as_stream(stream_)));
+  synchronize();
 }
 
 void CudaBackend::download_f32(float* host_dst, Tensor src) {
@@ -119,7 +122,10 @@ void CudaBackend::download_f32(float* host_dst, Tensor src) {
   for (size_t i = 0; i < staged.size(); ++i) host_dst[i] = bf16_bits_to_f32(staged[i]);
 }
 
-void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(as_stream(stream_))); }
+void CudaBackend::synchronize() {
+  release_stream();  // waiting on a held stream would wait for the hold's timeout
+  CUDA_CHECK(cudaStreamSynchronize(as_stream(stream_)));
+}
 
 Event CudaBackend::event_create() {
   cudaEvent_t e = nullptr;

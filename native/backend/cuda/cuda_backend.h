@@ -48,6 +48,8 @@ class CudaBackend : public Backend {
   void graph_destroy(Graph g) override;
   void kernel_trace_begin() override;
   std::vector<KernelRecord> kernel_trace_end() override;
+  void hold_stream() override;
+  void release_stream() override;
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
   void fill(Tensor t, float value) override;
@@ -77,6 +79,9 @@ class CudaBackend : public Backend {
   // Split-KV decode partials (attention.cu). Fixed size, allocated once: ops never allocate.
   static constexpr size_t kAttnScratchBytes = size_t(32) << 20;
   void* attn_scratch_ = nullptr;
+  // hold_stream's flag (stream_gate.cu): pinned host memory the gate kernel polls.
+  int* gate_flag_ = nullptr;
+  bool held_ = false;
 };
 
 std::unique_ptr<Backend> make_cuda_backend(int device_index);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "backend/cuda/check.h"
@@ -53,6 +54,8 @@ void CUPTIAPI buffer_completed(CUcontext, uint32_t, uint8_t* buffer, size_t, siz
     while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
       if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
       const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+      // hold_stream's wait is not part of the step
+      if (k->name && std::strstr(k->name, "stream_gate_kernel")) continue;
       g_kernels.push_back(RawKernel{k->name ? demangle(k->name) : "?", k->start, k->end});
     }
   }
