@@ -3,7 +3,7 @@
 // floor (DESIGN.md section 5) computed from peaks measured in this same run. A benchmark, not a
 // test: it prints a table last and saves every result as JSON.
 // Run on the GPU machine: npm run build && node bench/gpu-roofline.mjs [--out DIR] [--model NAME]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, sweep } from '../dist/index.js';
@@ -63,6 +63,25 @@ for (const [mode, b, l] of [['decode', 1, 1024], ['decode', 64, 1024], ['prefill
   if (!p) continue;
   console.log(`\nper-op breakdown, ${mode} b${b} in${l} (profiled pass, eager):`);
   console.table(p.breakdown[mode].map((o) => ({ op: o.op, 'ms/step': +o.msPerStep.toFixed(4), share: `${(o.share * 100).toFixed(1)}%`, calls: o.calls })));
+  const trace = p.traceFiles.find((f) => f.endsWith(`_${mode}.trace.json`));
+  if (trace) printKernels(trace, mode === 'decode' ? 3 : 1);
+}
+
+// The kernels behind those ops (CUPTI records in the trace): which GEMM kernels cuBLASLt or the
+// GEMV candidate ran, and each kernel's device time.
+function printKernels(file, steps) {
+  const byName = new Map();
+  for (const e of JSON.parse(readFileSync(file, 'utf8')).traceEvents) {
+    if (e.cat !== 'kernel') continue;
+    const name = e.name.length > 70 ? `${e.name.slice(0, 67)}...` : e.name;
+    const k = byName.get(name) ?? { us: 0, calls: 0 };
+    k.us += e.dur;
+    k.calls += 1;
+    byName.set(name, k);
+  }
+  const top = [...byName].sort((a, b) => b[1].us - a[1].us).slice(0, 12);
+  console.log(`kernels (CUPTI, top ${top.length} by device time):`);
+  console.table(top.map(([name, k]) => ({ kernel: name, 'ms/step': +(k.us / 1000 / steps).toFixed(4), calls: k.calls, 'us/call': +(k.us / k.calls).toFixed(2) })));
 }
 
 writeFileSync(path.join(args.out, 'roofline.json'), JSON.stringify({ peaks, results }, null, 1));

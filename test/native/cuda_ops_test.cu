@@ -436,6 +436,9 @@ int main(int argc, char** argv) {
   run("matmul", [] { test_matmul(5, 1000, 256, DType::F32, false); });
   run("matmul", [] { test_matmul(4, 264, 128, DType::F32, true); });
   run("matmul", [] { test_matmul(1, 40, 72, DType::BF16, true, true); });
+  // Decode shapes.
+  run("matmul", [] { test_matmul(8, 4096, 4096, DType::BF16, true); });
+  run("matmul", [] { test_matmul(2, 1000, 264, DType::F32, true); });
   run("rope", [] { test_rope(8, 2, 128, 16, false, 1.0f); });
   run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
   run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });
@@ -455,6 +458,13 @@ int main(int argc, char** argv) {
     test_attention("decode attention", 32, 8, 128, 16, std::vector<int>(96, 1),
                    std::vector<int>(ctx.begin(), ctx.end()));
   });
+  // 64 sequences x 8 KV heads: more CTAs than one wave holds, so the context is split a few
+  // ways for full waves and the partials are combined.
+  run("decode attention", [] {
+    const std::vector<int32_t> ctx = random_ints(64, 500, 1100);
+    test_attention("decode attention", 32, 8, 128, 16, std::vector<int>(64, 1),
+                   std::vector<int>(ctx.begin(), ctx.end()));
+  });
   const std::vector<int> pq = {300, 17, 1, 64, 65, 2}, pctx = {300, 117, 50, 64, 1000, 2};
   for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {12, 4, 64, 16}, {8, 4, 32, 16},
                   {4, 2, 16, 16}})
@@ -463,6 +473,14 @@ int main(int argc, char** argv) {
     });
   run("prefill attention", [] {
     test_attention("prefill attention", 8, 2, 128, 16, {1, 2}, {1, 2});
+  });
+  // Many key tiles: the cp.async pipeline's steady state, tiles wholly below the diagonal, and a
+  // long cached prefix.
+  run("prefill attention", [] {
+    test_attention("prefill attention", 8, 2, 128, 16, {1000, 700, 130}, {1000, 2000, 130});
+  });
+  run("prefill attention", [] {
+    test_attention("prefill attention", 4, 4, 64, 32, {513, 129}, {600, 1129});
   });
   run("graph attention", test_attention_graph);
   run("swiglu", [] { test_swiglu(5, 1000); });

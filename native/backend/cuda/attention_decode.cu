@@ -10,6 +10,7 @@
 // the CTA writes the output itself; otherwise a combine kernel merges the partials through
 // their log-sum-exp.
 #include <algorithm>
+#include <type_traits>
 
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
@@ -105,15 +106,20 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
     if (tok >= end) return make_uint4(0, 0, 0, 0);
     return *reinterpret_cast<const uint4*>(cache + kv_offset(a, seq_blocks, tok, kvh) + slice * 8);
   };
-  for (int c0 = begin; c0 < end; c0 += kChunk) {
-    // 1. Scores. All K loads of the chunk are issued before the first is used.
-    uint4 kv[kPerThread];
+  // K rows of the first chunk. Each round issues its V loads before scoring and the next
+  // chunk's K loads right after, so loads stay in flight through the whole round (a split of
+  // one chunk, the small-batch case, waits for K and V once, together).
+  uint4 kr[kPerThread], vr[kPerThread];
 #pragma unroll
-    for (int j = 0; j < kPerThread; ++j) kv[j] = load_row(a.k_cache, c0 + lane_t + j * kLanes);
+  for (int j = 0; j < kPerThread; ++j) kr[j] = load_row(a.k_cache, begin + lane_t + j * kLanes);
+  for (int c0 = begin; c0 < end; c0 += kChunk) {
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j) vr[j] = load_row(a.v_cache, c0 + lane_t + j * kLanes);
+    // 1. Scores.
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
       float k[8];
-      bf16x8_to_f32(kv[j], k);
+      bf16x8_to_f32(kr[j], k);
       const int t = lane_t + j * kLanes;
 #pragma unroll
       for (int g = 0; g < H; ++g) {
@@ -125,9 +131,8 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
         if (slice == 0) s_p[g][t] = c0 + t < end ? dot : -INFINITY;
       }
     }
-    // The V rows go into the same registers now, so their loads overlap the softmax step.
 #pragma unroll
-    for (int j = 0; j < kPerThread; ++j) kv[j] = load_row(a.v_cache, c0 + lane_t + j * kLanes);
+    for (int j = 0; j < kPerThread; ++j) kr[j] = load_row(a.k_cache, c0 + kChunk + lane_t + j * kLanes);
     __syncthreads();
 
     // 2. Online softmax, one warp per head; each lane takes two of the chunk's tokens.
@@ -157,7 +162,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
       float v[8];
-      bf16x8_to_f32(kv[j], v);
+      bf16x8_to_f32(vr[j], v);
       const int t = lane_t + j * kLanes;
 #pragma unroll
       for (int g = 0; g < H; ++g) {
@@ -214,10 +219,13 @@ __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
   float m = -INFINITY;
   for (int i = 0; i < p.num_splits; ++i) m = fmaxf(m, s_lse[i]);
   float num = 0.0f, den = 0.0f;
+  // Unrolled with the skip as a predicate rather than a branch, so several splits' loads are in
+  // flight at once (a long context at batch 1 has a hundred splits or more).
+#pragma unroll 8
   for (int i = 0; i < p.num_splits; ++i) {
-    if (s_lse[i] == -INFINITY) continue;
-    const float w = exp2f(s_lse[i] - m);
-    num += w * p.o_part[(base + i) * D + d];
+    const bool empty = s_lse[i] == -INFINITY;
+    const float w = empty ? 0.0f : exp2f(s_lse[i] - m);
+    num += empty ? 0.0f : w * p.o_part[(base + i) * D + d];
     den += w;
   }
   const int q_row = a.q_start[seq];
@@ -237,12 +245,35 @@ void launch(const DecodeArgs& p, cudaStream_t stream) {
   }
 }
 
-template <int D>
-void launch(const DecodeArgs& p, int heads_per_cta, cudaStream_t stream) {
-  if (heads_per_cta == 1) launch<D, 1>(p, stream);
-  else if (heads_per_cta == 2) launch<D, 2>(p, stream);
-  else if (heads_per_cta <= 4) launch<D, 4>(p, stream);
-  else launch<D, 8>(p, stream);
+// Calls f(D, H) with the kernel's template arguments as integral constants: D the head width
+// (real models use 64 and 128; 16 and 32 are the tiny test models'), H the query heads per CTA.
+template <typename F>
+void with_kernel_shape(int head_dim, int heads_per_cta, F&& f) {
+  auto with_h = [&](auto d) {
+    if (heads_per_cta == 1) f(d, std::integral_constant<int, 1>{});
+    else if (heads_per_cta == 2) f(d, std::integral_constant<int, 2>{});
+    else if (heads_per_cta <= 4) f(d, std::integral_constant<int, 4>{});
+    else f(d, std::integral_constant<int, 8>{});
+  };
+  switch (head_dim) {
+    case 16: with_h(std::integral_constant<int, 16>{}); break;
+    case 32: with_h(std::integral_constant<int, 32>{}); break;
+    case 64: with_h(std::integral_constant<int, 64>{}); break;
+    default: with_h(std::integral_constant<int, 128>{}); break;
+  }
+}
+
+// Splits of the context per (sequence, head group). When one-chunk splits all fit in one wave
+// of resident CTAs, take them: a CTA's time is then one chunk's chain of dependent loads (the
+// small-batch case). Otherwise the fewest splits whose CTAs fill their waves to 85% or more, so
+// neither a short last wave nor needless partials cost time. Depends on host-side sizes only.
+int64_t choose_splits(int64_t ctas, int64_t max_splits, int64_t slots) {
+  if (ctas * max_splits <= slots) return max_splits;
+  for (int64_t s = 1; s < max_splits; ++s) {
+    const int64_t total = ctas * s, waves = (total + slots - 1) / slots;
+    if (total * 100 >= waves * slots * 85) return s;
+  }
+  return max_splits;
 }
 
 }  // namespace
@@ -252,27 +283,27 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
   DecodeArgs p{a};
   const int group = a.num_heads / a.num_kv_heads;
   p.head_groups = (group + kMaxHeads - 1) / kMaxHeads;
-  // Enough CTAs for about four per SM (memory-bound: loads in flight are what count), no split
-  // shorter than kMinSplitTokens, and no more partials than the scratch holds.
+  const int heads_per_cta = std::min(group, kMaxHeads);
+  int per_sm = 0;  // CTAs of this kernel one SM holds at once
+  with_kernel_shape(a.head_dim, heads_per_cta, [&](auto d, auto h) {
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &per_sm, decode_kernel<decltype(d)::value, decltype(h)::value>, kThreads, 0));
+  });
+  // No split shorter than kMinSplitTokens, and no more partials than the scratch holds.
   const int64_t ctas = (int64_t)a.num_seqs * a.num_kv_heads * p.head_groups;
-  const int64_t want = std::max<int64_t>(1, (4 * (int64_t)num_sms + ctas - 1) / ctas);
   const int64_t by_len = std::max(1, (a.max_ctx_len + kMinSplitTokens - 1) / kMinSplitTokens);
   const int64_t per_split = (int64_t)a.num_seqs * a.num_heads * (a.head_dim + 1) * sizeof(float);
   const int64_t by_scratch = std::max<int64_t>(1, (int64_t)scratch_bytes / per_split);
-  const int64_t splits = std::min({want, by_len, by_scratch});
+  const int64_t splits =
+      choose_splits(ctas, std::min(by_len, by_scratch), (int64_t)std::max(1, per_sm) * num_sms);
   const int64_t ctx = std::max(1, a.max_ctx_len);
   p.split_tokens = (int)(((ctx + splits - 1) / splits + kChunk - 1) / kChunk * kChunk);
   p.num_splits = (int)((ctx + p.split_tokens - 1) / p.split_tokens);
   p.o_part = static_cast<float*>(scratch);
   p.lse_part = p.o_part + (int64_t)a.num_seqs * a.num_heads * p.num_splits * a.head_dim;
-  const int heads_per_cta = std::min(group, kMaxHeads);
-  // Real models use 64 and 128; 16 and 32 are the tiny test models' widths.
-  switch (a.head_dim) {
-    case 16: launch<16>(p, heads_per_cta, stream); break;
-    case 32: launch<32>(p, heads_per_cta, stream); break;
-    case 64: launch<64>(p, heads_per_cta, stream); break;
-    default: launch<128>(p, heads_per_cta, stream); break;
-  }
+  with_kernel_shape(a.head_dim, heads_per_cta, [&](auto d, auto h) {
+    launch<decltype(d)::value, decltype(h)::value>(p, stream);
+  });
 }
 
 }  // namespace gpubench

@@ -10,7 +10,7 @@ namespace gpubench {
 
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kWarps = 4;  // heads per block
 
 struct RopeArgs {
   bf16* q;
@@ -29,9 +29,11 @@ struct RopeArgs {
   bf16* v_cache;
 };
 
-// One block per token. The block first makes the token's cos/sin table in shared memory, then
-// each warp takes whole heads: q heads, k heads, then v heads (copied only). Within a head,
-// lane i handles the rotate_half pairs (i, i + head_dim/2), i += 32.
+// Grid: (token, group of kWarps heads). The block first makes the token's cos/sin table in
+// shared memory, then each warp takes one head of the token's tasks: q heads, k heads, then v
+// heads (copied only). Within a head, lane i handles the rotate_half pairs (i, i + head_dim/2),
+// i += 32. One head per warp keeps every warp's chain of loads short: a decode step has a token
+// or a few, and a block looping over all 48 heads of a token took ~10 us.
 __global__ void rope_kv_write_kernel(RopeArgs a) {
   extern __shared__ float table[];  // cos at [0, half), sin at [half, 2*half)
   const int t = blockIdx.x, half = a.head_dim / 2;
@@ -39,7 +41,7 @@ __global__ void rope_kv_write_kernel(RopeArgs a) {
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     // The angle is an fp32 product, as Hugging Face computes it; its cos and sin are taken in
     // double because positions reach 1e5 radians and the fast-math sinf/cosf lose accuracy
-    // there. One sincos per pair per token: negligible.
+    // there. One sincos per pair in each of the token's blocks: negligible.
     double s, c;
     sincos((double)(pos * a.inv_freq[i]), &s, &c);
     table[i] = (float)c * a.attn_factor;
@@ -51,9 +53,10 @@ __global__ void rope_kv_write_kernel(RopeArgs a) {
   // Row of (slot, KV head 0) in the [blocks][kv heads][block_size] cache; -1: no write.
   const int64_t block = slot / a.block_size, offset = slot % a.block_size;
   const int64_t cache_row = slot < 0 ? -1 : block * a.num_kv_heads * a.block_size + offset;
-  const int lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31;
   const int rotated = a.num_heads + a.num_kv_heads;
-  for (int h = threadIdx.x >> 5; h < rotated + a.num_kv_heads; h += nwarps) {
+  const int h = blockIdx.y * kWarps + (threadIdx.x >> 5);
+  if (h < rotated + a.num_kv_heads) {
     const int kvh = h - (h < rotated ? a.num_heads : rotated);  // kv head of a k or v task
     // A slot < 0 marks a token whose KV is not stored (padding): rotate, skip the cache write.
     bf16* cache_dst = cache_row < 0 || h < a.num_heads
@@ -65,7 +68,7 @@ __global__ void rope_kv_write_kernel(RopeArgs a) {
         const bf16* src = a.v + t * a.row_stride + (int64_t)kvh * a.head_dim;
         for (int d = lane; d < a.head_dim; d += 32) cache_dst[d] = src[d];
       }
-      continue;
+      return;
     }
     const bool is_q = h < a.num_heads;
     bf16* x = is_q ? a.q + t * a.row_stride + (int64_t)h * a.head_dim
@@ -117,7 +120,9 @@ void CudaBackend::rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride
              (int)d, (int)kv.block_size, positions, slots, rope.inv_freq, rope.attn_factor,
              static_cast<const bf16*>(rope.q_norm), static_cast<const bf16*>(rope.k_norm),
              rope.norm_eps, static_cast<bf16*>(kv.k), static_cast<bf16*>(kv.v)};
-  rope_kv_write_kernel<<<(unsigned)q.rows, kThreads, (size_t)d * sizeof(float), stream_>>>(a);
+  const int tasks = num_heads + 2 * (int)kv.num_kv_heads;  // q, k (rotated) and v (copied) heads
+  const dim3 grid((unsigned)q.rows, (unsigned)((tasks + kWarps - 1) / kWarps));
+  rope_kv_write_kernel<<<grid, kWarps * 32, (size_t)d * sizeof(float), stream_>>>(a);
   check_launch();
 }
 
