@@ -2,7 +2,7 @@
 // (mma.sync m16n8k16, bf16 in, fp32 accumulate). Reference: attention() in
 // backend/cpu/attention.cc.
 //
-// Grid: (query head, sequence, 64-row query tile); 4 warps, 16 query rows each. K and V tiles of
+// Grid: (query head, sequence, 128-row query tile); 4 warps, 32 query rows each. K and V tiles of
 // 64 keys are copied into shared memory with cp.async, two stages deep, so the next tile's loads
 // overlap this tile's math. Each warp computes S = Q K^T for its rows (K fragments through
 // ldmatrix), masks only the tiles that cross its causal diagonal, keeps the online softmax in
@@ -21,8 +21,12 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kBlockQ = 16 * kWarps;  // query rows per CTA: one mma M tile per warp
-constexpr int kBlockK = 64;           // keys per tile
+// Query rows per warp: two mma M tiles, so every K or V fragment read from shared memory feeds
+// two MMAs (with one, ldmatrix traffic matched the tensor cores' and capped the kernel).
+constexpr int kMTiles = 2;
+constexpr int kWarpRows = 16 * kMTiles;
+constexpr int kBlockQ = kWarpRows * kWarps;  // query rows per CTA
+constexpr int kBlockK = 64;                  // keys per tile
 // Shared rows padded by 16 bytes so the 8 row addresses of each ldmatrix phase fall in 8
 // different 16-byte bank groups.
 constexpr int kPad = 8;
@@ -32,6 +36,14 @@ template <int D>
 struct KvTile {
   bf16 k[kBlockK][D + kPad];
   bf16 v[kBlockK][D + kPad];
+};
+
+// The CTA's shared memory: its query rows (A fragments are read from here for every tile, as
+// registers cannot hold them beside two M tiles of output) and two K/V stages.
+template <int D>
+struct PrefillSmem {
+  bf16 q[kBlockQ][D + kPad];
+  KvTile<D> kv[2];
 };
 
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
@@ -93,8 +105,8 @@ __device__ __forceinline__ uint32_t word_at(const bf16* p) {
 // For O = P V, B[k][n] = V[key k][dim n]: columns of the V tile, read by ldmatrix.trans.
 template <int D>
 __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
-  extern __shared__ uint4 smem[];  // two KvTile<D> stages
-  KvTile<D>* tiles = reinterpret_cast<KvTile<D>*>(smem);
+  extern __shared__ uint4 smem_raw[];
+  PrefillSmem<D>& sm = *reinterpret_cast<PrefillSmem<D>*>(smem_raw);
 
   const int h = blockIdx.x, seq = blockIdx.y;
   const int kvh = h / (a.num_heads / a.num_kv_heads);
@@ -109,10 +121,9 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
   const int kv_end = min(ctx, prefix + min(row0 + kBlockQ, q_len));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int fr = lane / 4, fc = 2 * (lane % 4);
-  const int wrow = row0 + warp * 16;
-  const int pos[2] = {prefix + wrow + fr, prefix + wrow + fr + 8};  // positions of my two rows
+  const int wrow = row0 + warp * kWarpRows;  // this warp's first row, within the sequence
   // Keys this warp's rows can see: up to its last valid row's position.
-  const int warp_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + 16, q_len)) : 0;
+  const int warp_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + kWarpRows, q_len)) : 0;
   const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
 
   // Keys past kv_end are zero-filled, never garbage: a NaN there would survive p = 0 in the mma.
@@ -126,109 +137,134 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
     }
   };
 
+  // The query rows (zeros past q_len) travel with the first K/V tile.
+  const bf16* q_head = a.q + (int64_t)q0 * a.q_stride + (int64_t)h * D;
+  for (int i = threadIdx.x; i < kBlockQ * (D / 8); i += kThreads) {
+    const int r = i / (D / 8), c = (i % (D / 8)) * 8;
+    const bool valid = row0 + r < q_len;
+    cp_async_16(&sm.q[r][c], q_head + (valid ? (int64_t)(row0 + r) * a.q_stride + c : 0), valid);
+  }
   const int num_tiles = (kv_end + kBlockK - 1) / kBlockK;
-  load_tile(tiles[0], 0);
+  load_tile(sm.kv[0], 0);
   cp_async_commit();
 
-  // Q stays in registers as A fragments for the whole key loop; rows past q_len are zeros.
-  uint32_t qf[D / 16][4];
-  const bf16* q_head = a.q + (int64_t)q0 * a.q_stride + (int64_t)h * D;
+  float o[kMTiles][D / 8][4];
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk)
+  for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int r = wrow + fr + 8 * (i & 1);
-      qf[kk][i] = r < q_len ? word_at(q_head + r * a.q_stride + kk * 16 + fc + 8 * (i >> 1)) : 0u;
-    }
-
-  float o[D / 8][4];
+    for (int dt = 0; dt < D / 8; ++dt) o[mt][dt][0] = o[mt][dt][1] = o[mt][dt][2] = o[mt][dt][3] = 0.0f;
+  // Per M tile, the thread's two rows (fr and fr + 8): running max and sum (this thread's
+  // columns only).
+  float m[kMTiles][2], l[kMTiles][2];
 #pragma unroll
-  for (int dt = 0; dt < D / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // l: this thread's columns only
+  for (int mt = 0; mt < kMTiles; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
 
   // ldmatrix row addresses: lane group g = lane / 8 supplies the rows of matrix g.
   const int g = lane / 8, gr = lane % 8;
 
   for (int t = 0; t < num_tiles; ++t) {
     if (t + 1 < num_tiles) {  // the other stage was freed by the barrier ending tile t - 1
-      load_tile(tiles[(t + 1) & 1], (t + 1) * kBlockK);
+      load_tile(sm.kv[(t + 1) & 1], (t + 1) * kBlockK);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
-    __syncthreads();  // tile t has landed for every thread
+    __syncthreads();  // tile t (and, first time, Q) has landed for every thread
 
     const int k0 = t * kBlockK;
-    const KvTile<D>& tile = tiles[t & 1];
+    const KvTile<D>& tile = sm.kv[t & 1];
     if (k0 < warp_kv_end) {  // warp-uniform: a tile wholly past this warp's rows adds nothing
-      // S = Q K^T: 16 rows x 64 keys per warp; one ldmatrix.x4 feeds two 8-key n tiles.
-      float s[kBlockK / 8][4];
+      // S = Q K^T: 32 rows x 64 keys per warp. Per 16 dims: the A fragments of both M tiles,
+      // then each ldmatrix.x4 of K feeds two 8-key n tiles of both.
+      float s[kMTiles][kBlockK / 8][4];
 #pragma unroll
-      for (int nt = 0; nt < kBlockK / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+      for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)
+        for (int nt = 0; nt < kBlockK / 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t qa[kMTiles][4];  // matrices: (rows +0, dims +0), (+8, +0), (+0, +8), (+8, +8)
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt)
+          ldmatrix_x4(qa[mt], &sm.q[warp * kWarpRows + mt * 16 + (g & 1) * 8 + gr][kk * 16 + (g >> 1) * 8]);
 #pragma unroll
         for (int np = 0; np < kBlockK / 16; ++np) {
           uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +0, dims +8), (+8, +0), (+8, +8)
           ldmatrix_x4(b, &tile.k[np * 16 + (g >> 1) * 8 + gr][kk * 16 + (g & 1) * 8]);
-          mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
-          mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
-        }
-
-      // Scale into base 2; mask (causal, and keys past kv_end) only where the tile crosses this
-      // warp's diagonal or the end of the keys; take each row's max over the 4 lanes sharing it.
-      const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
-      float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int nt = 0; nt < kBlockK / 8; ++nt)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int key = k0 + nt * 8 + fc + (i & 1);
-          const bool visible = !masked || (key <= pos[i >> 1] && key < kv_end);
-          s[nt][i] = visible ? s[nt][i] * a.scale_log2 : -INFINITY;
-          mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
-        }
-      float base[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        const float m_new = fmaxf(m[r], mx[r]);
-        // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
-        // which avoids inf - inf and still gives p = 0 and alpha = 0.
-        base[r] = m_new == -INFINITY ? 0.0f : m_new;
-        const float alpha = exp2f(m[r] - base[r]);
-        m[r] = m_new;
-        l[r] *= alpha;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt) {
-          o[dt][2 * r] *= alpha;
-          o[dt][2 * r + 1] *= alpha;
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_bf16(s[mt][2 * np], qa[mt], b[0], b[1]);
+            mma_bf16(s[mt][2 * np + 1], qa[mt], b[2], b[3]);
+          }
         }
       }
+
+      // Scale into base 2; mask (causal, and keys past kv_end) only where the tile crosses this
+      // warp's diagonal or the end of the keys; online softmax per row, each row's max taken
+      // over the 4 lanes sharing it.
+      const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
 #pragma unroll
-      for (int nt = 0; nt < kBlockK / 8; ++nt)
+      for (int mt = 0; mt < kMTiles; ++mt) {
+        const int pos0 = prefix + wrow + mt * 16 + fr;  // position of row fr; row fr + 8 is +8
+        float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          s[nt][i] = exp2f(s[nt][i] - base[i >> 1]);
-          l[i >> 1] += s[nt][i];
+        for (int nt = 0; nt < kBlockK / 8; ++nt)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const int key = k0 + nt * 8 + fc + (i & 1);
+            const bool visible = !masked || (key <= pos0 + 8 * (i >> 1) && key < kv_end);
+            s[mt][nt][i] = visible ? s[mt][nt][i] * a.scale_log2 : -INFINITY;
+            mx[i >> 1] = fmaxf(mx[i >> 1], s[mt][nt][i]);
+          }
+        float base[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+          const float m_new = fmaxf(m[mt][r], mx[r]);
+          // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
+          // which avoids inf - inf and still gives p = 0 and alpha = 0.
+          base[r] = m_new == -INFINITY ? 0.0f : m_new;
+          const float alpha = exp2f(m[mt][r] - base[r]);
+          m[mt][r] = m_new;
+          l[mt][r] *= alpha;
+#pragma unroll
+          for (int dt = 0; dt < D / 8; ++dt) {
+            o[mt][dt][2 * r] *= alpha;
+            o[mt][dt][2 * r + 1] *= alpha;
+          }
         }
+#pragma unroll
+        for (int nt = 0; nt < kBlockK / 8; ++nt)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            s[mt][nt][i] = exp2f(s[mt][nt][i] - base[i >> 1]);
+            l[mt][i >> 1] += s[mt][nt][i];
+          }
+      }
 
       // O += P V, P rounded to bf16 as the A operand; one ldmatrix.x4.trans feeds two 8-dim
-      // n tiles.
+      // n tiles of both M tiles.
 #pragma unroll
       for (int kk = 0; kk < kBlockK / 16; ++kk) {
-        const uint32_t pa[4] = {pack_bf16x2(s[2 * kk][0], s[2 * kk][1]),
-                                pack_bf16x2(s[2 * kk][2], s[2 * kk][3]),
-                                pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+        uint32_t pa[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          pa[mt][0] = pack_bf16x2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          pa[mt][1] = pack_bf16x2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          pa[mt][2] = pack_bf16x2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          pa[mt][3] = pack_bf16x2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
 #pragma unroll
         for (int dp = 0; dp < D / 16; ++dp) {
           uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +8, dims +0), (+0, +8), (+8, +8)
           ldmatrix_x4_trans(b, &tile.v[kk * 16 + (g & 1) * 8 + gr][dp * 16 + (g >> 1) * 8]);
-          mma_bf16(o[2 * dp], pa, b[0], b[1]);
-          mma_bf16(o[2 * dp + 1], pa, b[2], b[3]);
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_bf16(o[mt][2 * dp], pa[mt], b[0], b[1]);
+            mma_bf16(o[mt][2 * dp + 1], pa[mt], b[2], b[3]);
+          }
         }
       }
     }
@@ -237,24 +273,27 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
 
   // Each row's sum is spread over its 4 lanes; add them up, normalize, store bf16 pairs.
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    const int row = wrow + fr + 8 * r;
-    if (row >= q_len) continue;
-    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-    bf16* dst = a.out + (int64_t)(q0 + row) * a.out_stride + (int64_t)h * D + fc;
+  for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<uint32_t*>(dst + dt * 8) =
-          pack_bf16x2(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
-  }
+    for (int r = 0; r < 2; ++r) {
+      float sum = l[mt][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = wrow + mt * 16 + fr + 8 * r;
+      if (row >= q_len) continue;
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      bf16* dst = a.out + (int64_t)(q0 + row) * a.out_stride + (int64_t)h * D + fc;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt)
+        *reinterpret_cast<uint32_t*>(dst + dt * 8) =
+            pack_bf16x2(o[mt][dt][2 * r] * inv, o[mt][dt][2 * r + 1] * inv);
+    }
 }
 
 template <int D>
 void launch(const AttnArgs& a, cudaStream_t stream) {
   const dim3 grid(a.num_heads, a.num_seqs, (a.max_q_len + kBlockQ - 1) / kBlockQ);
-  constexpr int smem = 2 * sizeof(KvTile<D>);  // over the 48 KiB default for D = 128
+  constexpr int smem = sizeof(PrefillSmem<D>);  // over the 48 KiB default for D >= 64
   CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   prefill_kernel<D><<<grid, kThreads, smem, stream>>>(a);
   check_launch();
