@@ -6,7 +6,7 @@ import type {
   NativeEngine,
   NativeEngineInfo,
   NativeGenerateResult,
-  NativeMtpOptions,
+  NativeGenerateOptions,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
@@ -150,15 +150,19 @@ export class Engine {
    * checkpoint loaded with weightsPath. Needs maxContext ≥ inputIds.length + steps. With useGraphs
    * the decode steps replay CUDA graphs (ignored where the backend has none).
    *
-   * With mtp.mtpDrafts = K > 0 (an engine opened with maxDrafts ≥ K), the MTP layer drafts K tokens
-   * after the prefill and after each step, and each of the `steps` steps verifies the last token and
-   * its drafts in one forward, accepts drafts as mtp.mtpAccept pins, and emits them and the main
+   * MoE layers route for real unless options.moeRouting names a pinned policy ('balanced',
+   * 'uniform', 'zipf:<s>'; not with MTP), which makes two backends' runs comparable when a router
+   * score sits within rounding of another.
+   *
+   * With options.mtpDrafts = K > 0 (an engine opened with maxDrafts ≥ K), the MTP layer drafts K
+   * tokens after the prefill and after each step, and each of the `steps` steps verifies the last
+   * token and its drafts in one forward, accepts drafts as options.mtpAccept pins, and emits them and the main
    * model's token after them: `logits` has each emitted token's row of its verification, `drafts`
    * and `draftLogits` each drafting's tokens and logits, `accepted` the drafts accepted per step.
    * mtpAccept 0 emits exactly the plain greedy tokens (the MTP golden test's setting); the drafts
    * then are the MTP module's predictions of the token after each.
    */
-  async generate(inputIds: Int32Array, steps: number, useGraphs = false, mtp?: NativeMtpOptions): Promise<NativeGenerateResult> {
+  async generate(inputIds: Int32Array, steps: number, useGraphs = false, options?: NativeGenerateOptions): Promise<NativeGenerateResult> {
     this.check();
     if (!(inputIds instanceof Int32Array) || inputIds.length === 0) {
       throw new InvalidArgumentError('inputIds: expected a non-empty Int32Array (allowed: token ids in [0, vocab))', { field: 'inputIds' });
@@ -174,7 +178,7 @@ export class Engine {
       throw new InvalidArgumentError(`steps: ${steps} is not allowed (allowed: a non-negative integer)`, { field: 'steps' });
     }
     try {
-      return await this.native.generate(inputIds, steps, useGraphs, mtp);
+      return await this.native.generate(inputIds, steps, useGraphs, options);
     } catch (e) {
       throw fromNative(e);
     }

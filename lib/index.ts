@@ -63,6 +63,7 @@ export type {
   NativeDeviceInfo,
   NativeGenerateResult,
   NativeMtpOptions,
+  NativeGenerateOptions,
   NativePeaks,
   NativePointResult,
 } from './native.js';

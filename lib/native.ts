@@ -112,6 +112,10 @@ export interface NativeMtpOptions {
   /** Default 'all'. */
   mtpAccept?: MtpAccept;
 }
+/** generate()'s options: MTP, and the MoE routing (default 'real'; a pinned policy, not with MTP). */
+export interface NativeGenerateOptions extends NativeMtpOptions {
+  moeRouting?: string;
+}
 export type ProfileWhat = 'none' | 'prefill' | 'decode' | 'both';
 
 export interface NativePointOptions extends NativeMtpOptions {
@@ -234,9 +238,10 @@ export interface NativeEngine {
   submit(request: { id: number; inputIds: Int32Array }): void;
   /**
    * Prefill inputIds, then `steps` greedy decode steps, returning every step's logits; with
-   * mtp.mtpDrafts > 0, `steps` MTP steps (verify, accept as pinned, draft), and the drafts.
+   * mtp.mtpDrafts > 0, `steps` MTP steps (verify, accept as pinned, draft), and the drafts. Routes
+   * MoE layers for real unless options.moeRouting pins them.
    */
-  generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, mtp?: NativeMtpOptions): Promise<NativeGenerateResult>;
+  generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, options?: NativeGenerateOptions): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;
   info(): NativeEngineInfo;
   /** Stops the running job between steps (it rejects with ERR_ABORTED). */

@@ -184,7 +184,7 @@ PointOptions point_options_from_js(const Napi::Object& o) {
 MtpOptions mtp_options_from_js(const Napi::Value& value) {
   MtpOptions m;
   if (value.IsUndefined()) return m;
-  if (!value.IsObject()) fail(ErrorCode::InvalidArgument, "MTP options must be an object {mtpDrafts, mtpAccept}");
+  if (!value.IsObject()) fail(ErrorCode::InvalidArgument, "options must be an object {mtpDrafts, mtpAccept, ...}");
   Napi::Object o = value.As<Napi::Object>();
   m.drafts = integer_or(o, "mtpDrafts", 0);
   Acceptance& a = m.accept;
@@ -202,6 +202,17 @@ MtpOptions mtp_options_from_js(const Napi::Value& value) {
     return m;
   }
   fail(ErrorCode::InvalidArgument, "field 'mtpAccept' must be 'all', an integer or { rate }");
+}
+
+GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Napi::Value& options) {
+  GenerateOptions g;
+  g.use_graphs = use_graphs.IsBoolean() && use_graphs.As<Napi::Boolean>().Value();
+  const MtpOptions mtp = mtp_options_from_js(options);
+  g.mtp_drafts = mtp.drafts;
+  g.mtp_accept = mtp.accept;
+  if (options.IsObject() && !options.As<Napi::Object>().Get("moeRouting").IsUndefined())
+    g.moe_routing = string(options.As<Napi::Object>(), "moeRouting");
+  return g;
 }
 
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {

@@ -17,6 +17,8 @@ struct MtpOptions {
   Acceptance accept;
 };
 MtpOptions mtp_options_from_js(const Napi::Value& v);
+// generate()'s useGraphs and its options object {mtpDrafts, mtpAccept, moeRouting}.
+GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Napi::Value& options);
 
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r);
 Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g);

@@ -130,23 +130,21 @@ Napi::Value EngineWrap::Generate(const Napi::CallbackInfo& info) {
   require_open(env);
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsNumber()) {
     throw error_to_js(env, "ERR_INVALID_ARGUMENT",
-                      "generate expects (inputIds: Int32Array, steps: number, useGraphs?: boolean, mtp?: {mtpDrafts, mtpAccept})");
+                      "generate expects (inputIds: Int32Array, steps: number, useGraphs?: boolean, "
+                      "options?: {mtpDrafts, mtpAccept, moeRouting})");
   }
   Napi::Int32Array a = info[0].As<Napi::Int32Array>();
   std::vector<int32_t> prompt(a.Data(), a.Data() + a.ElementLength());
   int64_t steps = info[1].As<Napi::Number>().Int64Value();
-  bool graphs = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  MtpOptions mtp;
+  GenerateOptions o;
   guarded(env, [&] {
-    mtp = mtp_options_from_js(info[3]);
+    o = generate_options_from_js(info[2], info[3]);
     return env.Undefined();
   });
   cancel_.store(false);
   return run_async<GenerateResult>(
       env, *worker_, noop(env),
-      [this, prompt, steps, graphs, mtp](Napi::ThreadSafeFunction&) {
-        return engine().generate(prompt, steps, graphs, mtp.drafts, mtp.accept);
-      },
+      [this, prompt, steps, o](Napi::ThreadSafeFunction&) { return engine().generate(prompt, steps, o); },
       [](Napi::Env env, GenerateResult& g) -> Napi::Value { return generate_result_to_js(env, g); });
 }
 

@@ -126,15 +126,14 @@ PointResult Engine::run_point(const PointOptions& opts, const ProgressFn& progre
   return PointRunner(*model_, scheduler_, cancel_).run(opts, progress);
 }
 
-GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
-                                const Acceptance& mtp_accept) {
+GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o) {
   for (int32_t id : prompt) {
     if (id < 0 || id >= spec_.vocab_size) {
       fail(ErrorCode::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                            std::to_string(spec_.vocab_size) + ")");
     }
   }
-  return PointRunner(*model_, scheduler_, cancel_).generate(prompt, steps, use_graphs, mtp_drafts, mtp_accept);
+  return PointRunner(*model_, scheduler_, cancel_).generate(prompt, steps, o);
 }
 
 Peaks Engine::peaks() { return measure_peaks(*be_); }

@@ -35,8 +35,7 @@ class Engine {
   ~Engine();
 
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);
-  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
-                          const Acceptance& mtp_accept);
+  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
   Peaks peaks();
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }

@@ -233,21 +233,24 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   return res;
 }
 
-GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t K,
-                                     const Acceptance& accept) {
-  const int64_t L = (int64_t)prompt.size();
+GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o) {
+  const int64_t L = (int64_t)prompt.size(), K = o.mtp_drafts;
+  const Acceptance& accept = o.mtp_accept;
+  const RoutingPolicy routing = parse_routing(o.moe_routing);
+  if (routing.pinned() && K > 0) fail(ErrorCode::InvalidArgument, "generate pins MoE routing only without MTP drafts");
   const int64_t context = K > 0 ? mtp_context(L, steps, K) : L + steps + 1;
   if (L < 1 || steps < 0) fail(ErrorCode::InvalidArgument, "generate needs a non-empty prompt and steps >= 0");
   check_mtp(K, accept, 1);
   if (context > model_.options().max_context || L > model_.options().max_tokens_per_step) {
     fail(ErrorCode::InvalidArgument, "prompt of " + str(L) + " tokens + " + str(steps) + " steps exceeds the engine's limits");
   }
-  model_.unpin_routing();  // generate always routes for real
+  Unpin unpin{model_};
   Batch batch(model_.blocks(), {Request{0, prompt}}, context);
-  const bool graphs = use_graphs && model_.backend().supports_graphs() && K == 0;
+  const bool graphs = o.use_graphs && model_.backend().supports_graphs() && K == 0;
   GenerateResult g;
   SequenceKv& kv = batch.kv(0);
   std::vector<DecodeState> reqs{DecodeState{&kv, 0, std::vector<int32_t>(K)}};
+  model_.pin_routing(routing, 0, L);
   model_.forward({SeqStep{&kv, prompt.data(), L, 0}}, 0, nullptr);
   reqs[0].cur = model_.next_tokens(1)[0];
   g.tokens.push_back(reqs[0].cur);
@@ -263,6 +266,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
       continue;
     }
     std::vector<SeqStep> seqs{SeqStep{&kv, &reqs[0].cur, 1, kv.num_tokens}};
+    model_.pin_routing(routing, s + 1, 1);
     if (graphs) {
       model_.forward_graph(seqs, context);
     } else {

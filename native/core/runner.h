@@ -59,6 +59,16 @@ struct Progress {
 };
 using ProgressFn = std::function<void(const Progress&)>;
 
+struct GenerateOptions {
+  bool use_graphs = false;
+  int64_t mtp_drafts = 0;
+  Acceptance mtp_accept;
+  // "real" routes as the router chooses; a pinned policy (core/routing.h) fixes every MoE layer's
+  // experts, e.g. to compare two backends without a near-equal router score picking differently.
+  // Not with MTP drafts.
+  std::string moe_routing = "real";
+};
+
 struct GenerateResult {
   std::vector<int32_t> tokens;
   // One row per token: the prompt's last position, then each decode step's (with MTP, the rows of
@@ -79,8 +89,7 @@ class PointRunner {
   PointResult run(const PointOptions& opts, const ProgressFn& progress);
   // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row;
   // with mtp_drafts > 0, `steps` MTP steps (drafting after the prefill and after each step).
-  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, bool use_graphs, int64_t mtp_drafts,
-                          const Acceptance& mtp_accept);
+  GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
 
  private:
   ModelRunner& model_;

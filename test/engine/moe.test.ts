@@ -1,6 +1,6 @@
 // MoE models on the CPU engine: each pinned routing policy gives the loads DESIGN.md section 4
 // specifies (read back through runPoint's expertCounts), is deterministic for a seed, and never
-// leaks into generate(), which always routes for real; bad policies and impossible expert settings
+// leaks into generate(), which routes for real unless given a policy; bad policies and impossible expert settings
 // are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeModelSpec } from '../../lib/native.js';
@@ -94,6 +94,26 @@ describe('pinned MoE routing', () => {
     const alone = await e.generate(ids(16, 0), 5);
     const batched = await runWithRequests(e, point({ batchSize: 4, inputLen: 16, outputLen: 6, moeRouting: 'real' }));
     expect(batched.firstRequestTokens).toEqual(alone.tokens);
+  });
+
+  it('generate() takes a pinned policy: the same as a pinned point routes, and not what the router picks', async () => {
+    const pinned = await e.generate(ids(16, 0), 5, false, { moeRouting: 'zipf:1.2' });
+    expect((await e.generate(ids(16, 0), 5, false, { moeRouting: 'zipf:1.2' })).logits).toEqual(pinned.logits);
+    const batched = await runWithRequests(e, point({ batchSize: 1, inputLen: 16, outputLen: 6, moeRouting: 'zipf:1.2' }));
+    expect(batched.firstRequestTokens).toEqual(pinned.tokens);
+    const real = await e.generate(ids(16, 0), 5);
+    expect(real.logits[0]).not.toEqual(pinned.logits[0]);
+    expect(await e.generate(ids(16, 0), 5, false, { moeRouting: 'real' })).toEqual(real);
+  });
+
+  it('generate() refuses a pinned policy with MTP drafts, and a bad policy, in one line', async () => {
+    const err = (p: Promise<unknown>) => p.then(() => null, (x: unknown) => x as Error & { code: string });
+    const bad = await err(e.generate(ids(4, 0), 1, false, { moeRouting: 'zipf' }));
+    expect(bad?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(bad?.message).toMatch(/^moe routing 'zipf' is not allowed/);
+    const mtp = await err(e.generate(ids(4, 0), 1, false, { moeRouting: 'balanced', mtpDrafts: 1 }));
+    expect(mtp?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(mtp?.message).toBe('generate pins MoE routing only without MTP drafts');
   });
 
   it.each(['', 'Balanced', 'zipf', 'zipf:0', 'zipf:-1', 'zipf:x', 'random'])('policy %j is a one-line ERR_INVALID_ARGUMENT', async (bad) => {

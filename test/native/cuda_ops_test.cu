@@ -357,6 +357,8 @@ int main(int argc, char** argv) {
   run("swiglu", [] { test_swiglu(3, 37); });
   run("argmax", [] { test_argmax(32000); });
   run("argmax", [] { test_argmax(32007); });
+  run_moe_tests();
+  run_mla_tests();
 
   std::printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;

@@ -138,4 +138,8 @@ inline void run(const std::string& name, const std::function<void()>& fn) {
   }
 }
 
+// Each op family's file defines its cases' runner; main() in cuda_ops_test.cu calls them.
+void run_moe_tests();
+void run_mla_tests();
+
 }  // namespace gpubench::test

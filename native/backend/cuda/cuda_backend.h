@@ -42,6 +42,7 @@ class CudaBackend : public Backend {
   float event_elapsed_ms(Event start, Event end) override;
   void event_destroy(Event e) override;
   bool supports_graphs() const override { return true; }
+  bool implements(OpFamily) const override { return true; }
   void capture_begin() override;
   Graph capture_end() override;
   void graph_replay(Graph g) override;
@@ -64,6 +65,21 @@ class CudaBackend : public Backend {
                  const AttnMeta& meta, float scale) override;
   void swiglu(Tensor out, Tensor gate_up) override;
   void argmax(int32_t* out, Tensor logits) override;
+
+  // mixture of experts (moe.cu)
+  void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits,
+                 const MoeRouteParams& p) override;
+  void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
+                   const float* topk_weights, int top_k, bool accumulate,
+                   const MoeWorkspace& ws) override;
+  void sigmoid_gate(Tensor y, Tensor x, Tensor w) override;
+
+  // MLA (mla.cu)
+  void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) override;
+  void mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
+                         const int32_t* slots, RopeParams rope, KvLayer kv) override;
+  void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
+                     const AttnMeta& meta, float scale) override;
 
  private:
   void matmul_init();     // cuBLASLt handle and workspace (matmul.cu)

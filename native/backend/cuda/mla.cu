@@ -1,0 +1,304 @@
+// mla: DeepSeek's multi-head latent attention in absorbed form (backend.h describes the math): the
+// per-head batched matmul in and out of the latent space, and the rotary + latent-cache write. The
+// attention itself is in mla_attention.cu (kept apart so it compiles without cublasLt.h).
+// Reference: backend/cpu/mla.cc.
+//
+// matmul_heads is one cuBLASLt strided-batched GEMM, batch = heads: a head's slices are a matrix
+// whose leading dimension is row_stride, and consecutive heads sit head_stride apart, so the
+// strided views attention_mla.cc passes (q_nope inside q, W_UK^T and W_UV inside kv_b_proj,
+// q_latent and the output) are read and written in place, with tensor cores at prefill sizes and
+// fp32 accumulation. Descriptors and the heuristic's algorithm are made once per shape, strides
+// and alignment, so a CUDA graph capture or replay never queries the heuristic.
+//
+// mla_rope_kv_write has rope.cu's shape: one block per (token, group of heads), one warp per task
+// (a head's q_pe, or the token's latent RMSNorm + cache write), cos/sin in shared memory.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+[[noreturn]] void invalid(const char* op, const std::string& what) {
+  fail(ErrorCode::InvalidArgument, std::string(op) + ": " + what);
+}
+
+std::string describe(const Backend::HeadSlices& v) {
+  return "rows " + std::to_string(v.rows) + ", heads " + std::to_string(v.heads) + ", cols " +
+         std::to_string(v.cols) + ", row_stride " + std::to_string(v.row_stride) +
+         ", head_stride " + std::to_string(v.head_stride);
+}
+
+// The CPU op's checks (backend/cpu/mla.cc), for bf16 views.
+void check_view(const char* op, const char* what, const Backend::HeadSlices& v, bool written) {
+  if (v.dtype != DType::BF16)
+    invalid(op, std::string(what) + " is " + dtype_name(v.dtype) + ", the cuda backend needs bf16");
+  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
+    invalid(op, std::string(what) + ": " + describe(v) + " do not describe slices");
+  const bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
+  const bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
+  if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
+    invalid(op, std::string(what) + ": " + describe(v) + " make its slices overlap");
+}
+
+// ---- matmul_heads ----
+
+// A prefix of the 32 MiB cuBLASLt workspace matmul_init allocates (matmul.cu).
+constexpr size_t kWorkspaceBytes = size_t(8) << 20;
+
+// Everything the descriptors and the algorithm depend on. The algorithm is valid for any handle
+// on the same device, so plans are shared by the backends of one device.
+struct HeadsKey {
+  int device;
+  bool transpose_w;
+  int64_t t, n, k, heads;
+  int64_t ld_out, ld_x, ld_w;
+  int64_t stride_out, stride_x, stride_w;
+  uint32_t align;  // of every pointer, leading dimension and batch stride, in bytes
+
+  auto tie() const {
+    return std::tie(device, transpose_w, t, n, k, heads, ld_out, ld_x, ld_w, stride_out, stride_x,
+                    stride_w, align);
+  }
+  bool operator<(const HeadsKey& o) const { return tie() < o.tie(); }
+};
+
+struct HeadsPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t w = nullptr, x = nullptr, out = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+// Plans live as long as the process (a handful of shapes, a few hundred bytes each): CudaBackend
+// has no member for them, and nothing in them depends on one backend's handle.
+std::mutex plans_mutex;
+std::map<HeadsKey, HeadsPlan>& plans() {
+  static auto* p = new std::map<HeadsKey, HeadsPlan>();
+  return *p;
+}
+
+void destroy_plan(HeadsPlan& p) {
+  if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+  if (p.w) cublasLtMatrixLayoutDestroy(p.w);
+  if (p.x) cublasLtMatrixLayoutDestroy(p.x);
+  if (p.out) cublasLtMatrixLayoutDestroy(p.out);
+}
+
+// The largest power of two, up to 256, that divides v (an address or a byte count).
+uint32_t alignment_of(uint64_t v) {
+  uint32_t align = 256;
+  while (align > 1 && v % align != 0) align >>= 1;
+  return align;
+}
+
+// A column-major rows x cols bf16 matrix with leading dimension ld, `batch` of them `stride` apart.
+cublasLtMatrixLayout_t make_layout(int64_t rows, int64_t cols, int64_t ld, int64_t batch,
+                                   int64_t stride) {
+  cublasLtMatrixLayout_t l = nullptr;
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_16BF, rows, cols, ld));
+  const int32_t count = (int32_t)batch;
+  CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                sizeof(count)));
+  CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                &stride, sizeof(stride)));
+  return l;
+}
+
+// Row-major slices seen column-major (as in matmul.cu): out^T [N, T] = op(w) [N, K] * x^T [K, T],
+// where w's slices [N, K] (or [K, N] with transpose_w) are the column-major K x N (N x K) matrix
+// with the same bytes, op = T (N).
+HeadsPlan make_plan(cublasLtHandle_t lt, const HeadsKey& key) {
+  HeadsPlan p;
+  cublasLtMatmulPreference_t pref = nullptr;
+  try {
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const int32_t op_w = key.transpose_w ? CUBLAS_OP_N : CUBLAS_OP_T, op_x = CUBLAS_OP_N;
+    CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_w, sizeof(op_w)));
+    CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_x, sizeof(op_x)));
+    p.w = key.transpose_w ? make_layout(key.n, key.k, key.ld_w, key.heads, key.stride_w)
+                          : make_layout(key.k, key.n, key.ld_w, key.heads, key.stride_w);
+    p.x = make_layout(key.k, key.t, key.ld_x, key.heads, key.stride_x);
+    p.out = make_layout(key.n, key.t, key.ld_out, key.heads, key.stride_out);
+
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    const uint64_t workspace = kWorkspaceBytes;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
+    // The heuristic assumes 256-byte alignment unless told; views inside q or kv_b_proj have less.
+    for (auto attr :
+         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &key.align, sizeof(key.align)));
+    cublasLtMatmulHeuristicResult_t result = {};
+    int found = 0;
+    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, p.desc, p.w, p.x, p.out, p.out, pref, 1,
+                                                &result, &found));
+    if (found == 0)
+      fail(ErrorCode::Device,
+           "matmul_heads: cuBLASLt has no algorithm for T=" + std::to_string(key.t) +
+               " N=" + std::to_string(key.n) + " K=" + std::to_string(key.k) + " heads=" +
+               std::to_string(key.heads) + " at " + std::to_string(key.align) + "-byte alignment");
+    p.algo = result.algo;
+    cublasLtMatmulPreferenceDestroy(pref);
+  } catch (...) {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    destroy_plan(p);
+    throw;
+  }
+  return p;
+}
+
+// ---- mla_rope_kv_write ----
+
+constexpr int kRopeWarps = 4;  // tasks per block
+
+struct MlaRopeArgs {
+  bf16* q_pe;
+  int64_t q_row_stride, q_head_stride;
+  int heads, latent, rope;  // H, L, R; kv_a and cache rows are L + R wide
+  const bf16* kv_a;
+  const int32_t* positions;
+  const int32_t* slots;
+  const float* inv_freq;
+  float attn_factor;
+  const bf16* k_norm;  // [L] or null
+  float norm_eps;
+  bf16* cache;  // [num_blocks * block_size][L + R]: one KV head, so slot s is row s
+};
+
+// Grid: (token, group of kRopeWarps tasks). Task 0 is the token's cache row, task 1 + h is head
+// h's q_pe. Lane i turns the interleaved pairs (x[2i], x[2i+1]), i += 32.
+__global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
+  extern __shared__ float table[];  // cos at [0, R/2), sin at [R/2, R)
+  const int t = blockIdx.x, pairs = a.rope / 2;
+  const float pos = (float)a.positions[t];
+  for (int i = threadIdx.x; i < pairs; i += blockDim.x) {
+    // fp32 angle as Hugging Face computes it; cos and sin in double, as in rope.cu: positions
+    // reach 1e5 radians, where the fast-math sinf/cosf lose accuracy.
+    double s, c;
+    sincos((double)(pos * a.inv_freq[i]), &s, &c);
+    table[i] = (float)c * a.attn_factor;
+    table[pairs + i] = (float)s * a.attn_factor;
+  }
+  __syncthreads();
+
+  const int task = blockIdx.y * kRopeWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (task > a.heads) return;
+  if (task > 0) {
+    bf16* x = a.q_pe + t * a.q_row_stride + (int64_t)(task - 1) * a.q_head_stride;
+    for (int i = lane; i < pairs; i += 32) {
+      const float x0 = __bfloat162float(x[2 * i]), x1 = __bfloat162float(x[2 * i + 1]);
+      const float c = table[i], s = table[pairs + i];
+      x[2 * i] = __float2bfloat16_rn(x0 * c - x1 * s);
+      x[2 * i + 1] = __float2bfloat16_rn(x1 * c + x0 * s);
+    }
+    return;
+  }
+  const int slot = a.slots[t];
+  if (slot < 0) return;  // a token whose KV is not stored (padding)
+  const int width = a.latent + a.rope;
+  const bf16* src = a.kv_a + (int64_t)t * width;
+  bf16* dst = a.cache + (int64_t)slot * width;
+  float inv = 1.0f;
+  if (a.k_norm) {
+    float ss = 0.0f;
+    for (int i = lane; i < a.latent; i += 32) {
+      const float f = __bfloat162float(src[i]);
+      ss += f * f;
+    }
+    inv = rsqrtf(warp_sum(ss) / (float)a.latent + a.norm_eps);
+  }
+  for (int i = lane; i < a.latent; i += 32) {
+    const float f = __bfloat162float(src[i]);
+    dst[i] = a.k_norm ? __float2bfloat16_rn(f * inv * __bfloat162float(a.k_norm[i])) : src[i];
+  }
+  for (int i = lane; i < pairs; i += 32) {
+    const float x0 = __bfloat162float(src[a.latent + 2 * i]),
+                x1 = __bfloat162float(src[a.latent + 2 * i + 1]);
+    const float c = table[i], s = table[pairs + i];
+    dst[a.latent + 2 * i] = __float2bfloat16_rn(x0 * c - x1 * s);
+    dst[a.latent + 2 * i + 1] = __float2bfloat16_rn(x1 * c + x0 * s);
+  }
+}
+
+}  // namespace
+
+void CudaBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
+  const char* op = "matmul_heads";
+  check_view(op, "out", out, true);
+  check_view(op, "x", x, false);
+  check_view(op, "w", w, false);
+  const int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
+  if (out.rows != T || out.heads != H || w.heads != H)
+    invalid(op, "out is " + std::to_string(out.rows) + " rows x " + std::to_string(out.heads) +
+                    " heads, x " + std::to_string(T) + " x " + std::to_string(H) + ", w has " +
+                    std::to_string(w.heads) + " heads");
+  if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
+    invalid(op, "w slices are [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) +
+                    "], expected [" + std::to_string(transpose_w ? K : N) + ", " +
+                    std::to_string(transpose_w ? N : K) + "] for x width " + std::to_string(K) +
+                    " and out width " + std::to_string(N));
+  if (T == 0) return;
+
+  uint32_t align = 256;
+  for (const HeadSlices* v : {&out, &x, &w})
+    align = std::min({align, alignment_of((uintptr_t)v->data),
+                      alignment_of(2 * (uint64_t)v->row_stride),
+                      alignment_of(2 * (uint64_t)v->head_stride)});
+  const HeadsKey key{device_, transpose_w, T, N, K, H, out.row_stride, x.row_stride, w.row_stride,
+                     out.head_stride, x.head_stride, w.head_stride, align};
+  const HeadsPlan* p;
+  {
+    std::lock_guard<std::mutex> lock(plans_mutex);
+    auto it = plans().find(key);
+    if (it == plans().end()) it = plans().emplace(key, make_plan(lt_, key)).first;
+    p = &it->second;  // std::map nodes never move
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, w.data, p->w, x.data, p->x, &beta, out.data,
+                              p->out, out.data, p->out, &p->algo, lt_workspace_, kWorkspaceBytes,
+                              stream_));
+}
+
+void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
+                                    const int32_t* slots, RopeParams rope, KvLayer kv) {
+  const char* op = "mla_rope_kv_write";
+  check_view(op, "q_pe", q_pe, true);
+  const int64_t R = q_pe.cols, D = kv.head_dim, L = D - R, T = q_pe.rows;
+  if (R % 2 != 0) invalid(op, "rope dim " + std::to_string(R) + " is odd");
+  if (kv.num_kv_heads != 1 || kv.v != nullptr)
+    invalid(op, "the MLA cache has one KV head and no v pool, got num_kv_heads " +
+                    std::to_string(kv.num_kv_heads) + (kv.v ? " and a v pool" : ""));
+  if (kv.block_size <= 0 || L <= 0)
+    invalid(op, "block_size " + std::to_string(kv.block_size) + " must be positive and head_dim " +
+                    std::to_string(D) + " larger than the rope dim " + std::to_string(R));
+  if (kv_a.dtype != DType::BF16 || kv_a.rows != T || kv_a.cols != D)
+    invalid(op, "kv_a is " + std::string(dtype_name(kv_a.dtype)) + " [" +
+                    std::to_string(kv_a.rows) + ", " + std::to_string(kv_a.cols) +
+                    "], expected bf16 [" + std::to_string(T) + ", " + std::to_string(D) + "]");
+  if (rope.q_norm) invalid(op, "q_norm is set; MLA normalizes only the latent (k_norm)");
+  if (T == 0) return;
+  const MlaRopeArgs a{static_cast<bf16*>(q_pe.data), q_pe.row_stride, q_pe.head_stride,
+                      (int)q_pe.heads, (int)L, (int)R, static_cast<const bf16*>(kv_a.data),
+                      positions, slots, rope.inv_freq, rope.attn_factor,
+                      static_cast<const bf16*>(rope.k_norm), rope.norm_eps,
+                      static_cast<bf16*>(kv.k)};
+  const int tasks = (int)q_pe.heads + 1;
+  const dim3 grid((unsigned)T, (unsigned)((tasks + kRopeWarps - 1) / kRopeWarps));
+  mla_rope_kv_write_kernel<<<grid, kRopeWarps * 32, (size_t)R * sizeof(float), stream_>>>(a);
+  check_launch();
+}
+
+}  // namespace gpubench

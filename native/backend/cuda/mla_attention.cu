@@ -1,0 +1,604 @@
+// mla_attention: causal paged attention of every (query row, head) over the one shared MLA cache
+// head [c | k_pe], on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate); decode and
+// prefill alike. Reference: mla_attention() in backend/cpu/mla.cc.
+//
+// All heads attend to the same cache rows (MQA with keys of width L + R and values = the first L of
+// them), so the "query rows" of one GEMM are a sequence's (row, head) pairs, m = i * H + h: a CTA
+// takes M = 16 or 32 of them and reads each cache row once for all of them. Grid: (M tile,
+// context split, sequence). Per chunk of 64 cache rows, copied into shared memory with cp.async
+// one chunk ahead of the math (two buffers of 74 KiB for L + R = 576; one where the device's
+// shared memory is smaller):
+//   S = Q K^T   warp w scores keys 16w .. 16w + 15 for all M rows (K = L + R, padded to 16)
+//   softmax     online, fp32, kThreads / M threads per row; P to shared memory as bf16
+//   O += P C    warp w owns 16-dim column pairs w, w + 4, ... of the L-wide output for all M rows
+// (one warp cannot hold M x L fp32 accumulators for L = 512, so S is split over keys and O over
+// dims, with P and the rescale factors passed through shared memory). Decode (M rows = the heads)
+// reads the cache once per 16 or 32 heads; for DeepSeek-V2-Lite's 16 heads a chunk's MMAs take
+// less time than its 74 KiB take to arrive, so decode is bound by the cache read.
+//
+// Split-KV as attention_decode.cu: the split count depends on host-side sizes only (max_ctx_len,
+// max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for max_ctx_len stays
+// valid for shorter contexts: a CTA whose split starts past its rows' real (device) context
+// writes an empty partial. With one split the CTA writes the output; otherwise a combine kernel
+// merges the partials by their log-sum-exp.
+//
+// Room left for speed: prefill in absorbed form does (L + R + L) / (nope + R + V) = 3.4x the FLOPs
+// of attention over per-head keys and values (what vLLM runs for prefill), and its M tiles of 32
+// rows each re-read their causal prefix (from L2 mostly); wgmma with larger M tiles (FlashMLA)
+// would cut that and the ldmatrix traffic; V3's 128 heads read the cache once per 32 of them.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kChunk = 64;  // cache rows per pipeline stage; 16 per warp in the S step
+// Shared rows padded by 16 bytes so the 8 row addresses of each ldmatrix phase fall in 8
+// different 16-byte bank groups (every padded row is an odd number of 16-byte units).
+constexpr int kPad = 8;
+constexpr int kScoreRow = kChunk + kPad;  // floats per row of the scores, bf16 per row of P
+constexpr int kMaxLatent = 512;           // 8 column pairs of 16 per warp
+constexpr int kMaxSplits = 1024;          // bounds the combine kernel's shared memory
+constexpr int kCombineThreads = 128;
+
+struct MlaArgs {
+  bf16* out;             // [T, H*L]
+  const bf16* q_latent;  // [T, H*L]
+  const bf16* q_pe;
+  int64_t pe_row_stride, pe_head_stride;
+  const bf16* cache;  // [num_blocks][block_size][L + R]
+  int heads, latent, rope;
+  int width_pad;    // L + R rounded up to 16: the K of S = Q K^T, zero-padded
+  int stages;       // chunk buffers: 2 (the next chunk loads during this one's math), or 1
+  int block_shift;  // log2(block_size)
+  int max_blocks_per_seq;
+  const int32_t* q_start;
+  const int32_t* ctx_len;
+  const int32_t* block_table;
+  float scale_log2;  // softmax scale * log2(e): the kernels work in base 2 (exp2f)
+  int num_splits, split_tokens;
+  float* o_part;    // [T][H][num_splits][L], normalized by its own sum
+  float* lse_part;  // [T][H][num_splits], base 2; -inf for a split with no visible key
+};
+
+// Byte offsets of the CTA's shared arrays (all 16-byte aligned), for M query rows.
+struct SmemLayout {
+  int row;  // bf16 elements per row of Q and of a cache chunk
+  size_t q, kv, s, p, alpha, inv, lse, total;
+};
+
+__host__ __device__ inline SmemLayout smem_layout(int width_pad, int m_rows, int stages) {
+  SmemLayout l;
+  l.row = width_pad + kPad;
+  l.q = 0;                                           // bf16 [M][row]
+  l.kv = l.q + (size_t)m_rows * l.row * 2;           // bf16 [stages][kChunk][row]
+  l.s = l.kv + (size_t)stages * kChunk * l.row * 2;  // f32 [M][kScoreRow]
+  l.p = l.s + (size_t)m_rows * kScoreRow * 4;        // bf16 [M][kScoreRow]
+  l.alpha = l.p + (size_t)m_rows * kScoreRow * 2;    // f32 [M] each
+  l.inv = l.alpha + (size_t)m_rows * 4;
+  l.lse = l.inv + (size_t)m_rows * 4;
+  l.total = l.lse + (size_t)m_rows * 4;
+  return l;
+}
+
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Four 8x8 b16 matrices; lanes 8i..8i+7 give the row addresses of matrix i, and r[i] holds
+// row lane / 4, columns 2 (lane % 4) and +1 of it (.trans: column lane / 4, rows 2 (lane % 4)
+// and +1).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const bf16* p) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const bf16* p) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// 16 bytes global -> shared without passing through registers; zero-filled when !valid (the
+// source address is then not read but must still be a valid pointer).
+__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem),
+               "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// Fragment layouts of mma.m16n8k16 (PTX ISA), with fr = lane / 4 and fc = 2 * (lane % 4):
+//   A (16x16, row-major) a[i]: row fr + 8 * (i & 1), columns fc + 8 * (i >> 1) and +1
+//   B (16x8, "col")      b0: rows (k) fc, fc + 1 of column (n) fr; b1: rows fc + 8, fc + 9
+//   C (16x8)             c[i]: row fr + 8 * (i >> 1), column fc + (i & 1)
+// For S = Q K^T, B[k][n] = cache[key n][dim k]: rows of the chunk, read by ldmatrix as stored.
+// For O = P C, B[k][n] = cache[key k][dim n]: columns of the chunk, read by ldmatrix.trans.
+// MT: M tiles of 16 query rows per CTA (M = 16 MT); DP: 16-dim column pairs of O per warp.
+template <int MT, int DP>
+__global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
+  constexpr int M = 16 * MT;
+  constexpr int kRowThreads = kThreads / M;  // softmax threads per query row (8 or 4)
+  constexpr int kPerThread = kChunk / kRowThreads;
+  extern __shared__ uint4 smem_raw[];
+  const SmemLayout lay = smem_layout(a.width_pad, M, a.stages);
+  char* smem = reinterpret_cast<char*>(smem_raw);
+  bf16* s_q = reinterpret_cast<bf16*>(smem + lay.q);
+  bf16* s_kv = reinterpret_cast<bf16*>(smem + lay.kv);
+  float* s_s = reinterpret_cast<float*>(smem + lay.s);
+  bf16* s_p = reinterpret_cast<bf16*>(smem + lay.p);
+  float* s_alpha = reinterpret_cast<float*>(smem + lay.alpha);  // this chunk's rescale per row
+  float* s_inv = reinterpret_cast<float*>(smem + lay.inv);      // 1 / the final sum per row
+  float* s_lse = reinterpret_cast<float*>(smem + lay.lse);
+  const int row = lay.row;
+
+  // The M tile is the fastest grid dimension, reversed: in prefill the last tiles, which see
+  // the most keys, start first and the short ones fill in the tail.
+  const int tile = gridDim.x - 1 - blockIdx.x, split = blockIdx.y, seq = blockIdx.z;
+  const int H = a.heads, L = a.latent, width = a.latent + a.rope;
+  const int q0 = a.q_start[seq], q_len = a.q_start[seq + 1] - q0;
+  const int m0 = tile * M;      // the tile's first (row, head) pair of the sequence
+  if (m0 >= q_len * H) return;  // the grid covers max_q_len; this sequence has fewer rows
+  const int ctx = a.ctx_len[seq], prefix = ctx - q_len;
+  // Query row i sits at position prefix + i; the tile's keys end after its last row's position.
+  const int last_i = min((m0 + M - 1) / H, q_len - 1);
+  const int begin = split * a.split_tokens;
+  const int end = min(begin + a.split_tokens, prefix + last_i + 1);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int fr = lane / 4, fc = 2 * (lane % 4);
+  const int g = lane / 8, gr = lane % 8;  // ldmatrix: lane group g gives the rows of matrix g
+  const int n_pairs = L / 16;             // 16-dim column pairs of O, dealt round-robin to warps
+  // Local row m of the tile -> output row t and head h; false past the sequence's rows.
+  auto locate = [&](int m, int64_t& t, int& h) {
+    const int mi = m0 + m, i = mi / H;
+    h = mi - i * H;
+    t = q0 + i;
+    return i < q_len;
+  };
+
+  if (begin >= end) {  // a split past these rows' context (a graph replayed at a shorter one)
+    for (int x = threadIdx.x; x < M * L; x += kThreads) {
+      const int m = x / L, d = x - m * L;
+      int64_t t;
+      int h;
+      if (!locate(m, t, h)) continue;
+      if (a.num_splits == 1)
+        a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(0.0f);
+      else if (d == 0)
+        a.lse_part[(t * H + h) * a.num_splits + split] = -INFINITY;
+    }
+    return;
+  }
+
+  const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
+  const int pieces = width / 8;  // 16-byte pieces of a cache row
+  // Cache rows [c0, c0 + kChunk) into stage `stage`; rows past `end` are zero-filled, never
+  // garbage: a NaN there would survive p = 0 in the mma. Thread x copies pieces x, x + kThreads,
+  // ... of the chunk, its (row, piece) stepping without a division.
+  const int step_r = kThreads / pieces, step_c = kThreads % pieces;
+  auto load_chunk = [&](int stage, int c0) {
+    bf16* dst = s_kv + (size_t)stage * kChunk * row;
+    for (int r = threadIdx.x / pieces, c = threadIdx.x % pieces; r < kChunk;) {
+      const int j = c0 + r;
+      const bool valid = j < end;
+      const int64_t slot = valid ? ((int64_t)seq_blocks[j >> a.block_shift] << a.block_shift) +
+                                       (j & ((1 << a.block_shift) - 1))
+                                 : 0;
+      cp_async_16(dst + (size_t)r * row + c * 8, a.cache + slot * width + c * 8, valid);
+      r += step_r;
+      c += step_c;
+      if (c >= pieces) {
+        c -= pieces;
+        ++r;
+      }
+    }
+  };
+  const int n_chunks = (end - begin + kChunk - 1) / kChunk;
+  load_chunk(0, begin);
+  cp_async_commit();
+
+  // Q rows [q_latent | q_pe | zeros] (all zeros past the sequence's rows), and the zero columns
+  // [L + R, width_pad) of the chunk stages, which no copy writes. Plain stores: the first
+  // barrier of the loop publishes them.
+  for (int x = threadIdx.x; x < M * (a.width_pad / 8); x += kThreads) {
+    const int m = x / (a.width_pad / 8), c = (x - m * (a.width_pad / 8)) * 8;
+    int64_t t;
+    int h;
+    const bool valid = locate(m, t, h);
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (valid && c < L) {
+      v = *reinterpret_cast<const uint4*>(a.q_latent + t * H * L + (int64_t)h * L + c);
+    } else if (valid && c < width) {  // q_pe is a strided view: no alignment to count on
+      const bf16* src = a.q_pe + t * a.pe_row_stride + h * a.pe_head_stride + (c - L);
+      bf16* e = reinterpret_cast<bf16*>(&v);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) e[k] = src[k];
+    }
+    *reinterpret_cast<uint4*>(s_q + (size_t)m * row + c) = v;
+  }
+  if (width < a.width_pad)  // one 16-byte piece per row: L + R is a multiple of 8
+    for (int r = threadIdx.x; r < a.stages * kChunk; r += kThreads)
+      *reinterpret_cast<uint4*>(s_kv + (size_t)r * row + width) = make_uint4(0, 0, 0, 0);
+
+  // Keys this thread's S rows (mt * 16 + fr + 8 hh) see: below their position + 1 and `end`.
+  int limit[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int i = (m0 + mt * 16 + fr + 8 * hh) / H;
+      limit[mt][hh] = i < q_len ? min(prefix + i + 1, end) : 0;
+    }
+
+  float o[MT][2 * DP][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int n = 0; n < 2 * DP; ++n) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.0f;
+  // Softmax step: this thread's row and its share of the row's keys; running max (the same in
+  // all the row's threads) and sum (this thread's keys only).
+  const int sm_row = threadIdx.x / kRowThreads, sm_part = threadIdx.x % kRowThreads;
+  float m_run = -INFINITY, l_run = 0.0f;
+
+  for (int chunk = 0; chunk < n_chunks; ++chunk) {
+    const int c0 = begin + chunk * kChunk;
+    if (a.stages == 1 && chunk > 0) {  // one buffer: refilled once every warp is done with it
+      __syncthreads();
+      load_chunk(0, c0);
+      cp_async_commit();
+    }
+    cp_async_wait_all();
+    __syncthreads();  // this chunk (and Q) landed; every warp is done with the previous chunk
+    if (a.stages == 2 && chunk + 1 < n_chunks) {  // into the stage the previous chunk used
+      load_chunk((chunk + 1) & 1, c0 + kChunk);
+      cp_async_commit();
+    }
+    const bf16* kv = s_kv + (size_t)(chunk % a.stages) * kChunk * row;
+
+    // 1. S = Q K^T for keys 16 warp .. + 15: per 16 dims, the A fragments of the M tiles, then one
+    // ldmatrix.x4 of K (matrices: (keys +0, dims +0), (+0, +8), (+8, +0), (+8, +8)).
+    float s[MT][2][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+        s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+    for (int kk = 0; kk < a.width_pad / 16; ++kk) {
+      uint32_t qa[MT][4];  // matrices: (rows +0, dims +0), (+8, +0), (+0, +8), (+8, +8)
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+        ldmatrix_x4(qa[mt],
+                    s_q + (size_t)(mt * 16 + (g & 1) * 8 + gr) * row + kk * 16 + (g >> 1) * 8);
+      uint32_t b[4];
+      ldmatrix_x4(b, kv + (size_t)(warp * 16 + (g >> 1) * 8 + gr) * row + kk * 16 + (g & 1) * 8);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma_bf16(s[mt][0], qa[mt], b[0], b[1]);
+        mma_bf16(s[mt][1], qa[mt], b[2], b[3]);
+      }
+    }
+    // Scaled into base 2, masked (causal, split end, rows past the sequence) to -inf.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int col = warp * 16 + nt * 8 + fc, key = c0 + col;
+          float2 v;
+          v.x = key < limit[mt][hh] ? s[mt][nt][2 * hh] * a.scale_log2 : -INFINITY;
+          v.y = key + 1 < limit[mt][hh] ? s[mt][nt][2 * hh + 1] * a.scale_log2 : -INFINITY;
+          *reinterpret_cast<float2*>(s_s + (mt * 16 + fr + 8 * hh) * kScoreRow + col) = v;
+        }
+    __syncthreads();
+
+    // 2. Online softmax: kRowThreads adjacent lanes per row, keys sm_part + k kRowThreads.
+    {
+      const float* sr = s_s + sm_row * kScoreRow;
+      float x[kPerThread], mx = -INFINITY;
+#pragma unroll
+      for (int k = 0; k < kPerThread; ++k) {
+        x[k] = sr[sm_part + k * kRowThreads];
+        mx = fmaxf(mx, x[k]);
+      }
+#pragma unroll
+      for (int off = kRowThreads / 2; off > 0; off >>= 1)
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+      const float m_new = fmaxf(m_run, mx);
+      // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
+      // which avoids inf - inf and still gives p = 0 and alpha = 0.
+      const float base = m_new == -INFINITY ? 0.0f : m_new;
+      const float alpha = exp2f(m_run - base);
+      m_run = m_new;
+      float sum = 0.0f;
+      bf16* pr = s_p + sm_row * kScoreRow;
+#pragma unroll
+      for (int k = 0; k < kPerThread; ++k) {
+        const float p = exp2f(x[k] - base);
+        sum += p;
+        pr[sm_part + k * kRowThreads] = __float2bfloat16_rn(p);
+      }
+      l_run = l_run * alpha + sum;
+      if (sm_part == 0) s_alpha[sm_row] = alpha;
+    }
+    __syncthreads();
+
+    // 3. O = O * alpha + P C over this warp's column pairs; one ldmatrix.x4.trans of the chunk
+    // (matrices: (keys +0, dims +0), (+8, +0), (+0, +8), (+8, +8)) feeds two 8-dim n tiles.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const float alpha = s_alpha[mt * 16 + fr + 8 * hh];
+#pragma unroll
+        for (int n = 0; n < 2 * DP; ++n) {
+          o[mt][n][2 * hh] *= alpha;
+          o[mt][n][2 * hh + 1] *= alpha;
+        }
+      }
+#pragma unroll
+    for (int kk = 0; kk < kChunk / 16; ++kk) {
+      uint32_t pa[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+        ldmatrix_x4(pa[mt],
+                    s_p + (mt * 16 + (g & 1) * 8 + gr) * kScoreRow + kk * 16 + (g >> 1) * 8);
+#pragma unroll
+      for (int j = 0; j < DP; ++j) {
+        const int pair = warp + j * kWarps;
+        if (pair >= n_pairs) break;  // warp-uniform
+        uint32_t b[4];
+        ldmatrix_x4_trans(
+            b, kv + (size_t)(kk * 16 + (g & 1) * 8 + gr) * row + pair * 16 + (g >> 1) * 8);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_bf16(o[mt][2 * j], pa[mt], b[0], b[1]);
+          mma_bf16(o[mt][2 * j + 1], pa[mt], b[2], b[3]);
+        }
+      }
+    }
+  }
+
+  // Each row's sum is spread over its softmax threads: add them up. s_inv and s_lse are read by
+  // no warp still in the loop.
+#pragma unroll
+  for (int off = kRowThreads / 2; off > 0; off >>= 1)
+    l_run += __shfl_xor_sync(0xffffffffu, l_run, off);
+  if (sm_part == 0) {
+    s_inv[sm_row] = l_run > 0.0f ? 1.0f / l_run : 0.0f;
+    s_lse[sm_row] = l_run > 0.0f ? m_run + __log2f(l_run) : -INFINITY;
+  }
+  __syncthreads();
+
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int m = mt * 16 + fr + 8 * hh;
+      int64_t t;
+      int h;
+      if (!locate(m, t, h)) continue;
+      const float inv = s_inv[m];
+#pragma unroll
+      for (int j = 0; j < DP; ++j) {
+        const int pair = warp + j * kWarps;
+        if (pair >= n_pairs) break;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int d = pair * 16 + half * 8 + fc;
+          const float v0 = o[mt][2 * j + half][2 * hh] * inv,
+                      v1 = o[mt][2 * j + half][2 * hh + 1] * inv;
+          if (a.num_splits == 1)
+            *reinterpret_cast<uint32_t*>(a.out + t * H * L + (int64_t)h * L + d) =
+                pack_bf16x2(v0, v1);
+          else
+            *reinterpret_cast<float2*>(a.o_part + ((t * H + h) * a.num_splits + split) * L + d) =
+                make_float2(v0, v1);
+        }
+      }
+    }
+  if (a.num_splits > 1 && threadIdx.x < M) {
+    int64_t t;
+    int h;
+    if (locate(threadIdx.x, t, h))
+      a.lse_part[(t * H + h) * a.num_splits + split] = s_lse[threadIdx.x];
+  }
+}
+
+// Grid (row x head of the sequence, sequence, group of kCombineThreads dims): out = sum_i w_i o_i /
+// sum_i w_i with w_i = 2^(lse_i - max lse). Empty splits (lse = -inf) are skipped, never
+// multiplied: their o_part was not written.
+__global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a) {
+  extern __shared__ float s_lse_all[];
+  const int H = a.heads, L = a.latent, S = a.num_splits;
+  const int i = blockIdx.x / H, h = blockIdx.x - i * H, seq = blockIdx.y;
+  const int q0 = a.q_start[seq];
+  if (i >= a.q_start[seq + 1] - q0) return;  // the grid covers max_q_len rows
+  const int64_t t = q0 + i, base = (t * H + h) * S;
+  for (int k = threadIdx.x; k < S; k += kCombineThreads) s_lse_all[k] = a.lse_part[base + k];
+  __syncthreads();
+  const int d = blockIdx.z * kCombineThreads + threadIdx.x;
+  if (d >= L) return;
+  float m = -INFINITY;
+  for (int k = 0; k < S; ++k) m = fmaxf(m, s_lse_all[k]);
+  float num = 0.0f, den = 0.0f;
+  // The skip is a predicate rather than a branch, so several splits' loads are in flight at once.
+#pragma unroll 8
+  for (int k = 0; k < S; ++k) {
+    const bool empty = s_lse_all[k] == -INFINITY;
+    const float w = empty ? 0.0f : exp2f(s_lse_all[k] - m);
+    num += empty ? 0.0f : w * a.o_part[(base + k) * L + d];
+    den += w;
+  }
+  a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(den > 0.0f ? num / den : 0.0f);
+}
+
+// Calls f with the kernel for MT M tiles and the smallest DP that covers L / 16 column pairs.
+template <typename F>
+void with_kernel(int m_tiles, int latent, F&& f) {
+  auto with_dp = [&](auto mt) {
+    constexpr int MT = decltype(mt)::value;
+    const int dp = (latent / 16 + kWarps - 1) / kWarps;
+    if (dp <= 1)
+      f(mla_attention_kernel<MT, 1>);
+    else if (dp <= 2)
+      f(mla_attention_kernel<MT, 2>);
+    else if (dp <= 4)
+      f(mla_attention_kernel<MT, 4>);
+    else
+      f(mla_attention_kernel<MT, 8>);
+  };
+  if (m_tiles == 1)
+    with_dp(std::integral_constant<int, 1>{});
+  else
+    with_dp(std::integral_constant<int, 2>{});
+}
+
+// Splits of the context per CTA (as attention_decode.cu): when one-chunk splits all fit in one wave
+// of resident CTAs, take them; otherwise the fewest splits whose CTAs fill their waves to 85% or
+// more. Depends on host-side sizes only.
+int64_t choose_splits(int64_t ctas, int64_t max_splits, int64_t slots) {
+  if (ctas * max_splits <= slots) return max_splits;
+  for (int64_t s = 1; s < max_splits; ++s) {
+    const int64_t total = ctas * s, waves = (total + slots - 1) / slots;
+    if (total * 100 >= waves * slots * 85) return s;
+  }
+  return max_splits;
+}
+
+int log2_exact(int64_t v) {
+  int s = 0;
+  while ((int64_t(1) << s) < v) ++s;
+  return (int64_t(1) << s) == v ? s : -1;
+}
+
+[[noreturn]] void invalid(const std::string& what) {
+  fail(ErrorCode::InvalidArgument, "mla_attention: " + what);
+}
+
+}  // namespace
+
+void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
+                                const AttnMeta& meta, float scale) {
+  const int64_t H = q_pe.heads, R = q_pe.cols, D = kv.head_dim, L = D - R;
+  if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16 || q_pe.dtype != DType::BF16)
+    invalid("out, q_latent and q_pe must be bf16");
+  if (H <= 0 || R <= 0 || q_pe.rows < 0 || q_pe.row_stride < R || q_pe.head_stride < R)
+    invalid("q_pe: rows " + std::to_string(q_pe.rows) + ", heads " + std::to_string(H) + ", cols " +
+            std::to_string(R) + ", row_stride " + std::to_string(q_pe.row_stride) +
+            ", head_stride " + std::to_string(q_pe.head_stride) + " do not describe slices");
+  if (kv.num_kv_heads != 1 || kv.v != nullptr)
+    invalid("the MLA cache has one KV head and no v pool, got num_kv_heads " +
+            std::to_string(kv.num_kv_heads) + (kv.v ? " and a v pool" : ""));
+  // The tensor-core steps take the latent in 16-dim column pairs; the cache rows travel in
+  // 16-byte pieces.
+  if (L <= 0 || L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
+    invalid("kv_lora_rank " + std::to_string(L) + " must be a multiple of 16 up to " +
+            std::to_string(kMaxLatent) + " and the rope dim " + std::to_string(R) +
+            " a multiple of 8");
+  if (q_latent.cols != H * L || out.cols != H * L)
+    invalid("q_latent and out must have heads * kv_lora_rank = " + std::to_string(H * L) +
+            " columns");
+  const int block_shift = log2_exact(kv.block_size);
+  if (block_shift < 0) invalid("block_size must be a power of two");
+  // q_latent is read in 16-byte vectors, out written in 4-byte pairs.
+  if (!aligned16(kv.k) || !aligned16(q_latent.data) || ((uintptr_t)out.data & 3) != 0)
+    invalid("the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
+  if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
+
+  MlaArgs a{};
+  a.out = static_cast<bf16*>(out.data);
+  a.q_latent = static_cast<const bf16*>(q_latent.data);
+  a.q_pe = static_cast<const bf16*>(q_pe.data);
+  a.pe_row_stride = q_pe.row_stride;
+  a.pe_head_stride = q_pe.head_stride;
+  a.cache = static_cast<const bf16*>(kv.k);
+  a.heads = (int)H;
+  a.latent = (int)L;
+  a.rope = (int)R;
+  a.width_pad = (int)((D + 15) / 16 * 16);
+  a.block_shift = block_shift;
+  a.max_blocks_per_seq = meta.max_blocks_per_seq;
+  a.q_start = meta.q_start;
+  a.ctx_len = meta.ctx_len;
+  a.block_table = meta.block_table;
+  a.scale_log2 = scale * (float)M_LOG2E;
+
+  // One M tile of 16 rows when a sequence has no more (decode with up to 16 heads), else two; and
+  // two chunk buffers. Where the shared memory is smaller (sm_80: 163 KiB, sm_89: 99 KiB for
+  // L + R = 576), fewer: one buffer, then one M tile.
+  const int64_t m_rows = (int64_t)meta.max_q_len * H;
+  int smem_max = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
+  int mt = 0;
+  for (int want : {m_rows <= 16 ? 1 : 2, 1})
+    for (int stages : {2, 1})
+      if (mt == 0 && smem_layout(a.width_pad, 16 * want, stages).total <= (size_t)smem_max) {
+        mt = want;
+        a.stages = stages;
+      }
+  if (mt == 0)
+    invalid("kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
+            std::to_string(smem_max) + " bytes the device has");
+  const size_t smem = smem_layout(a.width_pad, 16 * mt, a.stages).total;
+  const int64_t m_tiles = (m_rows + 16 * mt - 1) / (16 * mt);
+  int per_sm = 0;  // CTAs of the kernel one SM holds at once
+  with_kernel(mt, (int)L, [&](auto kernel) {
+    CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+  });
+
+  // No split shorter than a chunk, and no more partials than the scratch holds: they are indexed
+  // by output row, so every row of q_latent counts.
+  const int64_t rows = std::min({q_latent.rows, out.rows, q_pe.rows});
+  const int64_t ctas = (int64_t)meta.num_seqs * m_tiles;
+  const int64_t by_len = std::max<int64_t>(1, ((int64_t)meta.max_ctx_len + kChunk - 1) / kChunk);
+  const int64_t per_split = std::max<int64_t>(1, rows * H * (L + 1) * (int64_t)sizeof(float));
+  const int64_t by_scratch = std::max<int64_t>(1, (int64_t)kAttnScratchBytes / per_split);
+  const int64_t splits = choose_splits(ctas, std::min({by_len, by_scratch, (int64_t)kMaxSplits}),
+                                       (int64_t)std::max(1, per_sm) * num_sms_);
+  const int64_t ctx = std::max(1, meta.max_ctx_len);
+  a.split_tokens = (int)(((ctx + splits - 1) / splits + kChunk - 1) / kChunk * kChunk);
+  a.num_splits = (int)((ctx + a.split_tokens - 1) / a.split_tokens);
+  a.o_part = static_cast<float*>(attn_scratch_);
+  a.lse_part = a.o_part + rows * H * a.num_splits * L;
+
+  const dim3 grid((unsigned)m_tiles, (unsigned)a.num_splits, (unsigned)meta.num_seqs);
+  with_kernel(mt, (int)L, [&](auto kernel) {
+    kernel<<<grid, kThreads, smem, stream_>>>(a);
+    check_launch();
+  });
+  if (a.num_splits > 1) {
+    const dim3 combine_grid((unsigned)m_rows, (unsigned)meta.num_seqs,
+                            (unsigned)((L + kCombineThreads - 1) / kCombineThreads));
+    mla_combine_kernel<<<combine_grid, kCombineThreads, a.num_splits * sizeof(float), stream_>>>(a);
+    check_launch();
+  }
+}
+
+}  // namespace gpubench

@@ -1,0 +1,720 @@
+// moe: the mixture-of-experts ops. moe_route picks each token's experts from the router logits;
+// moe_experts runs the picked SwiGLU experts over their tokens, grouped by expert; sigmoid_gate
+// scales qwen2_moe's shared expert. Reference: backend/cpu/moe.cc.
+//
+// moe_route: one warp per token, its scores in shared memory; the group filter ranks the groups,
+// and the top_k are top_k warp argmax rounds (the lower index wins ties). Scores are computed as
+// the CPU computes them (exp in double rounded to fp32, IEEE divisions) rather than with the
+// --use_fast_math approximations, which would reorder near-equal sigmoid scores and pick other
+// experts than the reference.
+//
+// moe_experts never reads the expert ids on the host and never allocates, so decode steps can be
+// captured into CUDA graphs: every launch shape follows from T, top_k and the weights' shapes.
+//   1. sort_kernel (one block) counting-sorts the T*top_k slots by expert into ws.index, laid out
+//      as the CPU's: order (slot of each sorted row), pos (sorted row of each slot), offsets.
+//   2. grouped_gemm_kernel, x -> ws.gate_up: each expert's rows times its gate_up slab^T on the
+//      tensor cores (mma.sync m16n8k16, cp.async + ldmatrix as in attention_prefill.cu). The grid
+//      covers the most row tiles any routing can need; each CTA finds its (expert, row tile) from
+//      the device-side offsets, and CTAs past the last tile exit. x rows are gathered through
+//      order as they are copied in, so no sorted copy of x is written.
+//   3. swiglu (the dense op) over the T*top_k rows, ws.gate_up -> ws.act.
+//   4. grouped_gemm_kernel, ws.act -> ws.rows: the down projection.
+//   5. combine_kernel: per token, the weighted sum of its slots' rows in fp32, in k order.
+// Row tiles are 16 rows while experts get few rows each (decode: every used expert's weights
+// stream from HBM once, and the step is bound by that stream), 64 rows when they get many
+// (prefill: each weight tile in shared memory then feeds 64 rows).
+// Expert ids outside [0, E) cannot be refused without reading them on the host: their slots are
+// left out of the GEMMs and their tokens' output rows come out NaN.
+//
+// Room left for speed: swiglu fused into the gate_up GEMM (a CTA computing matching gate and up
+// columns), sort + GEMM + combine in fewer launches for decode, split-K when a decode step's few
+// experts leave SMs idle, Hopper's wgmma and TMA for prefill, and 16-byte output stores.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <climits>
+#include <sstream>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+
+namespace gpubench {
+
+namespace {
+
+// moe_route keeps three fp32 arrays of num_experts per warp in shared memory (48 KiB for 4 warps
+// at 1024), and a lane's experts (lane + 32 j) fit one 32-bit mask.
+constexpr int kMaxExperts = 1024;
+
+template <class... Parts>
+[[noreturn]] void invalid(const char* op, const Parts&... parts) {
+  std::ostringstream msg;
+  msg << op << ": ";
+  (msg << ... << parts);
+  fail(ErrorCode::InvalidArgument, msg.str());
+}
+
+void check_dtype(const char* op, const char* what, const Tensor& t, DType want) {
+  if (t.dtype != want) invalid(op, what, " is ", dtype_name(t.dtype), ", expected ", dtype_name(want));
+}
+
+void check_shape(const char* op, const char* what, const Tensor& t, int64_t rows, int64_t cols) {
+  if (t.rows != rows || t.cols != cols)
+    invalid(op, what, " is [", t.rows, ", ", t.cols, "], expected [", rows, ", ", cols, "]");
+}
+
+// ---- moe_route ---------------------------------------------------------------------------------
+
+constexpr int kRouteWarps = 4;
+
+struct RouteArgs {
+  int32_t* ids;
+  float* weights;
+  const float* logits;
+  const float* bias;  // null: choose on the scores themselves
+  int64_t tokens;
+  int experts, top_k, n_group, topk_group;
+  bool sigmoid, grouped, noaux, norm;
+  float scale;
+};
+
+// (value, index) with the lower index winning ties; NaN never compares greater, so it is never
+// chosen.
+struct Best {
+  float v;
+  int i;
+};
+
+__device__ __forceinline__ void consider(Best& b, float v, int i) {
+  if (v > b.v || (v == b.v && i < b.i)) {
+    b.v = v;
+    b.i = i;
+  }
+}
+
+// One warp per token. Lane l owns experts l + 32 j: it writes their scores, and bit j of its masks
+// stands for expert l + 32 j. __syncwarp orders the shared-memory hand-offs between lanes.
+__global__ void __launch_bounds__(kRouteWarps * 32) route_kernel(RouteArgs a) {
+  extern __shared__ float route_smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t t = (int64_t)blockIdx.x * kRouteWarps + warp;
+  if (t >= a.tokens) return;  // warp-uniform, and nothing below syncs the block
+  const int E = a.experts;
+  float* score = route_smem + (size_t)warp * 3 * E;
+  float* choice = score + E;  // what experts are chosen on: score (+ correction_bias)
+  float* aux = choice + E;    // group scores, then kept-group flags, then the chosen ids
+  const float* logits = a.logits + t * E;
+
+  // As the CPU: exp of the same fp32 argument, correctly rounded (through double), and IEEE
+  // divisions; only the softmax sum's order differs, which scales all scores alike.
+  if (a.sigmoid) {
+    for (int e = lane; e < E; e += 32) score[e] = __frcp_rn(1.0f + (float)exp(-(double)logits[e]));
+  } else {
+    float m = -INFINITY;
+    for (int e = lane; e < E; e += 32) m = fmaxf(m, logits[e]);
+    m = warp_max(m);
+    float sum = 0.0f;
+    for (int e = lane; e < E; e += 32) {
+      const float p = (float)exp((double)(logits[e] - m));
+      score[e] = p;
+      sum += p;
+    }
+    sum = warp_sum(sum);
+    for (int e = lane; e < E; e += 32) score[e] = __fdiv_rn(score[e], sum);
+  }
+  for (int e = lane; e < E; e += 32) choice[e] = a.bias ? score[e] + a.bias[e] : score[e];
+
+  uint32_t skip = 0;  // bit j: expert lane + 32 j is outside the kept groups, or already chosen
+  if (a.grouped) {
+    // Rank the groups (by their best choice, or under noaux_tc the sum of their best two), keep
+    // the topk_group best (the lower group on ties), and choose only among their experts.
+    const int G = a.n_group, size = E / G;
+    __syncwarp();
+    for (int g = lane; g < G; g += 32) {
+      float best = -INFINITY, second = -INFINITY;
+      for (int i = 0; i < size; ++i) {
+        const float c = choice[g * size + i];
+        if (c > best) {
+          second = best;
+          best = c;
+        } else if (c > second) {
+          second = c;
+        }
+      }
+      aux[g] = a.noaux ? best + second : best;
+    }
+    __syncwarp();
+    uint32_t keep = 0;  // bit j: group lane + 32 j is kept
+    for (int g = lane, j = 0; g < G; g += 32, ++j) {
+      const float v = aux[g];
+      int rank = 0;
+      for (int h = 0; h < G; ++h) rank += aux[h] > v || (aux[h] == v && h < g);
+      if (rank < a.topk_group) keep |= 1u << j;
+    }
+    __syncwarp();
+    for (int g = lane, j = 0; g < G; g += 32, ++j) aux[g] = (keep >> j) & 1 ? 1.0f : 0.0f;
+    __syncwarp();
+    for (int e = lane, j = 0; e < E; e += 32, ++j)
+      if (aux[e / size] == 0.0f) skip |= 1u << j;
+  }
+  __syncwarp();
+
+  // top_k argmax rounds; the sum of the chosen scores in k order, as the CPU adds them.
+  int* chosen = reinterpret_cast<int*>(aux);
+  float sum = 0.0f;
+  for (int k = 0; k < a.top_k; ++k) {
+    Best b{-INFINITY, INT_MAX};
+    for (int e = lane, j = 0; e < E; e += 32, ++j)
+      if (!((skip >> j) & 1)) consider(b, choice[e], e);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+      consider(b, __shfl_xor_sync(0xffffffffu, b.v, o), __shfl_xor_sync(0xffffffffu, b.i, o));
+    const int id = b.i == INT_MAX ? 0 : b.i;  // INT_MAX: every candidate left is NaN
+    if ((id & 31) == lane) skip |= 1u << (id >> 5);
+    if (lane == 0) chosen[k] = id;
+    sum += score[id];
+  }
+  __syncwarp();
+  for (int k = lane; k < a.top_k; k += 32) {
+    const int id = chosen[k];
+    float w = score[id];  // the unbiased score, also under noaux_tc
+    if (a.norm) w = __fdiv_rn(w, sum + 1e-20f);
+    a.ids[t * a.top_k + k] = id;
+    a.weights[t * a.top_k + k] = w * a.scale;
+  }
+}
+
+void check_route_params(const Tensor& logits, const MoeRouteParams& p) {
+  const int E = p.num_experts, K = p.top_k;
+  if (E < 1) invalid("moe_route", "num_experts is ", E);
+  if (E > kMaxExperts) invalid("moe_route", "num_experts ", E, " is over the cuda backend's ", kMaxExperts);
+  check_shape("moe_route", "router_logits", logits, logits.rows, E);
+  if (K < 1 || K > E) invalid("moe_route", "top_k ", K, " is not in [1, num_experts = ", E, "]");
+  if (p.method == MoeTopk::Greedy) return;
+  if (p.n_group < 1 || E % p.n_group)
+    invalid("moe_route", "n_group ", p.n_group, " does not divide num_experts ", E);
+  if (p.topk_group < 1 || p.topk_group > p.n_group)
+    invalid("moe_route", "topk_group ", p.topk_group, " is not in [1, n_group = ", p.n_group, "]");
+  if (K > p.topk_group * (E / p.n_group))
+    invalid("moe_route", "top_k ", K, " exceeds the experts of topk_group ", p.topk_group, " groups");
+  if (p.method == MoeTopk::NoauxTc) {
+    if (!p.correction_bias) invalid("moe_route", "noaux_tc needs correction_bias");
+    if (E / p.n_group < 2) invalid("moe_route", "noaux_tc ranks groups by their top-2: groups need 2 experts");
+  }
+}
+
+// ---- moe_experts: the sort ---------------------------------------------------------------------
+
+constexpr int kSortMaxThreads = 1024;
+
+// Ids outside [0, E) go to an extra last bucket, which no GEMM tile covers.
+__device__ __forceinline__ int bucket_of(int32_t id, int experts) {
+  return (unsigned)id < (unsigned)experts ? id : experts;
+}
+
+// The exclusive prefix sum over the block of one value per thread. Every thread calls it once.
+__device__ int block_exclusive_sum(int v) {
+  __shared__ int warp_prefix[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  int incl = v;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int n = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += n;
+  }
+  if (lane == 31) warp_prefix[warp] = incl;
+  __syncthreads();
+  if (warp == 0) {
+    const int w = lane < nwarps ? warp_prefix[lane] : 0;
+    int wincl = w;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const int n = __shfl_up_sync(0xffffffffu, wincl, o);
+      if (lane >= o) wincl += n;
+    }
+    warp_prefix[lane] = wincl - w;
+  }
+  __syncthreads();
+  return warp_prefix[warp] + incl - v;
+}
+
+// Counting sort of the slots s = t * top_k + k by expert, in one block: each slot's rank within
+// its expert (shared-memory atomics, one per group of lanes with the same expert), an exclusive
+// scan of the counts, then order[pos[s]] = s. Expert e owns the sorted rows
+// [offsets[e], offsets[e + 1]); offsets[E] counts the slots with a valid id. Within an expert the
+// order is not stable, which no result depends on.
+__global__ void __launch_bounds__(kSortMaxThreads)
+    sort_kernel(int32_t* order, int32_t* pos, int32_t* offsets, const int32_t* ids, int slots, int experts) {
+  extern __shared__ int count[];  // [experts + 1]: the buckets' sizes, then their first rows
+  const int tid = threadIdx.x, lane = tid & 31;
+  for (int b = tid; b <= experts; b += blockDim.x) count[b] = 0;
+  __syncthreads();
+  // Every thread runs every iteration, so whole warps reach __match_any_sync.
+  for (int base = 0; base < slots; base += blockDim.x) {
+    const int s = base + tid;
+    const int b = s < slots ? bucket_of(ids[s], experts) : -1;
+    const unsigned peers = __match_any_sync(0xffffffffu, b);
+    const int leader = __ffs(peers) - 1;
+    int first = 0;
+    if (lane == leader && b >= 0) first = atomicAdd(&count[b], __popc(peers));
+    first = __shfl_sync(0xffffffffu, first, leader);
+    if (b >= 0) pos[s] = first + __popc(peers & ((1u << lane) - 1));  // the rank, for now
+  }
+  __syncthreads();
+  // Counts -> first rows: each thread scans a run of consecutive buckets.
+  const int n = experts + 1, per = (n + (int)blockDim.x - 1) / (int)blockDim.x;
+  const int lo = min(n, tid * per), hi = min(n, lo + per);
+  int run = 0;
+  for (int b = lo; b < hi; ++b) run += count[b];
+  int start = block_exclusive_sum(run);
+  for (int b = lo; b < hi; ++b) {
+    const int c = count[b];
+    count[b] = start;
+    offsets[b] = start;
+    start += c;
+  }
+  __syncthreads();
+  // The same thread handles slot s as in the first pass, so it reads back its own rank.
+  for (int s = tid; s < slots; s += blockDim.x) {
+    const int p = count[bucket_of(ids[s], experts)] + pos[s];
+    pos[s] = p;
+    order[p] = s;
+  }
+}
+
+// ---- moe_experts: the grouped GEMM -------------------------------------------------------------
+
+constexpr int kGemmThreads = 128;  // 4 warps
+constexpr int kBN = 64;            // output columns (weight rows) per CTA
+constexpr int kBK = 32;            // reduction depth per pipeline stage
+// Shared rows padded to 80 bytes, so the 8 row addresses of each ldmatrix phase fall in 8
+// different 16-byte bank groups.
+constexpr int kRow = kBK + 8;
+
+// out[j] = A[j] w_e^T for every sorted row j of every expert e.
+struct GroupedGemm {
+  bf16* out;               // [S, n]
+  const bf16* in;          // A: [S, k] in sorted order, or (order set) the tokens' rows [T, k]
+  const int32_t* order;    // set: A row j is in[order[j] / top_k]
+  int top_k;
+  const bf16* w;           // [experts * n, k]: expert e's rows [e n, (e + 1) n)
+  const int32_t* offsets;  // [experts + 1]
+  int experts, n, k;
+};
+
+// The most row tiles of `bm` rows that any routing of `slots` slots to `experts` experts needs:
+// u used experts (u <= min(E, S)) own at most sum ceil(n_e / bm) <= u + (S - u) / bm tiles, which
+// grows with u.
+int64_t max_row_tiles(int64_t slots, int64_t experts, int bm) {
+  const int64_t used = std::min(slots, experts);
+  return used + (slots - used) / bm;
+}
+
+struct TileRef {
+  int expert, row0, rows;  // expert -1: past the last tile
+};
+
+// Row tile `tile` of the expert-major tiling (expert e owns ceil(n_e / BM) consecutive tiles).
+// Each lane sums the tiles of a run of consecutive experts, a warp scan places the runs, and the
+// lane whose run holds the tile finds its expert. Every warp computes it alike, so the CTA needs
+// no barrier for it.
+template <int BM>
+__device__ TileRef find_tile(const int32_t* offsets, int experts, int tile) {
+  const int lane = threadIdx.x & 31;
+  const int per = (experts + 31) / 32;
+  const int lo = min(experts, lane * per), hi = min(experts, lo + per);
+  int mine = 0;
+  for (int e = lo; e < hi; ++e) mine += (offsets[e + 1] - offsets[e] + BM - 1) / BM;
+  int incl = mine;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int n = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += n;
+  }
+  const unsigned hit = __ballot_sync(0xffffffffu, tile >= incl - mine && tile < incl);
+  if (!hit) return {-1, 0, 0};
+  const int src = __ffs(hit) - 1;
+  TileRef r{-1, 0, 0};
+  if (lane == src) {
+    int first = incl - mine;  // tiles before expert e
+    for (int e = lo; e < hi; ++e) {
+      const int rows = offsets[e + 1] - offsets[e], tiles = (rows + BM - 1) / BM;
+      if (tile < first + tiles) {
+        const int skip = (tile - first) * BM;
+        r = {e, offsets[e] + skip, min(BM, rows - skip)};
+        break;
+      }
+      first += tiles;
+    }
+  }
+  r.expert = __shfl_sync(0xffffffffu, r.expert, src);
+  r.row0 = __shfl_sync(0xffffffffu, r.row0, src);
+  r.rows = __shfl_sync(0xffffffffu, r.rows, src);
+  return r;
+}
+
+// The tensor-core primitives of attention_prefill.cu (see the fragment layouts there).
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const bf16* p) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// 16 bytes global -> shared; zero-filled when !valid (gmem must still be a valid pointer).
+__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
+  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem), "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// One CTA: BM sorted rows of one expert x kBN output columns, over the whole reduction in
+// STAGES-deep cp.async stages of kBK. The 4 warps split the tile WARPS_M x (4 / WARPS_M). Rows
+// past the expert's, columns past n and reduction steps past k are zero-filled in shared memory
+// (a NaN there would reach valid outputs through the K dimension), and never stored.
+template <int BM, int WARPS_M, int STAGES>
+__global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm g) {
+  constexpr int WARPS_N = 4 / WARPS_M;
+  constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;
+  constexpr int MT = WM / 16, NT = WN / 8;  // mma tiles per warp
+  static_assert(MT >= 1 && WM % 16 == 0 && NT % 2 == 0, "warp tile of whole 16 x 16 mma pairs");
+  constexpr int kChunks = kBK / 8;  // 16-byte chunks per shared row
+  constexpr int kALoads = (BM * kChunks + kGemmThreads - 1) / kGemmThreads;
+  constexpr int kBLoads = kBN * kChunks / kGemmThreads;
+  static_assert(kBN * kChunks % kGemmThreads == 0, "whole B chunks per thread");
+  __shared__ __align__(16) bf16 sa[STAGES][BM][kRow];
+  __shared__ __align__(16) bf16 sb[STAGES][kBN][kRow];
+
+  const TileRef tile = find_tile<BM>(g.offsets, g.experts, blockIdx.y);
+  if (tile.expert < 0) return;  // the grid covers the worst routing; this step has fewer tiles
+  const int n0 = blockIdx.x * kBN;
+  const int tid = threadIdx.x;
+
+  // Each thread copies the same chunks at every stage, so its source rows are fixed here
+  // (null: zero-fill).
+  const bf16* a_src[kALoads];
+#pragma unroll
+  for (int j = 0; j < kALoads; ++j) {
+    const int r = (tid + j * kGemmThreads) / kChunks;
+    a_src[j] = nullptr;
+    if (r < tile.rows) {
+      const int row = tile.row0 + r;
+      a_src[j] = g.in + (int64_t)(g.order ? g.order[row] / g.top_k : row) * g.k;
+    }
+  }
+  const bf16* w_expert = g.w + (int64_t)tile.expert * g.n * g.k;
+  const bf16* b_src[kBLoads];
+#pragma unroll
+  for (int j = 0; j < kBLoads; ++j) {
+    const int r = (tid + j * kGemmThreads) / kChunks;
+    b_src[j] = n0 + r < g.n ? w_expert + (int64_t)(n0 + r) * g.k : nullptr;
+  }
+  auto load_stage = [&](int stage, int kt) {
+    const int k0 = kt * kBK;
+#pragma unroll
+    for (int j = 0; j < kALoads; ++j) {
+      const int i = tid + j * kGemmThreads;
+      if (BM * kChunks % kGemmThreads != 0 && i >= BM * kChunks) break;
+      const int r = i / kChunks, c = (i % kChunks) * 8;
+      const bool valid = a_src[j] && k0 + c < g.k;
+      cp_async_16(&sa[stage][r][c], valid ? a_src[j] + k0 + c : g.in, valid);
+    }
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j) {
+      const int i = tid + j * kGemmThreads;
+      const int r = i / kChunks, c = (i % kChunks) * 8;
+      const bool valid = b_src[j] && k0 + c < g.k;
+      cp_async_16(&sb[stage][r][c], valid ? b_src[j] + k0 + c : g.w, valid);
+    }
+  };
+
+  const int warp = tid / 32, lane = tid % 32;
+  const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+  // A warp whose rows or columns all lie past the tile's skips the math (it still copies and
+  // meets every barrier).
+  const bool active = wm * WM < tile.rows && n0 + wn * WN < g.n;
+  float acc[MT][NT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.0f;
+
+  // One commit group per k tile, empty ones included, so wait_group<STAGES - 2> at tile kt means
+  // tiles 0..kt have landed.
+  const int ktiles = (g.k + kBK - 1) / kBK;
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < ktiles) load_stage(s, s);
+    cp_async_commit();
+  }
+  const int gi = lane / 8, gr = lane % 8;  // ldmatrix: lane group gi gives the rows of matrix gi
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 2>();
+    __syncthreads();  // tile kt is visible to all, and every warp is done with tile kt - 1's stage
+    if (kt + STAGES - 1 < ktiles) load_stage((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
+    cp_async_commit();
+    if (!active) continue;
+    const int st = kt % STAGES;
+#pragma unroll
+    for (int kk = 0; kk < kBK / 16; ++kk) {
+      uint32_t af[MT][4];  // matrices: (rows +0, k +0), (+8, +0), (+0, +8), (+8, +8)
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+        ldmatrix_x4(af[mt], &sa[st][wm * WM + mt * 16 + (gi & 1) * 8 + gr][kk * 16 + (gi >> 1) * 8]);
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t b[4];  // matrices: (cols +0, k +0), (cols +0, k +8), (+8, +0), (+8, +8)
+        ldmatrix_x4(b, &sb[st][wn * WN + np * 16 + (gi >> 1) * 8 + gr][kk * 16 + (gi & 1) * 8]);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_bf16(acc[mt][2 * np], af[mt], b[0], b[1]);
+          mma_bf16(acc[mt][2 * np + 1], af[mt], b[2], b[3]);
+        }
+      }
+    }
+  }
+  if (!active) return;
+
+  // C fragment c[i]: row lane / 4 + 8 (i >> 1), column 2 (lane % 4) + (i & 1); n is a multiple
+  // of 8, so a pair is either wholly inside or wholly past it.
+  const int fr = lane / 4, fc = 2 * (lane % 4);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = wm * WM + mt * 16 + fr + 8 * h, col = n0 + wn * WN + nt * 8 + fc;
+        if (r < tile.rows && col < g.n)
+          *reinterpret_cast<uint32_t*>(g.out + (int64_t)(tile.row0 + r) * g.n + col) =
+              pack_bf16x2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
+      }
+}
+
+// Decode: 16-row tiles, the 4 warps side by side over the 64 columns, 6 stages (5 tiles ahead:
+// 20 KiB of weights in flight per CTA, for the memory-bound stream). Prefill: 64-row tiles, 2 x 2
+// warps of 32 x 32, 4 stages. Both within the 48 KiB of static shared memory.
+constexpr int kSmallBM = 16, kLargeBM = 64;
+
+template <int BM>
+void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
+  const dim3 grid((unsigned)((g.n + kBN - 1) / kBN), (unsigned)max_row_tiles(slots, g.experts, BM));
+  if constexpr (BM == kSmallBM)
+    grouped_gemm_kernel<kSmallBM, 1, 6><<<grid, kGemmThreads, 0, stream>>>(g);
+  else
+    grouped_gemm_kernel<kLargeBM, 2, 4><<<grid, kGemmThreads, 0, stream>>>(g);
+  check_launch();
+}
+
+// ---- moe_experts: the combine ------------------------------------------------------------------
+
+// out[t] (+)= sum_k weights[t, k] * rows[pos[t K + k]], 8 columns per thread, in fp32 in k order,
+// rounded once. A token with an id outside [0, E) gets NaN.
+__global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, const float* weights,
+                               const int32_t* pos, int64_t tokens, int top_k, int experts, int64_t hidden,
+                               bool accumulate) {
+  const int64_t units = hidden / 8, n = tokens * units;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const int64_t t = i / units, c = i % units;
+    uint4* o = reinterpret_cast<uint4*>(out + t * hidden) + c;
+    float acc[8];
+    if (accumulate) {
+      bf16x8_to_f32(*o, acc);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[j] = 0.0f;
+    }
+    bool bad = false;
+    for (int k = 0; k < top_k; ++k) {
+      const int64_t slot = t * top_k + k;
+      if ((unsigned)ids[slot] >= (unsigned)experts) {
+        bad = true;
+        continue;
+      }
+      const float w = weights[slot];
+      float y[8];
+      bf16x8_to_f32(reinterpret_cast<const uint4*>(rows + (int64_t)pos[slot] * hidden)[c], y);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[j] += w * y[j];
+    }
+    if (bad)
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[j] = __int_as_float(0x7fc00000);  // NaN
+    *o = f32_to_bf16x8(acc);
+  }
+}
+
+// ---- sigmoid_gate ------------------------------------------------------------------------------
+
+// W elements per access: 8 (one 16-byte vector) when widths and addresses allow, else 1.
+template <int W>
+__device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
+  if constexpr (W == 8) {
+    bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
+  } else {
+    f[0] = __bfloat162float(p[unit]);
+  }
+}
+
+template <int W>
+__device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
+  if constexpr (W == 8) {
+    reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
+  } else {
+    p[unit] = __float2bfloat16_rn(f[0]);
+  }
+}
+
+// One block per row: the fp32 dot through block_sum, then the row scaled in place. Every read of
+// x precedes block_sum's barrier, so y may alias x.
+template <int W>
+__global__ void sigmoid_gate_kernel(bf16* y, const bf16* x, const bf16* w, int64_t x_cols, int64_t y_cols) {
+  const bf16* xr = x + blockIdx.x * x_cols;
+  bf16* yr = y + blockIdx.x * y_cols;
+  float dot = 0.0f;
+  for (int64_t u = threadIdx.x; u < x_cols / W; u += blockDim.x) {
+    float a[W], b[W];
+    load<W>(xr, u, a);
+    load<W>(w, u, b);
+#pragma unroll
+    for (int j = 0; j < W; ++j) dot += a[j] * b[j];
+  }
+  const float gate = 1.0f / (1.0f + __expf(-block_sum(dot)));
+  for (int64_t u = threadIdx.x; u < y_cols / W; u += blockDim.x) {
+    float f[W];
+    load<W>(yr, u, f);
+#pragma unroll
+    for (int j = 0; j < W; ++j) f[j] *= gate;
+    store<W>(yr, u, f);
+  }
+}
+
+int threads_for(int64_t units) {
+  return (int)std::min<int64_t>(512, std::max<int64_t>(32, (units + 31) / 32 * 32));
+}
+
+}  // namespace
+
+void CudaBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits,
+                            const MoeRouteParams& p) {
+  check_dtype("moe_route", "router_logits", router_logits, DType::F32);
+  check_route_params(router_logits, p);
+  const int64_t T = router_logits.rows;
+  if (T == 0) return;
+  RouteArgs a{topk_ids,
+              topk_weights,
+              static_cast<const float*>(router_logits.data),
+              p.correction_bias,
+              T,
+              p.num_experts,
+              p.top_k,
+              p.n_group,
+              p.topk_group,
+              p.scoring == MoeScoring::Sigmoid,
+              p.method != MoeTopk::Greedy,
+              p.method == MoeTopk::NoauxTc,
+              p.norm_topk_prob,
+              p.routed_scaling_factor};
+  const size_t smem = (size_t)kRouteWarps * 3 * p.num_experts * sizeof(float);
+  const unsigned blocks = (unsigned)((T + kRouteWarps - 1) / kRouteWarps);
+  route_kernel<<<blocks, kRouteWarps * 32, smem, stream_>>>(a);
+  check_launch();
+}
+
+void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
+                              const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
+  const char* op = "moe_experts";
+  for (auto [what, t] : {std::pair<const char*, const Tensor*>{"out", &out}, {"x", &x}, {"gate_up", &gate_up},
+                         {"down", &down}, {"ws.rows", &ws.rows}, {"ws.gate_up", &ws.gate_up}, {"ws.act", &ws.act}}) {
+    check_dtype(op, what, *t, DType::BF16);
+    if (!aligned16(t->data)) invalid(op, what, " is not 16-byte aligned");
+  }
+  const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
+  if (K < 1) invalid(op, "top_k is ", K);
+  // 16-byte rows for cp.async and the vector loads, and whole bf16 pairs in the GEMM epilogue.
+  if (D < 8 || D % 8 || I < 8 || I % 8)
+    invalid(op, "hidden ", D, " and intermediate ", I, " must be positive multiples of 8 on the cuda backend");
+  if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
+  const int64_t E = down.rows / D;
+  if (E < 1 || E > kMaxExperts) invalid(op, "num_experts ", E, " is not in [1, ", kMaxExperts, "]");
+  check_shape(op, "out", out, T, D);
+  check_shape(op, "gate_up", gate_up, E * 2 * I, D);
+  if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
+      ws.act.rows < S || ws.act.cols != I || !ws.index)
+    invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
+  if (S == 0) return;
+  // Average rows per expert over 16: 64-row tiles (see the header).
+  const bool large = S > 16 * E;
+  if (max_row_tiles(S, E, large ? kLargeBM : kSmallBM) > 65535)
+    invalid(op, T, " tokens x top_k ", K, " need more row tiles than a grid holds");
+
+  int32_t* order = ws.index;
+  int32_t* pos = order + S;
+  int32_t* offsets = pos + S;
+  const int sort_threads = (int)std::min<int64_t>(kSortMaxThreads, (std::max(S, E + 1) + 31) / 32 * 32);
+  const size_t sort_smem = (size_t)(E + 1) * sizeof(int);
+  sort_kernel<<<1, sort_threads, sort_smem, stream_>>>(order, pos, offsets, topk_ids, (int)S, (int)E);
+  check_launch();
+
+  auto gemm = [&](const GroupedGemm& g) {
+    if (large)
+      launch_grouped_gemm<kLargeBM>(g, S, stream_);
+    else
+      launch_grouped_gemm<kSmallBM>(g, S, stream_);
+  };
+  Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
+  gemm({static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
+        static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D});
+  swiglu(a, h);
+  gemm({static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
+        static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I});
+
+  const int64_t units = T * D / 8;
+  const unsigned grid = (unsigned)std::min<int64_t>((units + 255) / 256, (int64_t)num_sms_ * 16);
+  combine_kernel<<<grid, 256, 0, stream_>>>(static_cast<bf16*>(out.data),
+                                            static_cast<const bf16*>(ws.rows.data), topk_ids, topk_weights,
+                                            pos, T, (int)K, (int)E, D, accumulate);
+  check_launch();
+}
+
+void CudaBackend::sigmoid_gate(Tensor y, Tensor x, Tensor w) {
+  check_dtype("sigmoid_gate", "y", y, DType::BF16);
+  check_dtype("sigmoid_gate", "x", x, DType::BF16);
+  check_dtype("sigmoid_gate", "w", w, DType::BF16);
+  check_shape("sigmoid_gate", "w", w, 1, x.cols);
+  if (y.rows != x.rows) invalid("sigmoid_gate", "y has ", y.rows, " rows, x has ", x.rows);
+  if (y.rows == 0) return;
+  auto* yp = static_cast<bf16*>(y.data);
+  auto* xp = static_cast<const bf16*>(x.data);
+  auto* wp = static_cast<const bf16*>(w.data);
+  const unsigned rows = (unsigned)y.rows;
+  if (x.cols % 8 == 0 && y.cols % 8 == 0 && aligned16(yp) && aligned16(xp) && aligned16(wp))
+    sigmoid_gate_kernel<8><<<rows, threads_for(x.cols / 8), 0, stream_>>>(yp, xp, wp, x.cols, y.cols);
+  else
+    sigmoid_gate_kernel<1><<<rows, threads_for(x.cols), 0, stream_>>>(yp, xp, wp, x.cols, y.cols);
+  check_launch();
+}
+
+}  // namespace gpubench
