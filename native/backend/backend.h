@@ -114,11 +114,6 @@ struct DeviceInfo {
   int driver_version = 0;
 };
 
-// The default of an op a backend does not implement (yet): a one-line error naming both.
-[[noreturn]] inline void op_not_implemented(const char* op, const std::string& backend) {
-  fail(ErrorCode::InvalidArgument, std::string(op) + " is not implemented on the " + backend + " backend");
-}
-
 struct KernelRecord {
   std::string name;
   double start_ms, ms;
@@ -126,12 +121,6 @@ struct KernelRecord {
 
 using Event = void*;
 using Graph = void*;
-
-// Op families a backend may not implement yet. The engine asks before it allocates anything, so a
-// model that needs a missing family is refused with one line instead of failing mid-forward (or
-// mid-capture of a CUDA graph).
-enum class OpFamily : uint8_t { Moe, Mla };
-inline const char* op_family_name(OpFamily f) { return f == OpFamily::Moe ? "mixture-of-experts" : "MLA"; }
 
 class Backend {
  public:
@@ -157,7 +146,6 @@ class Backend {
   virtual float event_elapsed_ms(Event start, Event end) = 0;  // both recorded and complete
   virtual void event_destroy(Event e) = 0;
   virtual bool supports_graphs() const { return false; }
-  virtual bool implements(OpFamily) const { return false; }
   virtual void capture_begin() {}
   virtual Graph capture_end() { return nullptr; }
   virtual void graph_replay(Graph) {}
@@ -205,21 +193,17 @@ class Backend {
   // argmax: out[r] = index of the largest logits[r] (F32), the lowest index on ties.
   virtual void argmax(int32_t* out, Tensor logits) = 0;
 
-  // --- mixture of experts (backend/<name>/moe); a backend without them refuses MoE models ---
+  // --- mixture of experts (backend/<name>/moe) ---
   // moe: topk_ids [T, top_k] and topk_weights [T, top_k] (fp32) of router_logits [T, E] (F32), see
   // MoeRouteParams. Equal scores: the lower expert index wins.
-  virtual void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) {
-    op_not_implemented("moe_route", name());
-  }
+  virtual void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) = 0;
   // moe: out[t] = sum_k topk_weights[t,k] * expert_{topk_ids[t,k]}(x[t]) (accumulate: out[t] += ...)
   // with SwiGLU experts fused per expert: gate_up [E*2I, D] holds expert e's gate rows at [2Ie, 2Ie+I)
   // and its up rows after them; down [E*D, I] holds expert e's rows at [De, De+D).
   virtual void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                           const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
-    op_not_implemented("moe_experts", name());
-  }
+                           const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) = 0;
   // moe: y[t] *= sigmoid(x[t] . w), w [1, D] (qwen2_moe's gate on its shared expert).
-  virtual void sigmoid_gate(Tensor y, Tensor x, Tensor w) { op_not_implemented("sigmoid_gate", name()); }
+  virtual void sigmoid_gate(Tensor y, Tensor x, Tensor w) = 0;
 
   // --- MLA: DeepSeek-V2/V3 multi-head latent attention in absorbed form (backend/<name>/mla) ---
   // The cache holds per token only the RMS-normalized latent c (kv_lora_rank L) and the rotated rope
@@ -246,9 +230,7 @@ class Backend {
   //   out(t,h)[n] = sum_k x(t,h)[k] * w(n,h)[k]   (w: N = out.cols rows of K = x.cols)
   //   or, with transpose_w, sum_k x(t,h)[k] * w(k,h)[n]   (w: K rows of N), so W_UK_h^T is read in
   //   place. out must not overlap x or w.
-  virtual void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
-    op_not_implemented("matmul_heads", name());
-  }
+  virtual void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) = 0;
   // mla: for every token t (row of kv_a [T, L + R], the kv_a_proj_with_mqa output, left unchanged):
   // c = kv_a[t, :L] RMS-normalized with rope.k_norm [L] (kv_a_layernorm; eps rope.norm_eps; null:
   // copied as is), k_pe = kv_a[t, L:] rotated at positions[t], and [c | k_pe] written to the cache
@@ -258,18 +240,14 @@ class Backend {
   // writes the result de-interleaved; q_pe and k_pe are permuted alike, so every score is equal.)
   // rope.q_norm must be null.
   virtual void mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
-                                 const int32_t* slots, RopeParams rope, KvLayer kv) {
-    op_not_implemented("mla_rope_kv_write", name());
-  }
+                                 const int32_t* slots, RopeParams rope, KvLayer kv) = 0;
   // mla: out [T, H*L] = for every query row t and head h, with H = q_pe.heads, R = q_pe.cols,
   // L = kv.head_dim - R: sum_j p_j c_j, p = softmax_j(scale * (q_latent(t,h) . c_j + q_pe(t,h) .
   // k_pe_j)) over the cache rows j = [c_j | k_pe_j] that row t attends to (causal, paged, AttnMeta
   // as in attention). q_latent [T, H*L]. scale is the model's: qk_head_dim^-0.5 (nope + R, not
   // L + R), times mscale^2 under yarn with mscale_all_dim. out must not overlap q_latent or q_pe.
   virtual void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
-                             const AttnMeta& meta, float scale) {
-    op_not_implemented("mla_attention", name());
-  }
+                             const AttnMeta& meta, float scale) = 0;
 };
 
 }  // namespace gpubench

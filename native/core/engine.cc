@@ -106,14 +106,6 @@ Engine::Engine(const EngineOptions& opts, BatchScheduler& scheduler, const std::
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
   be_ = make_backend(opts.device, opts.cpu_threads);
-  std::string missing;
-  for (auto [needed, family] : {std::pair{spec_.is_moe(), OpFamily::Moe}, std::pair{spec_.is_mla(), OpFamily::Mla}}) {
-    if (needed && !be_->implements(family)) missing += (missing.empty() ? "" : " and ") + std::string(op_family_name(family));
-  }
-  if (!missing.empty()) {
-    fail(ErrorCode::InvalidArgument, "model_type '" + spec_.model_type + "' needs the " + missing + " ops, which the " +
-                                         be_->name() + " backend does not implement yet (run it on the cpu device)");
-  }
   model_ = std::make_unique<ModelRunner>(*be_, spec_, r);
 }
 

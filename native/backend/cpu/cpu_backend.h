@@ -33,7 +33,6 @@ class CpuBackend : public Backend {
   float event_elapsed_ms(Event start, Event end) override;
   void event_destroy(Event e) override;
   bool supports_graphs() const override { return false; }
-  bool implements(OpFamily) const override { return true; }
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
   void fill(Tensor t, float value) override;

@@ -42,7 +42,6 @@ class CudaBackend : public Backend {
   float event_elapsed_ms(Event start, Event end) override;
   void event_destroy(Event e) override;
   bool supports_graphs() const override { return true; }
-  bool implements(OpFamily) const override { return true; }
   void capture_begin() override;
   Graph capture_end() override;
   void graph_replay(Graph g) override;
@@ -82,6 +81,21 @@ class CudaBackend : public Backend {
                      const AttnMeta& meta, float scale) override;
 
  private:
+  // One bf16 GEMM (or a strided batch of them) through cuBLASLt, what matmul and matmul_heads run
+  // (matmul.cu): for each of `batch` problems, out[M,N] = x[M,K] * w^T for w [N,K] (w itself
+  // for w [K,N] when w_kn) (+ bias[1,N], batch 1 only), fp32 accumulation; rows of out, x and w
+  // are ld_* elements apart and problems stride_* elements apart.
+  struct GemmArgs {
+    void* out;
+    const void* x;
+    const void* w;
+    DType out_dtype;
+    const Tensor* bias;
+    int64_t m, n, k, batch;
+    bool w_kn;
+    int64_t ld_out, ld_x, ld_w, stride_out, stride_x, stride_w;
+  };
+  void gemm(const GemmArgs& g);
   void matmul_init();     // cuBLASLt handle and workspace (matmul.cu)
   void matmul_destroy();  // frees what matmul_init and the plan cache hold; never throws
   void destroy();         // frees everything; used by the destructor and a failed constructor

@@ -5,6 +5,10 @@
 // same bytes, so out^T[N,M] = w[N,K] * x^T[K,M] reads: A = w seen as col-major K x N with
 // op(A) = A^T, B = x seen as col-major K x M with op(B) = B, D = out seen as col-major N x M.
 // The bias is then one value per row of D, which is what CUBLASLT_EPILOGUE_BIAS adds.
+//
+// gemm() is the one path to cuBLASLt: matmul is its single problem with dense rows; matmul_heads
+// (mla.cu) a strided batch of them (batch = heads, rows row_stride apart, heads head_stride apart,
+// w optionally stored [K, N]), so both share the plan cache and the candidate timing.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
@@ -33,15 +37,18 @@ constexpr int kTimedRuns = 5;
 // part of it: the heuristic is told the actual alignment (it assumes 256 bytes otherwise, and an
 // algorithm that needs it would fail on a view such as a row slice).
 struct PlanKey {
-  int64_t m, n, k;
+  int64_t m, n, k, batch;
+  bool w_kn;
+  int64_t ld_out, ld_x, ld_w, stride_out, stride_x, stride_w;
   DType out;
   bool bias_epilogue;
-  uint32_t align;
+  uint32_t align;  // of every pointer, leading dimension and batch stride, in bytes
 
-  bool operator<(const PlanKey& o) const {
-    return std::tie(m, n, k, out, bias_epilogue, align) <
-           std::tie(o.m, o.n, o.k, o.out, o.bias_epilogue, o.align);
+  auto tie() const {
+    return std::tie(m, n, k, batch, w_kn, ld_out, ld_x, ld_w, stride_out, stride_x, stride_w, out,
+                    bias_epilogue, align);
   }
+  bool operator<(const PlanKey& o) const { return tie() < o.tie(); }
 };
 
 struct Plan {
@@ -70,11 +77,26 @@ void set_pref(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttribute
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
 }
 
-// The largest power of two, up to 256, that divides the address.
-uint32_t alignment_of(const void* p) {
+// The largest power of two, up to 256, that divides v (an address or a byte count).
+uint32_t alignment_of(uint64_t v) {
   uint32_t align = 256;
-  while (align > 1 && (uintptr_t)p % align != 0) align >>= 1;
+  while (align > 1 && v % align != 0) align >>= 1;
   return align;
+}
+
+// A column-major rows x cols matrix with leading dimension ld; `batch` of them `stride` apart.
+cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld,
+                                   int64_t batch, int64_t stride) {
+  cublasLtMatrixLayout_t l = nullptr;
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld));
+  if (batch > 1) {
+    const int32_t count = (int32_t)batch;
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                  sizeof(count)));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                  &stride, sizeof(stride)));
+  }
+  return l;
 }
 
 // Descriptors, layouts and the heuristic's candidates for one key. Done once per key, so graph
@@ -84,15 +106,17 @@ Plan make_plan(cublasLtHandle_t lt, const PlanKey& key) {
   cublasLtMatmulPreference_t pref = nullptr;
   try {
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
+    // w [N, K] row-major is the column-major K x N matrix: op T; stored [K, N], it is N x K: op N.
+    set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, key.w_kn ? CUBLAS_OP_N : CUBLAS_OP_T);
     set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
     // The bias has D's type (bf16) by default; the pointer is set at every call.
     if (key.bias_epilogue)
       set_desc<uint32_t>(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_BIAS);
     const cudaDataType_t out_type = key.out == DType::F32 ? CUDA_R_32F : CUDA_R_16BF;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, key.k, key.n, key.k));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, key.k, key.m, key.k));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, out_type, key.n, key.m, key.n));
+    p.a = key.w_kn ? make_layout(CUDA_R_16BF, key.n, key.k, key.ld_w, key.batch, key.stride_w)
+                   : make_layout(CUDA_R_16BF, key.k, key.n, key.ld_w, key.batch, key.stride_w);
+    p.b = make_layout(CUDA_R_16BF, key.k, key.m, key.ld_x, key.batch, key.stride_x);
+    p.d = make_layout(out_type, key.n, key.m, key.ld_out, key.batch, key.stride_out);
 
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     set_pref<uint64_t>(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, kWorkspaceBytes);
@@ -107,8 +131,9 @@ Plan make_plan(cublasLtHandle_t lt, const PlanKey& key) {
     if (found == 0)
       fail(ErrorCode::Device, "cuBLASLt has no algorithm for the bf16 GEMM M=" +
                                   std::to_string(key.m) + " N=" + std::to_string(key.n) +
-                                  " K=" + std::to_string(key.k) +
-                                  " (K and N must usually be multiples of 8)");
+                                  " K=" + std::to_string(key.k) + " batch=" +
+                                  std::to_string(key.batch) + " at " + std::to_string(key.align) +
+                                  "-byte alignment (K and N must usually be multiples of 8)");
     for (int i = 0; i < found; ++i)
       if (results[i].state == CUBLAS_STATUS_SUCCESS) p.candidates.push_back(results[i].algo);
     if (p.candidates.empty()) p.candidates.push_back(results[0].algo);
@@ -173,9 +198,9 @@ void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaS
   if (const char* log = std::getenv("GPUBENCH_LOG_MATMUL"); log && *log == '1') {
     const auto us = [](float ms) { return ms < 0 ? -1.0 : 1000.0 * ms / kTimedRuns; };
     std::fprintf(stderr,
-                 "gpubench: matmul M=%lld N=%lld K=%lld: cuBLASLt heuristic's first %.1f us, "
-                 "best of %zu %.1f us (L2 flushed before each call)\n",
-                 (long long)key.m, (long long)key.n, (long long)key.k, us(first_ms),
+                 "gpubench: matmul M=%lld N=%lld K=%lld batch=%lld: cuBLASLt heuristic's first "
+                 "%.1f us, best of %zu %.1f us (L2 flushed before each call)\n",
+                 (long long)key.m, (long long)key.n, (long long)key.k, (long long)key.batch, us(first_ms),
                  p.candidates.size(), us(best_ms));
   }
 }
@@ -224,27 +249,38 @@ void CudaBackend::matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) {
              std::to_string(out.rows) + "," + std::to_string(out.cols) + "] do not match");
   if (bias && (bias->dtype != DType::BF16 || bias->numel() != n))
     fail(ErrorCode::InvalidArgument, "matmul: bias must be bf16 [1, N]");
-  if (m == 0 || n == 0) return;
+  gemm(GemmArgs{out.data, x.data, w.data, out.dtype, bias, m, n, k, 1, false, n, k, k, 0, 0, 0});
+}
 
-  const bool bias_epilogue = bias && out.dtype == DType::BF16;
-  uint32_t align = std::min({alignment_of(x.data), alignment_of(w.data), alignment_of(out.data)});
-  if (bias_epilogue) align = std::min(align, alignment_of(bias->data));
-  const PlanKey key{m, n, k, out.dtype, bias_epilogue, align};
+void CudaBackend::gemm(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  const bool bias_epilogue = g.bias && g.out_dtype == DType::BF16;
+  const size_t out_size = dtype_size(g.out_dtype);
+  uint32_t align = std::min({alignment_of((uintptr_t)g.x), alignment_of((uintptr_t)g.w),
+                             alignment_of((uintptr_t)g.out), alignment_of(2 * (uint64_t)g.ld_x),
+                             alignment_of(2 * (uint64_t)g.ld_w),
+                             alignment_of(out_size * (uint64_t)g.ld_out)});
+  if (g.batch > 1)
+    align = std::min({align, alignment_of(2 * (uint64_t)g.stride_x), alignment_of(2 * (uint64_t)g.stride_w),
+                      alignment_of(out_size * (uint64_t)g.stride_out)});
+  if (bias_epilogue) align = std::min(align, alignment_of((uintptr_t)g.bias->data));
+  const PlanKey key{g.m, g.n, g.k, g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w, g.stride_out,
+                    g.stride_x, g.stride_w, g.out_dtype, bias_epilogue, align};
   auto it = plans_->plans.find(key);
   if (it == plans_->plans.end()) it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
   Plan& p = it->second;
-  if (bias_epilogue) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias->data);
+  if (bias_epilogue) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias->data);
 
   const float alpha = 1.0f, beta = 0.0f;
   auto run = [&](const cublasLtMatmulAlgo_t& algo) {
     const cublasStatus_t st =
-        cublasLtMatmul(lt_, p.desc, &alpha, w.data, p.a, x.data, p.b, &beta, out.data, p.d,
-                       out.data, p.d, &algo, lt_workspace_, kWorkspaceBytes, stream_);
-    if (st == CUBLAS_STATUS_SUCCESS && bias && !bias_epilogue) {
-      const unsigned grid =
-          (unsigned)std::min<int64_t>((m * n + 255) / 256, (int64_t)num_sms_ * 16);
-      add_bias_f32_kernel<<<grid, 256, 0, stream_>>>(static_cast<float*>(out.data),
-                                                      static_cast<const bf16*>(bias->data), m, n);
+        cublasLtMatmul(lt_, p.desc, &alpha, g.w, p.a, g.x, p.b, &beta, g.out, p.d, g.out, p.d,
+                       &algo, lt_workspace_, kWorkspaceBytes, stream_);
+    if (st == CUBLAS_STATUS_SUCCESS && g.bias && !bias_epilogue) {
+      const int64_t mn = g.m * g.n;
+      const unsigned grid = (unsigned)std::min<int64_t>((mn + 255) / 256, (int64_t)num_sms_ * 16);
+      add_bias_f32_kernel<<<grid, 256, 0, stream_>>>(static_cast<float*>(g.out),
+                                                      static_cast<const bf16*>(g.bias->data), g.m, g.n);
       check_launch();
     }
     return st;

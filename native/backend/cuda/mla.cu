@@ -1,25 +1,20 @@
 // mla: DeepSeek's multi-head latent attention in absorbed form (backend.h describes the math): the
 // per-head batched matmul in and out of the latent space, and the rotary + latent-cache write. The
-// attention itself is in mla_attention.cu (kept apart so it compiles without cublasLt.h).
+// attention itself is in mla_attention.cu.
 // Reference: backend/cpu/mla.cc.
 //
-// matmul_heads is one cuBLASLt strided-batched GEMM, batch = heads: a head's slices are a matrix
-// whose leading dimension is row_stride, and consecutive heads sit head_stride apart, so the
-// strided views attention_mla.cc passes (q_nope inside q, W_UK^T and W_UV inside kv_b_proj,
-// q_latent and the output) are read and written in place, with tensor cores at prefill sizes and
-// fp32 accumulation. Descriptors and the heuristic's algorithm are made once per shape, strides
-// and alignment, so a CUDA graph capture or replay never queries the heuristic.
+// matmul_heads is one cuBLASLt strided-batched GEMM (gemm() in matmul.cu, with matmul's plan cache
+// and candidate timing), batch = heads: a head's slices are a matrix whose leading dimension is
+// row_stride, and consecutive heads sit head_stride apart, so the strided views attention_mla.cc
+// passes (q_nope inside q, W_UK^T and W_UV inside kv_b_proj, q_latent and the output) are read and
+// written in place, with tensor cores at prefill sizes and fp32 accumulation.
 //
 // mla_rope_kv_write has rope.cu's shape: one block per (token, group of heads), one warp per task
 // (a head's q_pe, or the token's latent RMSNorm + cache write), cos/sin in shared memory.
-#include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <string>
-#include <tuple>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
@@ -49,115 +44,6 @@ void check_view(const char* op, const char* what, const Backend::HeadSlices& v, 
   const bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
   if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
     invalid(op, std::string(what) + ": " + describe(v) + " make its slices overlap");
-}
-
-// ---- matmul_heads ----
-
-// A prefix of the 32 MiB cuBLASLt workspace matmul_init allocates (matmul.cu).
-constexpr size_t kWorkspaceBytes = size_t(8) << 20;
-
-// Everything the descriptors and the algorithm depend on. The algorithm is valid for any handle
-// on the same device, so plans are shared by the backends of one device.
-struct HeadsKey {
-  int device;
-  bool transpose_w;
-  int64_t t, n, k, heads;
-  int64_t ld_out, ld_x, ld_w;
-  int64_t stride_out, stride_x, stride_w;
-  uint32_t align;  // of every pointer, leading dimension and batch stride, in bytes
-
-  auto tie() const {
-    return std::tie(device, transpose_w, t, n, k, heads, ld_out, ld_x, ld_w, stride_out, stride_x,
-                    stride_w, align);
-  }
-  bool operator<(const HeadsKey& o) const { return tie() < o.tie(); }
-};
-
-struct HeadsPlan {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t w = nullptr, x = nullptr, out = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-};
-
-// Plans live as long as the process (a handful of shapes, a few hundred bytes each): CudaBackend
-// has no member for them, and nothing in them depends on one backend's handle.
-std::mutex plans_mutex;
-std::map<HeadsKey, HeadsPlan>& plans() {
-  static auto* p = new std::map<HeadsKey, HeadsPlan>();
-  return *p;
-}
-
-void destroy_plan(HeadsPlan& p) {
-  if (p.desc) cublasLtMatmulDescDestroy(p.desc);
-  if (p.w) cublasLtMatrixLayoutDestroy(p.w);
-  if (p.x) cublasLtMatrixLayoutDestroy(p.x);
-  if (p.out) cublasLtMatrixLayoutDestroy(p.out);
-}
-
-// The largest power of two, up to 256, that divides v (an address or a byte count).
-uint32_t alignment_of(uint64_t v) {
-  uint32_t align = 256;
-  while (align > 1 && v % align != 0) align >>= 1;
-  return align;
-}
-
-// A column-major rows x cols bf16 matrix with leading dimension ld, `batch` of them `stride` apart.
-cublasLtMatrixLayout_t make_layout(int64_t rows, int64_t cols, int64_t ld, int64_t batch,
-                                   int64_t stride) {
-  cublasLtMatrixLayout_t l = nullptr;
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_16BF, rows, cols, ld));
-  const int32_t count = (int32_t)batch;
-  CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
-                                                sizeof(count)));
-  CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                                &stride, sizeof(stride)));
-  return l;
-}
-
-// Row-major slices seen column-major (as in matmul.cu): out^T [N, T] = op(w) [N, K] * x^T [K, T],
-// where w's slices [N, K] (or [K, N] with transpose_w) are the column-major K x N (N x K) matrix
-// with the same bytes, op = T (N).
-HeadsPlan make_plan(cublasLtHandle_t lt, const HeadsKey& key) {
-  HeadsPlan p;
-  cublasLtMatmulPreference_t pref = nullptr;
-  try {
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    const int32_t op_w = key.transpose_w ? CUBLAS_OP_N : CUBLAS_OP_T, op_x = CUBLAS_OP_N;
-    CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_w, sizeof(op_w)));
-    CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_x, sizeof(op_x)));
-    p.w = key.transpose_w ? make_layout(key.n, key.k, key.ld_w, key.heads, key.stride_w)
-                          : make_layout(key.k, key.n, key.ld_w, key.heads, key.stride_w);
-    p.x = make_layout(key.k, key.t, key.ld_x, key.heads, key.stride_x);
-    p.out = make_layout(key.n, key.t, key.ld_out, key.heads, key.stride_out);
-
-    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    const uint64_t workspace = kWorkspaceBytes;
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
-    // The heuristic assumes 256-byte alignment unless told; views inside q or kv_b_proj have less.
-    for (auto attr :
-         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &key.align, sizeof(key.align)));
-    cublasLtMatmulHeuristicResult_t result = {};
-    int found = 0;
-    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, p.desc, p.w, p.x, p.out, p.out, pref, 1,
-                                                &result, &found));
-    if (found == 0)
-      fail(ErrorCode::Device,
-           "matmul_heads: cuBLASLt has no algorithm for T=" + std::to_string(key.t) +
-               " N=" + std::to_string(key.n) + " K=" + std::to_string(key.k) + " heads=" +
-               std::to_string(key.heads) + " at " + std::to_string(key.align) + "-byte alignment");
-    p.algo = result.algo;
-    cublasLtMatmulPreferenceDestroy(pref);
-  } catch (...) {
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    destroy_plan(p);
-    throw;
-  }
-  return p;
 }
 
 // ---- mla_rope_kv_write ----
@@ -252,24 +138,9 @@ void CudaBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool 
                     " and out width " + std::to_string(N));
   if (T == 0) return;
 
-  uint32_t align = 256;
-  for (const HeadSlices* v : {&out, &x, &w})
-    align = std::min({align, alignment_of((uintptr_t)v->data),
-                      alignment_of(2 * (uint64_t)v->row_stride),
-                      alignment_of(2 * (uint64_t)v->head_stride)});
-  const HeadsKey key{device_, transpose_w, T, N, K, H, out.row_stride, x.row_stride, w.row_stride,
-                     out.head_stride, x.head_stride, w.head_stride, align};
-  const HeadsPlan* p;
-  {
-    std::lock_guard<std::mutex> lock(plans_mutex);
-    auto it = plans().find(key);
-    if (it == plans().end()) it = plans().emplace(key, make_plan(lt_, key)).first;
-    p = &it->second;  // std::map nodes never move
-  }
-  const float alpha = 1.0f, beta = 0.0f;
-  CUBLAS_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, w.data, p->w, x.data, p->x, &beta, out.data,
-                              p->out, out.data, p->out, &p->algo, lt_workspace_, kWorkspaceBytes,
-                              stream_));
+  gemm(GemmArgs{out.data, x.data, w.data, DType::BF16, nullptr, T, N, K, H, transpose_w,
+                out.row_stride, x.row_stride, w.row_stride, out.head_stride, x.head_stride,
+                w.head_stride});
 }
 
 void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,

@@ -1,6 +1,8 @@
 // moe: the mixture-of-experts ops. moe_route picks each token's experts from the router logits;
 // moe_experts runs the picked SwiGLU experts over their tokens, grouped by expert; sigmoid_gate
-// scales qwen2_moe's shared expert. Reference: backend/cpu/moe.cc.
+// scales qwen2_moe's shared expert. Reference: backend/cpu/moe.cc. This file holds the ops'
+// validation and their small kernels (route, sort, combine, sigmoid gate); the grouped GEMM of
+// moe_experts is in moe_grouped_gemm.cu.
 //
 // moe_route: one warp per token, its scores in shared memory; the group filter ranks the groups,
 // and the top_k are top_k warp argmax rounds (the lower index wins ties). Scores are computed as
@@ -12,13 +14,12 @@
 // captured into CUDA graphs: every launch shape follows from T, top_k and the weights' shapes.
 //   1. sort_kernel (one block) counting-sorts the T*top_k slots by expert into ws.index, laid out
 //      as the CPU's: order (slot of each sorted row), pos (sorted row of each slot), offsets.
-//   2. grouped_gemm_kernel, x -> ws.gate_up: each expert's rows times its gate_up slab^T on the
-//      tensor cores (mma.sync m16n8k16, cp.async + ldmatrix as in attention_prefill.cu). The grid
-//      covers the most row tiles any routing can need; each CTA finds its (expert, row tile) from
-//      the device-side offsets, and CTAs past the last tile exit. x rows are gathered through
-//      order as they are copied in, so no sorted copy of x is written.
+//   2. launch_grouped_gemm (moe_grouped_gemm.cu), x -> ws.gate_up: each expert's rows times its
+//      gate_up slab^T on the tensor cores, in a grid that covers the most row tiles any routing
+//      can need. x rows are gathered through order as they are copied in, so no sorted copy of x
+//      is written.
 //   3. swiglu (the dense op) over the T*top_k rows, ws.gate_up -> ws.act.
-//   4. grouped_gemm_kernel, ws.act -> ws.rows: the down projection.
+//   4. launch_grouped_gemm (moe_grouped_gemm.cu), ws.act -> ws.rows: the down projection.
 //   5. combine_kernel: per token, the weighted sum of its slots' rows in fp32, in k order.
 // Row tiles are 16 rows while experts get few rows each (decode: every used expert's weights
 // stream from HBM once, and the step is bound by that stream), 64 rows when they get many
@@ -27,8 +28,7 @@
 // left out of the GEMMs and their tokens' output rows come out NaN.
 //
 // Room left for speed: swiglu fused into the gate_up GEMM (a CTA computing matching gate and up
-// columns), sort + GEMM + combine in fewer launches for decode, split-K when a decode step's few
-// experts leave SMs idle, Hopper's wgmma and TMA for prefill, and 16-byte output stores.
+// columns), sort + GEMM + combine in fewer launches for decode, and moe_grouped_gemm.cu's own.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -39,6 +39,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/moe_grouped_gemm.cuh"
 
 namespace gpubench {
 
@@ -284,249 +285,6 @@ __global__ void __launch_bounds__(kSortMaxThreads)
   }
 }
 
-// ---- moe_experts: the grouped GEMM -------------------------------------------------------------
-
-constexpr int kGemmThreads = 128;  // 4 warps
-constexpr int kBN = 64;            // output columns (weight rows) per CTA
-constexpr int kBK = 32;            // reduction depth per pipeline stage
-// Shared rows padded to 80 bytes, so the 8 row addresses of each ldmatrix phase fall in 8
-// different 16-byte bank groups.
-constexpr int kRow = kBK + 8;
-
-// out[j] = A[j] w_e^T for every sorted row j of every expert e.
-struct GroupedGemm {
-  bf16* out;               // [S, n]
-  const bf16* in;          // A: [S, k] in sorted order, or (order set) the tokens' rows [T, k]
-  const int32_t* order;    // set: A row j is in[order[j] / top_k]
-  int top_k;
-  const bf16* w;           // [experts * n, k]: expert e's rows [e n, (e + 1) n)
-  const int32_t* offsets;  // [experts + 1]
-  int experts, n, k;
-};
-
-// The most row tiles of `bm` rows that any routing of `slots` slots to `experts` experts needs:
-// u used experts (u <= min(E, S)) own at most sum ceil(n_e / bm) <= u + (S - u) / bm tiles, which
-// grows with u.
-int64_t max_row_tiles(int64_t slots, int64_t experts, int bm) {
-  const int64_t used = std::min(slots, experts);
-  return used + (slots - used) / bm;
-}
-
-struct TileRef {
-  int expert, row0, rows;  // expert -1: past the last tile
-};
-
-// Row tile `tile` of the expert-major tiling (expert e owns ceil(n_e / BM) consecutive tiles).
-// Each lane sums the tiles of a run of consecutive experts, a warp scan places the runs, and the
-// lane whose run holds the tile finds its expert. Every warp computes it alike, so the CTA needs
-// no barrier for it.
-template <int BM>
-__device__ TileRef find_tile(const int32_t* offsets, int experts, int tile) {
-  const int lane = threadIdx.x & 31;
-  const int per = (experts + 31) / 32;
-  const int lo = min(experts, lane * per), hi = min(experts, lo + per);
-  int mine = 0;
-  for (int e = lo; e < hi; ++e) mine += (offsets[e + 1] - offsets[e] + BM - 1) / BM;
-  int incl = mine;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const int n = __shfl_up_sync(0xffffffffu, incl, o);
-    if (lane >= o) incl += n;
-  }
-  const unsigned hit = __ballot_sync(0xffffffffu, tile >= incl - mine && tile < incl);
-  if (!hit) return {-1, 0, 0};
-  const int src = __ffs(hit) - 1;
-  TileRef r{-1, 0, 0};
-  if (lane == src) {
-    int first = incl - mine;  // tiles before expert e
-    for (int e = lo; e < hi; ++e) {
-      const int rows = offsets[e + 1] - offsets[e], tiles = (rows + BM - 1) / BM;
-      if (tile < first + tiles) {
-        const int skip = (tile - first) * BM;
-        r = {e, offsets[e] + skip, min(BM, rows - skip)};
-        break;
-      }
-      first += tiles;
-    }
-  }
-  r.expert = __shfl_sync(0xffffffffu, r.expert, src);
-  r.row0 = __shfl_sync(0xffffffffu, r.row0, src);
-  r.rows = __shfl_sync(0xffffffffu, r.rows, src);
-  return r;
-}
-
-// The tensor-core primitives of attention_prefill.cu (see the fragment layouts there).
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const bf16* p) {
-  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-// 16 bytes global -> shared; zero-filled when !valid (gmem must still be a valid pointer).
-__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
-  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem), "r"(valid ? 16 : 0));
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-
-// One CTA: BM sorted rows of one expert x kBN output columns, over the whole reduction in
-// STAGES-deep cp.async stages of kBK. The 4 warps split the tile WARPS_M x (4 / WARPS_M). Rows
-// past the expert's, columns past n and reduction steps past k are zero-filled in shared memory
-// (a NaN there would reach valid outputs through the K dimension), and never stored.
-template <int BM, int WARPS_M, int STAGES>
-__global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm g) {
-  constexpr int WARPS_N = 4 / WARPS_M;
-  constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;
-  constexpr int MT = WM / 16, NT = WN / 8;  // mma tiles per warp
-  static_assert(MT >= 1 && WM % 16 == 0 && NT % 2 == 0, "warp tile of whole 16 x 16 mma pairs");
-  constexpr int kChunks = kBK / 8;  // 16-byte chunks per shared row
-  constexpr int kALoads = (BM * kChunks + kGemmThreads - 1) / kGemmThreads;
-  constexpr int kBLoads = kBN * kChunks / kGemmThreads;
-  static_assert(kBN * kChunks % kGemmThreads == 0, "whole B chunks per thread");
-  __shared__ __align__(16) bf16 sa[STAGES][BM][kRow];
-  __shared__ __align__(16) bf16 sb[STAGES][kBN][kRow];
-
-  const TileRef tile = find_tile<BM>(g.offsets, g.experts, blockIdx.y);
-  if (tile.expert < 0) return;  // the grid covers the worst routing; this step has fewer tiles
-  const int n0 = blockIdx.x * kBN;
-  const int tid = threadIdx.x;
-
-  // Each thread copies the same chunks at every stage, so its source rows are fixed here
-  // (null: zero-fill).
-  const bf16* a_src[kALoads];
-#pragma unroll
-  for (int j = 0; j < kALoads; ++j) {
-    const int r = (tid + j * kGemmThreads) / kChunks;
-    a_src[j] = nullptr;
-    if (r < tile.rows) {
-      const int row = tile.row0 + r;
-      a_src[j] = g.in + (int64_t)(g.order ? g.order[row] / g.top_k : row) * g.k;
-    }
-  }
-  const bf16* w_expert = g.w + (int64_t)tile.expert * g.n * g.k;
-  const bf16* b_src[kBLoads];
-#pragma unroll
-  for (int j = 0; j < kBLoads; ++j) {
-    const int r = (tid + j * kGemmThreads) / kChunks;
-    b_src[j] = n0 + r < g.n ? w_expert + (int64_t)(n0 + r) * g.k : nullptr;
-  }
-  auto load_stage = [&](int stage, int kt) {
-    const int k0 = kt * kBK;
-#pragma unroll
-    for (int j = 0; j < kALoads; ++j) {
-      const int i = tid + j * kGemmThreads;
-      if (BM * kChunks % kGemmThreads != 0 && i >= BM * kChunks) break;
-      const int r = i / kChunks, c = (i % kChunks) * 8;
-      const bool valid = a_src[j] && k0 + c < g.k;
-      cp_async_16(&sa[stage][r][c], valid ? a_src[j] + k0 + c : g.in, valid);
-    }
-#pragma unroll
-    for (int j = 0; j < kBLoads; ++j) {
-      const int i = tid + j * kGemmThreads;
-      const int r = i / kChunks, c = (i % kChunks) * 8;
-      const bool valid = b_src[j] && k0 + c < g.k;
-      cp_async_16(&sb[stage][r][c], valid ? b_src[j] + k0 + c : g.w, valid);
-    }
-  };
-
-  const int warp = tid / 32, lane = tid % 32;
-  const int wm = warp / WARPS_N, wn = warp % WARPS_N;
-  // A warp whose rows or columns all lie past the tile's skips the math (it still copies and
-  // meets every barrier).
-  const bool active = wm * WM < tile.rows && n0 + wn * WN < g.n;
-  float acc[MT][NT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.0f;
-
-  // One commit group per k tile, empty ones included, so wait_group<STAGES - 2> at tile kt means
-  // tiles 0..kt have landed.
-  const int ktiles = (g.k + kBK - 1) / kBK;
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < ktiles) load_stage(s, s);
-    cp_async_commit();
-  }
-  const int gi = lane / 8, gr = lane % 8;  // ldmatrix: lane group gi gives the rows of matrix gi
-  for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<STAGES - 2>();
-    __syncthreads();  // tile kt is visible to all, and every warp is done with tile kt - 1's stage
-    if (kt + STAGES - 1 < ktiles) load_stage((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
-    cp_async_commit();
-    if (!active) continue;
-    const int st = kt % STAGES;
-#pragma unroll
-    for (int kk = 0; kk < kBK / 16; ++kk) {
-      uint32_t af[MT][4];  // matrices: (rows +0, k +0), (+8, +0), (+0, +8), (+8, +8)
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-        ldmatrix_x4(af[mt], &sa[st][wm * WM + mt * 16 + (gi & 1) * 8 + gr][kk * 16 + (gi >> 1) * 8]);
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        uint32_t b[4];  // matrices: (cols +0, k +0), (cols +0, k +8), (+8, +0), (+8, +8)
-        ldmatrix_x4(b, &sb[st][wn * WN + np * 16 + (gi >> 1) * 8 + gr][kk * 16 + (gi & 1) * 8]);
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          mma_bf16(acc[mt][2 * np], af[mt], b[0], b[1]);
-          mma_bf16(acc[mt][2 * np + 1], af[mt], b[2], b[3]);
-        }
-      }
-    }
-  }
-  if (!active) return;
-
-  // C fragment c[i]: row lane / 4 + 8 (i >> 1), column 2 (lane % 4) + (i & 1); n is a multiple
-  // of 8, so a pair is either wholly inside or wholly past it.
-  const int fr = lane / 4, fc = 2 * (lane % 4);
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = wm * WM + mt * 16 + fr + 8 * h, col = n0 + wn * WN + nt * 8 + fc;
-        if (r < tile.rows && col < g.n)
-          *reinterpret_cast<uint32_t*>(g.out + (int64_t)(tile.row0 + r) * g.n + col) =
-              pack_bf16x2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
-      }
-}
-
-// Decode: 16-row tiles, the 4 warps side by side over the 64 columns, 6 stages (5 tiles ahead:
-// 20 KiB of weights in flight per CTA, for the memory-bound stream). Prefill: 64-row tiles, 2 x 2
-// warps of 32 x 32, 4 stages. Both within the 48 KiB of static shared memory.
-constexpr int kSmallBM = 16, kLargeBM = 64;
-
-template <int BM>
-void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
-  const dim3 grid((unsigned)((g.n + kBN - 1) / kBN), (unsigned)max_row_tiles(slots, g.experts, BM));
-  if constexpr (BM == kSmallBM)
-    grouped_gemm_kernel<kSmallBM, 1, 6><<<grid, kGemmThreads, 0, stream>>>(g);
-  else
-    grouped_gemm_kernel<kLargeBM, 2, 4><<<grid, kGemmThreads, 0, stream>>>(g);
-  check_launch();
-}
-
 // ---- moe_experts: the combine ------------------------------------------------------------------
 
 // out[t] (+)= sum_k weights[t, k] * rows[pos[t K + k]], 8 columns per thread, in fp32 in k order,
@@ -666,8 +424,8 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
     invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
   if (S == 0) return;
   // Average rows per expert over 16: 64-row tiles (see the header).
-  const bool large = S > 16 * E;
-  if (max_row_tiles(S, E, large ? kLargeBM : kSmallBM) > 65535)
+  const int bm = S > 16 * E ? kLargeBM : kSmallBM;
+  if (max_row_tiles(S, E, bm) > 65535)
     invalid(op, T, " tokens x top_k ", K, " need more row tiles than a grid holds");
 
   int32_t* order = ws.index;
@@ -678,18 +436,14 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   sort_kernel<<<1, sort_threads, sort_smem, stream_>>>(order, pos, offsets, topk_ids, (int)S, (int)E);
   check_launch();
 
-  auto gemm = [&](const GroupedGemm& g) {
-    if (large)
-      launch_grouped_gemm<kLargeBM>(g, S, stream_);
-    else
-      launch_grouped_gemm<kSmallBM>(g, S, stream_);
-  };
   Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
-  gemm({static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
-        static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D});
+  launch_grouped_gemm({static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
+                       static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D},
+                      S, bm, stream_);
   swiglu(a, h);
-  gemm({static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
-        static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I});
+  launch_grouped_gemm({static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
+                       static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I},
+                      S, bm, stream_);
 
   const int64_t units = T * D / 8;
   const unsigned grid = (unsigned)std::min<int64_t>((units + 255) / 256, (int64_t)num_sms_ * 16);
