@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { normalizeConfig, toNative } from '../../lib/model-spec.js';
 import { openEngine, point, runWithRequests } from './helpers.js';
 
 describe('paged KV cache', () => {
@@ -33,10 +34,17 @@ describe('paged KV cache', () => {
   });
 
   it('releases blocks when a point is aborted mid-run', async () => {
-    const e = await openEngine({ kvPoolTokens: 2 * 32, blockSize: 16 });
+    // Cancelled as soon as the batch holds its blocks; a model heavy enough (~50M parameters) that
+    // the point's ~25 forwards outlast the progress event's trip to JS and back, which on a busy
+    // 2-core machine took longer than a whole point of the tiny model.
+    const spec = toNative(normalizeConfig({
+      model_type: 'llama', vocab_size: 8192, hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8,
+      num_attention_heads: 8, num_key_value_heads: 2, max_position_embeddings: 512, rms_norm_eps: 1e-6,
+    }));
+    const e = await openEngine({ spec, kvPoolTokens: 2 * 32, blockSize: 16 });
     let cancelled = false;
     const aborted = runWithRequests(e, point({ batchSize: 2, inputLen: 20, outputLen: 12 }), (p) => {
-      if (p.phase === 'timed' && !cancelled) { cancelled = true; e.cancel(); }
+      if (p.phase === 'admitted' && !cancelled) { cancelled = true; e.cancel(); }
     });
     await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     const r = await runWithRequests(e, point({ batchSize: 2, inputLen: 20, outputLen: 12 }));
