@@ -18,10 +18,6 @@ namespace {
 
 constexpr int kGemmThreads = 128;  // 4 warps
 constexpr int kBN = 64;            // output columns (weight rows) per CTA
-constexpr int kBK = 32;            // reduction depth per pipeline stage
-// Shared rows padded to 80 bytes, so the 8 row addresses of each ldmatrix phase fall in 8
-// different 16-byte bank groups.
-constexpr int kRow = kBK + 8;
 
 struct TileRef {
   int expert, row0, rows;  // expert -1: past the last tile
@@ -67,16 +63,19 @@ __device__ TileRef find_tile(const int32_t* offsets, int experts, int tile) {
 }
 
 // One CTA: BM sorted rows of one expert x kBN output columns, over the whole reduction in
-// STAGES-deep cp.async stages of kBK. The 4 warps split the tile WARPS_M x (4 / WARPS_M). Rows
+// STAGES-deep cp.async stages of BK. The 4 warps split the tile WARPS_M x (4 / WARPS_M). Rows
 // past the expert's, columns past n and reduction steps past k are zero-filled in shared memory
 // (a NaN there would reach valid outputs through the K dimension), and never stored.
-template <int BM, int WARPS_M, int STAGES>
+template <int BM, int WARPS_M, int STAGES, int BK>
 __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm g) {
+  // Shared rows padded by 16 bytes, so the 8 row addresses of each ldmatrix phase fall in 8
+  // different 16-byte bank groups.
+  constexpr int kRow = BK + 8;
   constexpr int WARPS_N = 4 / WARPS_M;
   constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;
   constexpr int MT = WM / 16, NT = WN / 8;  // mma tiles per warp
   static_assert(MT >= 1 && WM % 16 == 0 && NT % 2 == 0, "warp tile of whole 16 x 16 mma pairs");
-  constexpr int kChunks = kBK / 8;  // 16-byte chunks per shared row
+  constexpr int kChunks = BK / 8;  // 16-byte chunks per shared row
   constexpr int kALoads = (BM * kChunks + kGemmThreads - 1) / kGemmThreads;
   constexpr int kBLoads = kBN * kChunks / kGemmThreads;
   static_assert(kBN * kChunks % kGemmThreads == 0, "whole B chunks per thread");
@@ -108,7 +107,7 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
     b_src[j] = n0 + r < g.n ? w_expert + (int64_t)(n0 + r) * g.k : nullptr;
   }
   auto load_stage = [&](int stage, int kt) {
-    const int k0 = kt * kBK;
+    const int k0 = kt * BK;
 #pragma unroll
     for (int j = 0; j < kALoads; ++j) {
       const int i = tid + j * kGemmThreads;
@@ -139,7 +138,7 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
 
   // One commit group per k tile, empty ones included, so wait_group<STAGES - 2> at tile kt means
   // tiles 0..kt have landed.
-  const int ktiles = (g.k + kBK - 1) / kBK;
+  const int ktiles = (g.k + BK - 1) / BK;
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < ktiles) load_stage(s, s);
@@ -154,7 +153,7 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
     if (!active) continue;
     const int st = kt % STAGES;
 #pragma unroll
-    for (int kk = 0; kk < kBK / 16; ++kk) {
+    for (int kk = 0; kk < BK / 16; ++kk) {
       uint32_t af[MT][4];  // matrices: (rows +0, k +0), (+8, +0), (+0, +8), (+8, +8)
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -191,15 +190,16 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
 
 }  // namespace
 
-// Decode: 16-row tiles, the 4 warps side by side over the 64 columns, 6 stages (5 tiles ahead:
-// 20 KiB of weights in flight per CTA, for the memory-bound stream). Prefill: 64-row tiles, 2 x 2
-// warps of 32 x 32, 4 stages. Both within the 48 KiB of static shared memory.
+// Decode: 16-row tiles, the 4 warps side by side over the 64 columns, 4 stages of 64 deep (3 tiles
+// ahead: 24 KiB of weights in flight per CTA, each weight row read in 128-byte pieces, for the
+// memory-bound stream). Prefill: 64-row tiles, 2 x 2 warps of 32 x 32, 4 stages of 32 deep. Both
+// within the 48 KiB of static shared memory.
 void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, cudaStream_t stream) {
   const dim3 grid((unsigned)((g.n + kBN - 1) / kBN), (unsigned)max_row_tiles(slots, g.experts, bm));
   if (bm == kSmallBM)
-    grouped_gemm_kernel<kSmallBM, 1, 6><<<grid, kGemmThreads, 0, stream>>>(g);
+    grouped_gemm_kernel<kSmallBM, 1, 4, 64><<<grid, kGemmThreads, 0, stream>>>(g);
   else
-    grouped_gemm_kernel<kLargeBM, 2, 4><<<grid, kGemmThreads, 0, stream>>>(g);
+    grouped_gemm_kernel<kLargeBM, 2, 4, 32><<<grid, kGemmThreads, 0, stream>>>(g);
   check_launch();
 }
 
