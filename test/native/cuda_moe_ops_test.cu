@@ -147,8 +147,10 @@ std::vector<int32_t> ids_from(size_t n, const std::vector<int32_t>& experts) {
 void test_experts_cases(bool acc) {
   const int64_t E = 8, D = 128, I = 96;
   const int K = 2;
-  // T = 1, 3, 37: 16-row tiles; 300 (600 slots > 16 per expert): 64-row tiles.
-  for (int64_t T : {1, 3, 37, 300}) test_experts("random ids", T, E, K, D, I, random_ints(T * K, 0, E), acc);
+  // T = 1, 3, 37, 100: 16-row tiles (100: several per expert); 300 and 1000 (over 32 slots per
+  // expert): 128 x 128 tiles (1000: several per expert, the last one partial).
+  for (int64_t T : {1, 3, 37, 100, 300, 1000})
+    test_experts("random ids", T, E, K, D, I, random_ints(T * K, 0, E), acc);
   for (int64_t T : {37, 300}) {
     test_experts("every slot on expert 5", T, E, K, D, I, std::vector<int32_t>(T * K, 5), acc);
     test_experts("experts 1,4,6 only", T, E, K, D, I, ids_from(T * K, {1, 4, 6}), acc);
@@ -165,7 +167,7 @@ void test_experts_cases(bool acc) {
 }
 
 // Captured once, replayed with other ids in the same buffer: the sort, the tile lookup and the
-// combine all follow the device-side ids. T = 37 (16-row tiles) and 300 (64-row tiles, where
+// combine all follow the device-side ids. T = 37 (16-row tiles) and 300 (128-row tiles, where
 // every slot on one expert needs the most tiles).
 void test_experts_graph(int64_t T) {
   Scope s;

@@ -22,8 +22,8 @@
 //   4. launch_grouped_gemm (moe_grouped_gemm.cu), ws.act -> ws.rows: the down projection.
 //   5. combine_kernel: per token, the weighted sum of its slots' rows in fp32, in k order.
 // Row tiles are 16 rows while experts get few rows each (decode: every used expert's weights
-// stream from HBM once, and the step is bound by that stream), 64 rows when they get many
-// (prefill: each weight tile in shared memory then feeds 64 rows).
+// stream from HBM once, and the step is bound by that stream), 128 x 128 tiles when they get many
+// (prefill: each weight tile in shared memory then feeds 128 rows).
 // Expert ids outside [0, E) cannot be refused without reading them on the host: their slots are
 // left out of the GEMMs and their tokens' output rows come out NaN.
 //
@@ -423,8 +423,8 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
       ws.act.rows < S || ws.act.cols != I || !ws.index)
     invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
   if (S == 0) return;
-  // Average rows per expert over 16: 64-row tiles (see the header).
-  const int bm = S > 16 * E ? kLargeBM : kSmallBM;
+  // Average rows per expert over 32: 128-row tiles, at least a quarter full (see the header).
+  const int bm = S > 32 * E ? kLargeBM : kSmallBM;
   if (max_row_tiles(S, E, bm) > 65535)
     invalid(op, T, " tokens x top_k ", K, " need more row tiles than a grid holds");
 

@@ -16,8 +16,6 @@ namespace gpubench {
 
 namespace {
 
-constexpr int kGemmThreads = 128;  // 4 warps
-constexpr int kBN = 64;            // output columns (weight rows) per CTA
 
 struct TileRef {
   int expert, row0, rows;  // expert -1: past the last tile
@@ -62,16 +60,32 @@ __device__ TileRef find_tile(const int32_t* offsets, int experts, int tile) {
   return r;
 }
 
-// One CTA: BM sorted rows of one expert x kBN output columns, over the whole reduction in
-// STAGES-deep cp.async stages of BK. The 4 warps split the tile WARPS_M x (4 / WARPS_M). Rows
-// past the expert's, columns past n and reduction steps past k are zero-filled in shared memory
-// (a NaN there would reach valid outputs through the K dimension), and never stored.
-template <int BM, int WARPS_M, int STAGES, int BK>
-__global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm g) {
+// A tile configuration: BM sorted rows of one expert x BN output columns per CTA, its warps
+// WARPS_M x WARPS_N over the tile, the reduction in STAGES-deep cp.async stages of BK.
+template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int STAGES_, int BK_>
+struct Tiles {
+  static constexpr int BM = BM_, BN = BN_, WARPS_M = WARPS_M_, WARPS_N = WARPS_N_, STAGES = STAGES_, BK = BK_;
+  static constexpr int kThreads = 32 * WARPS_M * WARPS_N;
   // Shared rows padded by 16 bytes, so the 8 row addresses of each ldmatrix phase fall in 8
   // different 16-byte bank groups.
-  constexpr int kRow = BK + 8;
-  constexpr int WARPS_N = 4 / WARPS_M;
+  static constexpr int kRow = BK + 8;
+  static constexpr size_t kSmemBytes = (size_t)STAGES * (BM + BN) * kRow * sizeof(bf16);
+};
+// Decode: 16-row tiles, 4 warps side by side over 64 columns, 4 stages of 64 deep (3 tiles ahead:
+// 24 KiB of weights in flight per CTA, each weight row read in 128-byte pieces, for the
+// memory-bound stream).
+using DecodeTiles = Tiles<kSmallBM, 64, 1, 4, 4, 64>;
+// Prefill: 128 x 128 tiles, 8 warps of 64 x 32 (each B fragment read from shared memory feeds 4
+// MMAs, each A fragment 4), 4 stages of 32 deep, 80 KiB of dynamic shared memory.
+using PrefillTiles = Tiles<kLargeBM, 128, 2, 4, 4, 32>;
+
+// One CTA: a T::BM x T::BN tile over the whole reduction. Rows past the expert's, columns past n
+// and reduction steps past k are zero-filled in shared memory (a NaN there would reach valid
+// outputs through the K dimension), and never stored.
+template <class T>
+__global__ void __launch_bounds__(T::kThreads) grouped_gemm_kernel(GroupedGemm g) {
+  constexpr int BM = T::BM, kBN = T::BN, WARPS_M = T::WARPS_M, WARPS_N = T::WARPS_N;
+  constexpr int STAGES = T::STAGES, BK = T::BK, kRow = T::kRow, kGemmThreads = T::kThreads;
   constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;
   constexpr int MT = WM / 16, NT = WN / 8;  // mma tiles per warp
   static_assert(MT >= 1 && WM % 16 == 0 && NT % 2 == 0, "warp tile of whole 16 x 16 mma pairs");
@@ -79,8 +93,9 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
   constexpr int kALoads = (BM * kChunks + kGemmThreads - 1) / kGemmThreads;
   constexpr int kBLoads = kBN * kChunks / kGemmThreads;
   static_assert(kBN * kChunks % kGemmThreads == 0, "whole B chunks per thread");
-  __shared__ __align__(16) bf16 sa[STAGES][BM][kRow];
-  __shared__ __align__(16) bf16 sb[STAGES][kBN][kRow];
+  extern __shared__ uint4 smem_raw[];  // T::kSmemBytes: the A stages, then the B stages
+  auto* sa = reinterpret_cast<bf16(*)[BM][kRow]>(smem_raw);
+  auto* sb = reinterpret_cast<bf16(*)[kBN][kRow]>(&sa[STAGES][0][0]);
 
   const TileRef tile = find_tile<BM>(g.offsets, g.experts, blockIdx.y);
   if (tile.expert < 0) return;  // the grid covers the worst routing; this step has fewer tiles
@@ -188,19 +203,20 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm_kernel(GroupedGemm 
       }
 }
 
+template <class T>
+void launch(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
+  const dim3 grid((unsigned)((g.n + T::BN - 1) / T::BN), (unsigned)max_row_tiles(slots, g.experts, T::BM));
+  CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)T::kSmemBytes));
+  grouped_gemm_kernel<T><<<grid, T::kThreads, T::kSmemBytes, stream>>>(g);
+  check_launch();
+}
+
 }  // namespace
 
-// Decode: 16-row tiles, the 4 warps side by side over the 64 columns, 4 stages of 64 deep (3 tiles
-// ahead: 24 KiB of weights in flight per CTA, each weight row read in 128-byte pieces, for the
-// memory-bound stream). Prefill: 64-row tiles, 2 x 2 warps of 32 x 32, 4 stages of 32 deep. Both
-// within the 48 KiB of static shared memory.
 void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, cudaStream_t stream) {
-  const dim3 grid((unsigned)((g.n + kBN - 1) / kBN), (unsigned)max_row_tiles(slots, g.experts, bm));
-  if (bm == kSmallBM)
-    grouped_gemm_kernel<kSmallBM, 1, 4, 64><<<grid, kGemmThreads, 0, stream>>>(g);
-  else
-    grouped_gemm_kernel<kLargeBM, 2, 4, 32><<<grid, kGemmThreads, 0, stream>>>(g);
-  check_launch();
+  if (bm == kSmallBM) launch<DecodeTiles>(g, slots, stream);
+  else launch<PrefillTiles>(g, slots, stream);
 }
 
 }  // namespace gpubench

@@ -23,7 +23,7 @@ struct GroupedGemm {
 
 // Row tile heights: kSmallBM while experts get few rows each (decode), kLargeBM when they get
 // many (prefill).
-constexpr int kSmallBM = 16, kLargeBM = 64;
+constexpr int kSmallBM = 16, kLargeBM = 128;
 
 // The most row tiles of `bm` rows that any routing of `slots` slots to `experts` experts needs:
 // u used experts (u <= min(E, S)) own at most sum ceil(n_e / bm) <= u + (S - u) / bm tiles, which
