@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { NativePointOptions, NativePointResult } from '../../lib/native.js';
 import { addon, expectSameGreedy, hasGpu, open, prompt, relL2 } from './helpers.js';
 
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral'];
@@ -11,6 +12,16 @@ const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral'];
 // a router score that bf16 moves past another picks another expert than the CPU does (real routing
 // on CUDA is checked against transformers by the golden fixtures).
 const MOE_MODELS = ['tiny-mixtral', 'tiny-qwen2-moe', 'tiny-qwen3-moe', 'tiny-deepseek-v2', 'tiny-deepseek-v3'];
+
+/** One point on a fresh engine, its batch made of prompts of the point's input length. */
+async function runPointOn(model: string, device: string, point: NativePointOptions): Promise<NativePointResult> {
+  const e = await open(model, device);
+  const done = e.runPoint(point, () => {});
+  for (let i = 0; i < point.batchSize; i++) e.submit({ id: i, inputIds: prompt(point.inputLen, 2048, i + 2) });
+  const r = await done;
+  await e.close();
+  return r;
+}
 
 describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
   for (const model of MODELS) {
@@ -42,19 +53,12 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     });
 
     it(`${model}: a batch-4 point with pinned routing loads the experts as the CPU does`, async () => {
-      const run = async (device: string) => {
-        const e = await open(model, device);
-        const done = e.runPoint({
-          batchSize: 4, inputLen: 50, outputLen: 6, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
-          profile: 'none', profileDecodeSteps: 0, moeRouting: 'zipf:1.2', runName: 'gpu-moe',
-        }, () => {});
-        for (let i = 0; i < 4; i++) e.submit({ id: i, inputIds: prompt(50, 2048, i + 2) });
-        const r = await done;
-        await e.close();
-        return r;
+      const point: NativePointOptions = {
+        batchSize: 4, inputLen: 50, outputLen: 6, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
+        profile: 'none', profileDecodeSteps: 0, moeRouting: 'zipf:1.2', runName: 'gpu-moe',
       };
-      const cpu = await run('cpu');
-      const gpu = await run('cuda:0');
+      const cpu = await runPointOn(model, 'cpu', point);
+      const gpu = await runPointOn(model, 'cuda:0', point);
       expect(gpu.usedGraphs).toBe(true);
       expect(gpu.expertCounts).toEqual(cpu.expertCounts);
       expect(gpu.firstRequestTokens).toHaveLength(cpu.firstRequestTokens.length);
@@ -75,19 +79,12 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
   });
 
   it('batched decode on the GPU gives the tokens the CPU gives (graphs, batch 8, decode mode over fake KV)', async () => {
-    const run = async (device: string) => {
-      const e = await open('tiny-llama', device);
-      const done = e.runPoint({
-        batchSize: 8, inputLen: 100, outputLen: 6, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
-        profile: 'both', profileDecodeSteps: 2, runName: 'gpu-test',
-      }, () => {});
-      for (let i = 0; i < 8; i++) e.submit({ id: i, inputIds: prompt(100, 2048, i + 2) });
-      const r = await done;
-      await e.close();
-      return r;
+    const point: NativePointOptions = {
+      batchSize: 8, inputLen: 100, outputLen: 6, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
+      profile: 'both', profileDecodeSteps: 2, runName: 'gpu-test',
     };
-    const cpu = await run('cpu');
-    const gpu = await run('cuda:0');
+    const cpu = await runPointOn('tiny-llama', 'cpu', point);
+    const gpu = await runPointOn('tiny-llama', 'cuda:0', point);
     expect(gpu.usedGraphs).toBe(true);
     expect(gpu.firstRequestTokens).toEqual(cpu.firstRequestTokens);
     expect(gpu.profiledDecode.length).toBeGreaterThan(0);

@@ -104,26 +104,14 @@ void test_mla_rope(int64_t t, int64_t h, int64_t nope, int64_t r, int64_t l, int
 
 // A paged MLA cache (one KV head of L + R) for sequences of the given context lengths, their
 // blocks scattered at random.
-struct MlaCache {
+struct MlaCache : BlockTables {
   Dual pool;
-  DualI32 table;
-  int64_t blocks = 0;
-  int max_blocks_per_seq = 0;
 };
 
 MlaCache make_cache(Scope& s, const std::vector<int>& ctx, int capacity, int64_t d, int bs) {
   MlaCache p;
-  p.max_blocks_per_seq = (capacity + bs - 1) / bs;
-  for (int c : ctx) p.blocks += std::max(1, (c + bs - 1) / bs);
-  std::vector<int32_t> order(p.blocks), table(ctx.size() * p.max_blocks_per_seq, 0);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), gen);
-  size_t next = 0;
-  for (size_t i = 0; i < ctx.size(); ++i)
-    for (int j = 0; j < std::max(1, (ctx[i] + bs - 1) / bs); ++j)
-      table[i * p.max_blocks_per_seq + j] = order[next++];
+  static_cast<BlockTables&>(p) = random_block_tables(s, ctx, capacity, bs);
   p.pool = dummy(s, p.blocks * bs, d, 120, 1.0f);
-  p.table = upload_i32(s, table);
   return p;
 }
 

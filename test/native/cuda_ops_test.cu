@@ -162,27 +162,15 @@ void test_rope(int hq, int hkv, int d, int bs, bool qk_norm, float attn_factor) 
 }
 
 // A paged cache for sequences of the given context lengths, their blocks scattered at random.
-struct Paged {
+struct Paged : BlockTables {
   Dual k, v;
-  DualI32 table;
-  int64_t blocks = 0;
-  int max_blocks_per_seq = 0;
 };
 
 Paged make_paged(Scope& s, const std::vector<int>& ctx, int capacity, int hkv, int d, int bs) {
   Paged p;
-  p.max_blocks_per_seq = (capacity + bs - 1) / bs;
-  for (int c : ctx) p.blocks += std::max(1, (c + bs - 1) / bs);
-  std::vector<int32_t> order(p.blocks), table(ctx.size() * p.max_blocks_per_seq, 0);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), gen);
-  size_t next = 0;
-  for (size_t i = 0; i < ctx.size(); ++i)
-    for (int j = 0; j < std::max(1, (ctx[i] + bs - 1) / bs); ++j)
-      table[i * p.max_blocks_per_seq + j] = order[next++];
+  static_cast<BlockTables&>(p) = random_block_tables(s, ctx, capacity, bs);
   p.k = dummy(s, p.blocks * hkv * bs, d, 70, 1.0f);
   p.v = dummy(s, p.blocks * hkv * bs, d, 71, 1.0f);
-  p.table = upload_i32(s, table);
   return p;
 }
 

@@ -138,6 +138,29 @@ inline void run(const std::string& name, const std::function<void()>& fn) {
   }
 }
 
+// Block tables of a paged cache for sequences of the given context lengths (each at least one
+// block), their blocks scattered at random over a pool of `blocks`, on both backends.
+struct BlockTables {
+  DualI32 table;  // [sequences][max_blocks_per_seq]
+  int64_t blocks = 0;
+  int max_blocks_per_seq = 0;
+};
+
+inline BlockTables random_block_tables(Scope& s, const std::vector<int>& ctx, int capacity, int bs) {
+  BlockTables p;
+  p.max_blocks_per_seq = (capacity + bs - 1) / bs;
+  for (int c : ctx) p.blocks += std::max(1, (c + bs - 1) / bs);
+  std::vector<int32_t> order(p.blocks), table(ctx.size() * p.max_blocks_per_seq, 0);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), gen);
+  size_t next = 0;
+  for (size_t i = 0; i < ctx.size(); ++i)
+    for (int j = 0; j < std::max(1, (ctx[i] + bs - 1) / bs); ++j)
+      table[i * p.max_blocks_per_seq + j] = order[next++];
+  p.table = upload_i32(s, table);
+  return p;
+}
+
 // Each op family's file defines its cases' runner; main() in cuda_ops_test.cu calls them.
 void run_moe_tests();
 void run_mla_tests();

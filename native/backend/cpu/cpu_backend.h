@@ -3,10 +3,10 @@
 // of the same name lives in backend/cuda/.
 #pragma once
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "backend/backend.h"
+#include "backend/op_checks.h"
 #include "backend/cpu/parallel.h"
 #include "core/error.h"
 
@@ -83,16 +83,7 @@ void check_attn_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64
 // threads 0: one per hardware thread.
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 
-// Throws InvalidArgument with the one-line message "<op>: <parts...>".
-template <class... Parts>
-[[noreturn]] void invalid(const char* op, const Parts&... parts) {
-  std::ostringstream msg;
-  msg << op << ": ";
-  (msg << ... << parts);
-  fail(ErrorCode::InvalidArgument, msg.str());
-}
-
-// Argument checks shared by the op files; `what` names the tensor in the message.
+// Argument checks of the CPU op files (and op_checks.h's); `what` names the tensor in the message.
 inline void check_f32(const char* op, const char* what, const Tensor& t) {
   if (t.dtype != DType::F32)
     invalid(op, what, " is ", dtype_name(t.dtype), ", the cpu backend needs f32");
@@ -100,12 +91,6 @@ inline void check_f32(const char* op, const char* what, const Tensor& t) {
 
 inline void check_float(const char* op, const char* what, const Tensor& t) {
   if (t.dtype == DType::I32) invalid(op, what, " is i32, expected f32 or bf16");
-}
-
-inline void check_shape(const char* op, const char* what, const Tensor& t, int64_t rows,
-                        int64_t cols) {
-  if (t.rows != rows || t.cols != cols)
-    invalid(op, what, " is [", t.rows, ", ", t.cols, "], expected [", rows, ", ", cols, "]");
 }
 
 }  // namespace gpubench

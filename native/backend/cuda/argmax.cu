@@ -15,22 +15,9 @@ namespace {
 
 constexpr int kThreads = 512;
 
-// (value, index) with the lowest index winning ties. Starting from (-inf, INT_MAX), an
-// all -inf row yields index 0; NaN never compares greater, so it is never chosen.
-struct Best {
-  float v;
-  int i;
-};
-
-__device__ __forceinline__ void consider(Best& b, float v, int i) {
-  if (v > b.v || (v == b.v && i < b.i)) {
-    b.v = v;
-    b.i = i;
-  }
-}
-
-// One block per row. The row is read as float4 when possible; each thread keeps its best,
-// then a warp shuffle and a shared-memory pass reduce the block.
+// One block per row. The row is read as float4 when possible; each thread keeps its best (Best,
+// common.cuh, from (-inf, INT_MAX): an all -inf row yields index 0), then a warp shuffle and a
+// shared-memory pass reduce the block.
 __global__ void argmax_kernel(int32_t* out, const float* logits, int64_t cols) {
   const float* row = logits + blockIdx.x * cols;
   Best b{-INFINITY, INT_MAX};

@@ -263,19 +263,6 @@ void with_kernel_shape(int head_dim, int heads_per_cta, F&& f) {
   }
 }
 
-// Splits of the context per (sequence, head group). When one-chunk splits all fit in one wave
-// of resident CTAs, take them: a CTA's time is then one chunk's chain of dependent loads (the
-// small-batch case). Otherwise the fewest splits whose CTAs fill their waves to 85% or more, so
-// neither a short last wave nor needless partials cost time. Depends on host-side sizes only.
-int64_t choose_splits(int64_t ctas, int64_t max_splits, int64_t slots) {
-  if (ctas * max_splits <= slots) return max_splits;
-  for (int64_t s = 1; s < max_splits; ++s) {
-    const int64_t total = ctas * s, waves = (total + slots - 1) / slots;
-    if (total * 100 >= waves * slots * 85) return s;
-  }
-  return max_splits;
-}
-
 }  // namespace
 
 void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, int num_sms,

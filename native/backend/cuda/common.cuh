@@ -108,4 +108,38 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// W elements per access, as fp32: 8 (one 16-byte vector) when the row width and the base
+// addresses allow it, else 1 (odd widths and unaligned views).
+template <int W>
+__device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
+  if constexpr (W == 8) {
+    bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
+  } else {
+    f[0] = __bfloat162float(p[unit]);
+  }
+}
+
+template <int W>
+__device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
+  if constexpr (W == 8) {
+    reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
+  } else {
+    p[unit] = __float2bfloat16_rn(f[0]);
+  }
+}
+
+// (value, index) with the lower index winning ties; NaN never compares greater, so it is never
+// chosen (argmax, moe_route).
+struct Best {
+  float v;
+  int i;
+};
+
+__device__ __forceinline__ void consider(Best& b, float v, int i) {
+  if (v > b.v || (v == b.v && i < b.i)) {
+    b.v = v;
+    b.i = i;
+  }
+}
+
 }  // namespace gpubench

@@ -19,14 +19,11 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
 namespace {
-
-[[noreturn]] void invalid(const char* op, const std::string& what) {
-  fail(ErrorCode::InvalidArgument, std::string(op) + ": " + what);
-}
 
 std::string describe(const Backend::HeadSlices& v) {
   return "rows " + std::to_string(v.rows) + ", heads " + std::to_string(v.heads) + ", cols " +

@@ -31,6 +31,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -434,18 +435,6 @@ void with_kernel(int m_tiles, int latent, F&& f) {
     with_dp(std::integral_constant<int, 1>{});
   else
     with_dp(std::integral_constant<int, 2>{});
-}
-
-// Splits of the context per CTA (as attention_decode.cu): when one-chunk splits all fit in one wave
-// of resident CTAs, take them; otherwise the fewest splits whose CTAs fill their waves to 85% or
-// more. Depends on host-side sizes only.
-int64_t choose_splits(int64_t ctas, int64_t max_splits, int64_t slots) {
-  if (ctas * max_splits <= slots) return max_splits;
-  for (int64_t s = 1; s < max_splits; ++s) {
-    const int64_t total = ctas * s, waves = (total + slots - 1) / slots;
-    if (total * 100 >= waves * slots * 85) return s;
-  }
-  return max_splits;
 }
 
 int log2_exact(int64_t v) {

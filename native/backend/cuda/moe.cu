@@ -34,12 +34,12 @@
 #include <algorithm>
 #include <cfloat>
 #include <climits>
-#include <sstream>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/moe_grouped_gemm.cuh"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -49,21 +49,8 @@ namespace {
 // at 1024), and a lane's experts (lane + 32 j) fit one 32-bit mask.
 constexpr int kMaxExperts = 1024;
 
-template <class... Parts>
-[[noreturn]] void invalid(const char* op, const Parts&... parts) {
-  std::ostringstream msg;
-  msg << op << ": ";
-  (msg << ... << parts);
-  fail(ErrorCode::InvalidArgument, msg.str());
-}
-
 void check_dtype(const char* op, const char* what, const Tensor& t, DType want) {
   if (t.dtype != want) invalid(op, what, " is ", dtype_name(t.dtype), ", expected ", dtype_name(want));
-}
-
-void check_shape(const char* op, const char* what, const Tensor& t, int64_t rows, int64_t cols) {
-  if (t.rows != rows || t.cols != cols)
-    invalid(op, what, " is [", t.rows, ", ", t.cols, "], expected [", rows, ", ", cols, "]");
 }
 
 // ---- moe_route ---------------------------------------------------------------------------------
@@ -81,19 +68,6 @@ struct RouteArgs {
   float scale;
 };
 
-// (value, index) with the lower index winning ties; NaN never compares greater, so it is never
-// chosen.
-struct Best {
-  float v;
-  int i;
-};
-
-__device__ __forceinline__ void consider(Best& b, float v, int i) {
-  if (v > b.v || (v == b.v && i < b.i)) {
-    b.v = v;
-    b.i = i;
-  }
-}
 
 // One warp per token. Lane l owns experts l + 32 j: it writes their scores, and bit j of its masks
 // stands for expert l + 32 j. __syncwarp orders the shared-memory hand-offs between lanes.
@@ -187,24 +161,6 @@ __global__ void __launch_bounds__(kRouteWarps * 32) route_kernel(RouteArgs a) {
   }
 }
 
-void check_route_params(const Tensor& logits, const MoeRouteParams& p) {
-  const int E = p.num_experts, K = p.top_k;
-  if (E < 1) invalid("moe_route", "num_experts is ", E);
-  if (E > kMaxExperts) invalid("moe_route", "num_experts ", E, " is over the cuda backend's ", kMaxExperts);
-  check_shape("moe_route", "router_logits", logits, logits.rows, E);
-  if (K < 1 || K > E) invalid("moe_route", "top_k ", K, " is not in [1, num_experts = ", E, "]");
-  if (p.method == MoeTopk::Greedy) return;
-  if (p.n_group < 1 || E % p.n_group)
-    invalid("moe_route", "n_group ", p.n_group, " does not divide num_experts ", E);
-  if (p.topk_group < 1 || p.topk_group > p.n_group)
-    invalid("moe_route", "topk_group ", p.topk_group, " is not in [1, n_group = ", p.n_group, "]");
-  if (K > p.topk_group * (E / p.n_group))
-    invalid("moe_route", "top_k ", K, " exceeds the experts of topk_group ", p.topk_group, " groups");
-  if (p.method == MoeTopk::NoauxTc) {
-    if (!p.correction_bias) invalid("moe_route", "noaux_tc needs correction_bias");
-    if (E / p.n_group < 2) invalid("moe_route", "noaux_tc ranks groups by their top-2: groups need 2 experts");
-  }
-}
 
 // ---- moe_experts: the sort ---------------------------------------------------------------------
 
@@ -326,25 +282,6 @@ __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, 
 
 // ---- sigmoid_gate ------------------------------------------------------------------------------
 
-// W elements per access: 8 (one 16-byte vector) when widths and addresses allow, else 1.
-template <int W>
-__device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
-  if constexpr (W == 8) {
-    bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
-  } else {
-    f[0] = __bfloat162float(p[unit]);
-  }
-}
-
-template <int W>
-__device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
-  if constexpr (W == 8) {
-    reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
-  } else {
-    p[unit] = __float2bfloat16_rn(f[0]);
-  }
-}
-
 // One block per row: the fp32 dot through block_sum, then the row scaled in place. Every read of
 // x precedes block_sum's barrier, so y may alias x.
 template <int W>
@@ -379,6 +316,8 @@ void CudaBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor route
                             const MoeRouteParams& p) {
   check_dtype("moe_route", "router_logits", router_logits, DType::F32);
   check_route_params(router_logits, p);
+  if (p.num_experts > kMaxExperts)
+    invalid("moe_route", "num_experts ", p.num_experts, " is over the cuda backend's ", kMaxExperts);
   const int64_t T = router_logits.rows;
   if (T == 0) return;
   RouteArgs a{topk_ids,

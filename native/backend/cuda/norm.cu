@@ -11,26 +11,6 @@ namespace gpubench {
 
 namespace {
 
-// W elements per access: 8 (one 16-byte vector) when the row width and the base addresses
-// allow it, else 1 (odd widths and unaligned views).
-template <int W>
-__device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
-  if constexpr (W == 8) {
-    bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
-  } else {
-    f[0] = __bfloat162float(p[unit]);
-  }
-}
-
-template <int W>
-__device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
-  if constexpr (W == 8) {
-    reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
-  } else {
-    p[unit] = __float2bfloat16_rn(f[0]);
-  }
-}
-
 // One block per row, two passes: the sum of squares (fp32), then the scaled write. The second
 // pass re-reads x from L1/L2 rather than keeping a row of arbitrary width in registers. Each
 // thread touches the same elements in both passes and every read of pass 1 is done before the
