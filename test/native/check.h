@@ -9,13 +9,27 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace gpubench_test {
 
 // Outputs are filled with NaN before an op runs, so an element it fails to write fails the check.
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 inline int g_failures = 0;
+
+// n values uniform in [-scale, scale), a deterministic function of (stream, i).
+inline std::vector<float> random_vec(size_t n, uint64_t stream, float scale = 1.0f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * gpubench::uniform_pm1(gpubench::hash3(7, stream, i));
+  return v;
+}
+
+// A host vector seen as an f32 [rows, cols] tensor (the CPU backend's memory is host memory).
+inline gpubench::Tensor t32(std::vector<float>& v, int64_t rows, int64_t cols) {
+  return gpubench::Tensor{v.data(), gpubench::DType::F32, rows, cols};
+}
 
 inline void check(const std::string& name, bool ok, const std::string& detail = "") {
   std::printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.empty() ? "" : ": ",

@@ -30,14 +30,8 @@ using gpubench_test::check;
 using gpubench_test::check_close;
 using gpubench_test::check_throws;
 using gpubench_test::kNaN;
-
-Vec random_vec(size_t n, uint64_t stream) {
-  Vec v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = uniform_pm1(hash3(7, stream, i));
-  return v;
-}
-
-Tensor t32(Vec& v, int64_t rows, int64_t cols) { return Tensor{v.data(), DType::F32, rows, cols}; }
+using gpubench_test::random_vec;
+using gpubench_test::t32;
 
 double dot(const float* a, const float* b, int64_t n) {
   double s = 0;

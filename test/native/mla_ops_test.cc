@@ -33,17 +33,13 @@ using gpubench_test::check;
 using gpubench_test::check_close;
 using gpubench_test::check_throws;
 using gpubench_test::kNaN;
+using gpubench_test::random_vec;
+using gpubench_test::t32;
 constexpr double kTol = 2e-5;  // fp32 sums over longer chains than the other ops
 
 // Bit-equal, so NaN poison left in place compares equal to itself.
 bool same_bits(const Vec& a, const Vec& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-Vec random_vec(size_t n, uint64_t stream) {
-  Vec v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = uniform_pm1(hash3(7, stream, i));
-  return v;
 }
 
 double dot(const double* a, const double* b, int n) {

@@ -29,14 +29,8 @@ using gpubench_test::check;
 using gpubench_test::check_close;
 using gpubench_test::check_throws;
 using gpubench_test::kNaN;
-
-Vec random_vec(size_t n, uint64_t stream, float scale = 1.0f) {
-  Vec v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = scale * uniform_pm1(hash3(11, stream, i));
-  return v;
-}
-
-Tensor t32(Vec& v, int64_t rows, int64_t cols) { return Tensor{v.data(), DType::F32, rows, cols}; }
+using gpubench_test::random_vec;
+using gpubench_test::t32;
 
 // ---- moe_route ------------------------------------------------------------------------------
 

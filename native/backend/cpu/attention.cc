@@ -78,19 +78,12 @@ void CpuBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_hea
       const float* qh = static_cast<const float*>(q.data) + t * row_stride + h * hd;
       float* o = static_cast<float*>(out.data) + t * out.cols + h * hd;
 
-      float max = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) {
-        p[j] = dot(qh, kc + row(j), hd) * scale;
-        max = std::max(max, p[j]);
-      }
-      float sum = 0.0f;
-      for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - max));
-      float inv = 1.0f / sum;
+      for (int64_t j = 0; j < n; ++j) p[j] = dot(qh, kc + row(j), hd) * scale;
+      softmax_in_place(p.data(), n);
       std::fill(o, o + hd, 0.0f);
       for (int64_t j = 0; j < n; ++j) {
         const float* vr = vc + row(j);
-        float w = p[j] * inv;
-        for (int64_t d = 0; d < hd; ++d) o[d] += w * vr[d];
+        for (int64_t d = 0; d < hd; ++d) o[d] += p[j] * vr[d];
       }
     }
   }, grain_for(4 * meta.max_ctx_len * hd));

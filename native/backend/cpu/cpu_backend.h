@@ -2,6 +2,8 @@
 // Each op is defined in the file of its name (init.cc, norm.cc, ...), beside which the CUDA kernel
 // of the same name lives in backend/cuda/.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -75,6 +77,16 @@ inline float dot(const float* a, const float* b, int64_t n) {
   for (int l = 0; l < 8; ++l) sum += acc[l];
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
+}
+
+// p[0..n) = softmax(p[0..n)) in place, exp taken against the max (attention and MLA attention).
+inline void softmax_in_place(float* p, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) max = std::max(max, p[j]);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - max));
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) p[j] *= inv;
 }
 
 // Bounds of a step's attention metadata (attention.cc; used by mla.cc too).

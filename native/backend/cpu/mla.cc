@@ -154,21 +154,16 @@ void CpuBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvL
       const float* qp = slice(q_pe, t, h);
       float* o = static_cast<float*>(out.data) + t * out.cols + h * L;
 
-      float max = -INFINITY;
       for (int64_t j = 0; j < n; ++j) {
         const float* r = row(j);
         p[j] = (dot(ql, r, L) + dot(qp, r + L, R)) * scale;
-        max = std::max(max, p[j]);
       }
-      float sum = 0.0f;
-      for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - max));
-      float inv = 1.0f / sum;
+      softmax_in_place(p.data(), n);
       // The values are the latents themselves: the first L elements of each cache row.
       std::fill(o, o + L, 0.0f);
       for (int64_t j = 0; j < n; ++j) {
         const float* c = row(j);
-        float w = p[j] * inv;
-        for (int64_t d = 0; d < L; ++d) o[d] += w * c[d];
+        for (int64_t d = 0; d < L; ++d) o[d] += p[j] * c[d];
       }
     }
   }, grain_for(4 * meta.max_ctx_len * D));
