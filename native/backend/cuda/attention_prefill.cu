@@ -46,6 +46,20 @@ struct PrefillSmem {
   KvTile<D> kv[2];
 };
 
+// Folds row r's values of a thread's S fragments (C tiles: r = 0 for row fr, 1 for fr + 8) into
+// one, pairwise, so the dependent chain is log2 of the count deep.
+template <int NT, typename Op>
+__device__ __forceinline__ float row_tree(const float (&s)[NT][4], int r, Op op) {
+  float v[NT];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) v[nt] = op(s[nt][2 * r], s[nt][2 * r + 1]);
+#pragma unroll
+  for (int w = NT / 2; w > 0; w /= 2)
+#pragma unroll
+    for (int j = 0; j < w; ++j) v[j] = op(v[j], v[j + w]);
+  return v[0];
+}
+
 // Fragment layouts of mma.m16n8k16 (PTX ISA), with fr = lane / 4 and fc = 2 * (lane % 4):
 //   A (16x16, row-major) a[i]: row fr + 8 * (i & 1), columns fc + 8 * (i >> 1) and +1
 //   B (16x8, "col")      b0: rows (k) fc, fc + 1 of column (n) fr; b1: rows fc + 8, fc + 9
@@ -150,29 +164,31 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
         }
       }
 
-      // Scale into base 2; mask (causal, and keys past kv_end) only where the tile crosses this
-      // warp's diagonal or the end of the keys; online softmax per row, each row's max taken
-      // over the 4 lanes sharing it.
+      // Mask (causal, and keys past kv_end) only where the tile crosses this warp's diagonal or
+      // the end of the keys; online softmax per row in base 2, the scale folded into the
+      // exponent's FFMA, each row's max taken over the 4 lanes sharing it. Row max and row sum
+      // are trees over the thread's 16 values: a 16-long chain of dependent adds stalled the
+      // warp, and only two warps per scheduler are there to hide it.
       const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
 #pragma unroll
       for (int mt = 0; mt < kMTiles; ++mt) {
-        const int pos0 = prefix + wrow + mt * 16 + fr;  // position of row fr; row fr + 8 is +8
-        float mx[2] = {-INFINITY, -INFINITY};
+        if (masked) {
+          const int pos0 = prefix + wrow + mt * 16 + fr;  // position of row fr; row fr + 8 is +8
 #pragma unroll
-        for (int nt = 0; nt < kBlockK / 8; ++nt)
+          for (int nt = 0; nt < kBlockK / 8; ++nt)
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const int key = k0 + nt * 8 + fc + (i & 1);
-            const bool visible = !masked || (key <= pos0 + 8 * (i >> 1) && key < kv_end);
-            s[mt][nt][i] = visible ? s[mt][nt][i] * a.scale_log2 : -INFINITY;
-            mx[i >> 1] = fmaxf(mx[i >> 1], s[mt][nt][i]);
-          }
+            for (int i = 0; i < 4; ++i) {
+              const int key = k0 + nt * 8 + fc + (i & 1);
+              if (key > pos0 + 8 * (i >> 1) || key >= kv_end) s[mt][nt][i] = -INFINITY;
+            }
+        }
         float base[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-          const float m_new = fmaxf(m[mt][r], mx[r]);
+          float mx = row_tree<kBlockK / 8>(s[mt], r, [](float x, float y) { return fmaxf(x, y); });
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+          const float m_new = fmaxf(m[mt][r], mx * a.scale_log2);
           // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
           // which avoids inf - inf and still gives p = 0 and alpha = 0.
           base[r] = m_new == -INFINITY ? 0.0f : m_new;
@@ -188,10 +204,10 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
 #pragma unroll
         for (int nt = 0; nt < kBlockK / 8; ++nt)
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            s[mt][nt][i] = exp2f(s[mt][nt][i] - base[i >> 1]);
-            l[mt][i >> 1] += s[mt][nt][i];
-          }
+          for (int i = 0; i < 4; ++i) s[mt][nt][i] = exp2f(fmaf(s[mt][nt][i], a.scale_log2, -base[i >> 1]));
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          l[mt][r] += row_tree<kBlockK / 8>(s[mt], r, [](float x, float y) { return x + y; });
       }
 
       // O += P V, P rounded to bf16 as the A operand; one ldmatrix.x4.trans feeds two 8-dim

@@ -10,7 +10,7 @@
 // written in place, with tensor cores at prefill sizes and fp32 accumulation.
 //
 // mla_rope_kv_write has rope.cu's shape: one block per (token, group of heads), one warp per task
-// (a head's q_pe, or the token's latent RMSNorm + cache write), cos/sin in shared memory.
+// (a head's q_pe, or the token's latent RMSNorm + cache write), cos/sin from rope.cuh.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/rope.cuh"
 #include "backend/op_checks.h"
 
 namespace gpubench {
@@ -64,26 +65,16 @@ struct MlaRopeArgs {
 // Grid: (token, group of kRopeWarps tasks). Task 0 is the token's cache row, task 1 + h is head
 // h's q_pe. Lane i turns the interleaved pairs (x[2i], x[2i+1]), i += 32.
 __global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
-  extern __shared__ float table[];  // cos at [0, R/2), sin at [R/2, R)
   const int t = blockIdx.x, pairs = a.rope / 2;
   const float pos = (float)a.positions[t];
-  for (int i = threadIdx.x; i < pairs; i += blockDim.x) {
-    // fp32 angle as Hugging Face computes it; cos and sin in double, as in rope.cu: positions
-    // reach 1e5 radians, where the fast-math sinf/cosf lose accuracy.
-    double s, c;
-    sincos((double)(pos * a.inv_freq[i]), &s, &c);
-    table[i] = (float)c * a.attn_factor;
-    table[pairs + i] = (float)s * a.attn_factor;
-  }
-  __syncthreads();
-
   const int task = blockIdx.y * kRopeWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (task > a.heads) return;
   if (task > 0) {
     bf16* x = a.q_pe + t * a.q_row_stride + (int64_t)(task - 1) * a.q_head_stride;
     for (int i = lane; i < pairs; i += 32) {
       const float x0 = __bfloat162float(x[2 * i]), x1 = __bfloat162float(x[2 * i + 1]);
-      const float c = table[i], s = table[pairs + i];
+      float c, s;
+      rope_cos_sin(pos, a.inv_freq[i], a.attn_factor, c, s);
       x[2 * i] = __float2bfloat16_rn(x0 * c - x1 * s);
       x[2 * i + 1] = __float2bfloat16_rn(x1 * c + x0 * s);
     }
@@ -110,7 +101,8 @@ __global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
   for (int i = lane; i < pairs; i += 32) {
     const float x0 = __bfloat162float(src[a.latent + 2 * i]),
                 x1 = __bfloat162float(src[a.latent + 2 * i + 1]);
-    const float c = table[i], s = table[pairs + i];
+    float c, s;
+    rope_cos_sin(pos, a.inv_freq[i], a.attn_factor, c, s);
     dst[a.latent + 2 * i] = __float2bfloat16_rn(x0 * c - x1 * s);
     dst[a.latent + 2 * i + 1] = __float2bfloat16_rn(x1 * c + x0 * s);
   }
@@ -165,7 +157,7 @@ void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t*
                       static_cast<bf16*>(kv.k)};
   const int tasks = (int)q_pe.heads + 1;
   const dim3 grid((unsigned)T, (unsigned)((tasks + kRopeWarps - 1) / kRopeWarps));
-  mla_rope_kv_write_kernel<<<grid, kRopeWarps * 32, (size_t)R * sizeof(float), stream_>>>(a);
+  mla_rope_kv_write_kernel<<<grid, kRopeWarps * 32, 0, stream_>>>(a);
   check_launch();
 }
 

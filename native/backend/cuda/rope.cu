@@ -5,6 +5,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/rope.cuh"
 
 namespace gpubench {
 
@@ -29,26 +30,14 @@ struct RopeArgs {
   bf16* v_cache;
 };
 
-// Grid: (token, group of kWarps heads). The block first makes the token's cos/sin table in
-// shared memory, then each warp takes one head of the token's tasks: q heads, k heads, then v
-// heads (copied only). Within a head, lane i handles the rotate_half pairs (i, i + head_dim/2),
-// i += 32. One head per warp keeps every warp's chain of loads short: a decode step has a token
-// or a few, and a block looping over all 48 heads of a token took ~10 us.
+// Grid: (token, group of kWarps heads); each warp takes one head of the token's tasks: q heads,
+// k heads, then v heads (copied only). Within a head, lane i handles the rotate_half pairs
+// (i, i + head_dim/2), i += 32, with their cos/sin. One head per warp keeps every warp's chain of
+// loads short: a decode step has a token or a few, and a block looping over all 48 heads of a
+// token took ~10 us.
 __global__ void rope_kv_write_kernel(RopeArgs a) {
-  extern __shared__ float table[];  // cos at [0, half), sin at [half, 2*half)
   const int t = blockIdx.x, half = a.head_dim / 2;
   const float pos = (float)a.positions[t];
-  for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    // The angle is an fp32 product, as Hugging Face computes it; its cos and sin are taken in
-    // double because positions reach 1e5 radians and the fast-math sinf/cosf lose accuracy
-    // there. One sincos per pair in each of the token's blocks: negligible.
-    double s, c;
-    sincos((double)(pos * a.inv_freq[i]), &s, &c);
-    table[i] = (float)c * a.attn_factor;
-    table[half + i] = (float)s * a.attn_factor;
-  }
-  __syncthreads();
-
   const int slot = a.slots[t];
   // Row of (slot, KV head 0) in the [blocks][kv heads][block_size] cache; -1: no write.
   const int64_t block = slot / a.block_size, offset = slot % a.block_size;
@@ -90,7 +79,8 @@ __global__ void rope_kv_write_kernel(RopeArgs a) {
         x1 *= __bfloat162float(norm_w[i]);
         x2 *= __bfloat162float(norm_w[i + half]);
       }
-      const float c = table[i], s = table[half + i];
+      float c, s;
+      rope_cos_sin(pos, a.inv_freq[i], a.attn_factor, c, s);
       const bf16 o1 = __float2bfloat16_rn(x1 * c - x2 * s);
       const bf16 o2 = __float2bfloat16_rn(x2 * c + x1 * s);
       x[i] = o1;
@@ -122,7 +112,7 @@ void CudaBackend::rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride
              rope.norm_eps, static_cast<bf16*>(kv.k), static_cast<bf16*>(kv.v)};
   const int tasks = num_heads + 2 * (int)kv.num_kv_heads;  // q, k (rotated) and v (copied) heads
   const dim3 grid((unsigned)q.rows, (unsigned)((tasks + kWarps - 1) / kWarps));
-  rope_kv_write_kernel<<<grid, kWarps * 32, (size_t)d * sizeof(float), stream_>>>(a);
+  rope_kv_write_kernel<<<grid, kWarps * 32, 0, stream_>>>(a);
   check_launch();
 }
 
