@@ -301,12 +301,14 @@ int main(int argc, char** argv) {
   run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
   run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });
   run("rope", [] { test_rope(4, 2, 16, 16, true, 1.0f); });
+  // head_dim 6: an odd number of pairs, so one bf16 per access instead of pairs
+  run("rope", [] { test_rope(3, 1, 6, 16, true, 1.0f); });
 
   const std::vector<int> decode_ctx = {1, 17, 1000, 5000};
   const std::vector<int> ones(decode_ctx.size(), 1);
   struct Heads { int hq, hkv, d, bs; };
   for (Heads h : {Heads{8, 8, 128, 16}, {32, 8, 128, 16}, {16, 2, 64, 32}, {24, 2, 128, 32},
-                  {8, 1, 64, 16}, {8, 4, 32, 16}, {4, 2, 16, 16}})
+                  {8, 1, 64, 16}, {8, 4, 32, 16}, {4, 2, 16, 16}, {40, 2, 64, 16}})
     run("decode attention", [&] {
       test_attention("decode attention", h.hq, h.hkv, h.d, h.bs, ones, decode_ctx);
     });

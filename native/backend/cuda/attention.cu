@@ -32,10 +32,10 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
     invalid("q and out must have num_heads * head_dim columns");
   const int block_shift = log2_exact(kv.block_size);
   if (block_shift < 0) invalid("block_size must be a power of two");
-  // The kernels read q in 16-byte vectors (decode) or 4-byte pairs (prefill) and write out in
-  // 4-byte pairs; views of a fused qkv buffer keep these alignments.
+  // The kernels copy q (prefill) and K/V rows in 16-byte pieces, read q in 4-byte pairs (decode)
+  // and write out in 4-byte pairs; views of a fused qkv buffer keep these alignments.
   if (!aligned16(q.data) || row_stride % 8 != 0 || !aligned16(kv.k) || !aligned16(kv.v) ||
-      ((uintptr_t)out.data & 3) != 0)
+      !aligned(out.data, 4))
     invalid("q (with its row stride) and the KV cache must be 16-byte aligned");
   if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
 

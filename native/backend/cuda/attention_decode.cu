@@ -1,14 +1,20 @@
-// Paged decode attention (one query row per sequence), flash-decoding style.
+// Paged decode attention (one query row per sequence), flash-decoding style, on the tensor cores.
 // Reference: attention() in backend/cpu/attention.cc.
 //
-// Grid: (context split, KV head x head group, sequence). A CTA reads each K and V row of its KV
-// head's slice once and applies it to all query heads of the GQA group (up to kMaxHeads; larger
-// groups take several CTAs), so KV traffic is one pass over the cache. The number of splits is a
-// function of host-side sizes only (max_ctx_len, batch, heads, SM count), so a CUDA graph
-// captured for max_ctx_len stays valid for every shorter context: CTAs whose split starts past
-// the sequence's real ctx_len (read from device memory) write an empty partial. With one split
-// the CTA writes the output itself; otherwise a combine kernel merges the partials through
-// their log-sum-exp.
+// Grid: (context split, KV head x head group, sequence). A CTA serves up to 16 query heads of
+// one GQA group, stacked as the 16 rows of an mma.m16n8k16 A tile, so each K and V row of its
+// KV head is read once for all of them and the dot products are a few MMAs instead of thousands
+// of FMAs and shuffles (rows past the group's size are zeros; the tensor cores have time to
+// spare, the memory system does not). Each of the 4 warps takes its own 16 keys of every
+// 64-key round, with its own cp.async double buffer, online softmax and output accumulators,
+// so warps never wait for each other until the end, where their states are merged through
+// shared memory. The fragment layouts are those of attention_prefill.cu.
+//
+// The number of splits is a function of host-side sizes only (max_ctx_len, batch, heads, SM
+// count), so a CUDA graph captured for max_ctx_len stays valid for every shorter context: CTAs
+// whose split starts past the sequence's real ctx_len (read from device memory) write an empty
+// partial. With one split the CTA writes the output itself; otherwise a combine kernel merges
+// the partials through their log-sum-exp.
 #include <algorithm>
 #include <type_traits>
 
@@ -19,53 +25,54 @@ namespace gpubench {
 
 namespace {
 
-constexpr int kThreads = 128;
-constexpr int kMaxHeads = 8;  // query heads per CTA: q and the accumulators live in registers
-constexpr int kChunk = 64;    // tokens scored, softmaxed and accumulated per round
-// Down to one chunk per split: at small batch a CTA's time is its chain of dependent loads,
-// one round per chunk, so short splits (more CTAs, a few more partials) finish sooner.
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kRows = 16;                  // query heads per CTA: one mma M tile
+constexpr int kWarpKeys = 16;              // keys per warp per round
+constexpr int kChunk = kWarps * kWarpKeys;  // keys per CTA per round
+// Down to one round per split: at small batch a CTA's time is its chain of dependent loads,
+// so short splits (more CTAs, a few more partials) finish sooner.
 constexpr int kMinSplitTokens = kChunk;
-static_assert(kChunk == 64, "the softmax step gives each lane two tokens of a chunk");
+constexpr int kPad = 8;  // shared rows padded by 16 bytes: conflict-free ldmatrix phases
 
 struct DecodeArgs {
   AttnArgs a;
-  int head_groups;   // ceil(group size / kMaxHeads)
+  int head_groups;   // ceil(group size / kRows)
   int num_splits;
   int split_tokens;  // a multiple of kChunk
   float* o_part;     // [num_seqs][num_heads][num_splits][head_dim], normalized by its own sum
   float* lse_part;   // [num_seqs][num_heads][num_splits], base 2; -inf for an empty split
 };
 
-// Thread layout: D/8 "slices" of 8 dims (one 16-byte load) times kThreads/(D/8) token lanes.
-// A token's K row is read by the D/8 threads of one slice group (adjacent lanes of one warp),
-// whose partial dot products are summed with xor shuffles. H (1, 2, 4 or 8) is the number of
-// query heads the CTA serves, rounded up to a power of two: every head loop is unrolled
-// without a break, so the per-head shuffle chains interleave, and small groups keep few
-// registers (more CTAs per SM). Heads past the group's real count get zero queries and their
-// results are dropped.
-template <int D, int H>
+// One warp's buffers: two stages of its 16 K and V rows.
+template <int D>
+struct WarpKv {
+  bf16 k[2][kWarpKeys][D + kPad];
+  bf16 v[2][kWarpKeys][D + kPad];
+};
+
+template <int D>
+struct DecodeSmem {
+  union {
+    WarpKv<D> kv[kWarps];
+    float o[kWarps][kRows][D];  // the warps' outputs, merged at the end
+  };
+  float m[kWarps][kRows], l[kWarps][kRows];
+};
+
+template <int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
-  constexpr int kSlices = D / 8;
-  constexpr int kLanes = kThreads / kSlices;
-  constexpr int kPerThread = kChunk / kLanes;
-  constexpr int kWarps = kThreads / 32;
-  constexpr int kHeadsPerWarp = (H + kWarps - 1) / kWarps;  // softmax step: warp w owns w, w + 4
+  extern __shared__ uint4 smem_raw[];
+  DecodeSmem<D>& sm = *reinterpret_cast<DecodeSmem<D>*>(smem_raw);
   const AttnArgs& a = p.a;
   const int split = blockIdx.x, seq = blockIdx.z;
   const int group = a.num_heads / a.num_kv_heads;
   const int kvh = blockIdx.y / p.head_groups;
-  const int h0 = kvh * group + (blockIdx.y % p.head_groups) * kMaxHeads;
-  const int nh = min(H, kvh * group + group - h0);  // real heads of this CTA
+  const int h0 = kvh * group + (blockIdx.y % p.head_groups) * kRows;
+  const int nh = min(kRows, kvh * group + group - h0);  // real heads (rows) of this CTA
   const int ctx = a.ctx_len[seq];
   const int begin = split * p.split_tokens, end = min(begin + p.split_tokens, ctx);
-  const int slice = threadIdx.x % kSlices, lane_t = threadIdx.x / kSlices;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int q_row = a.q_start[seq];
-
-  __shared__ float s_p[H][kChunk];  // scores, then probabilities, of the current chunk
-  __shared__ float s_alpha[H];      // this chunk's rescale factor per head
-  __shared__ float s_m[H], s_l[H];  // final max and sum, for the output step
-  __shared__ float s_red[kLanes][H][D];  // per-token-lane accumulators, summed at the end
 
   if (begin >= end) {  // split past this sequence's context (or an empty context)
     for (int i = threadIdx.x; i < nh * D; i += kThreads) {
@@ -78,128 +85,150 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
     return;
   }
 
-  float q[H][8], acc[H][8];
-#pragma unroll
-  for (int g = 0; g < H; ++g) {
-    uint4 raw = make_uint4(0, 0, 0, 0);
-    const bf16* src = a.q + q_row * a.q_stride + (int64_t)(h0 + g) * D + slice * 8;
-    if (g < nh) raw = *reinterpret_cast<const uint4*>(src);
-    bf16x8_to_f32(raw, q[g]);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) {
-      q[g][e] *= a.scale_log2;
-      acc[g][e] = 0.0f;
-    }
-  }
-  // Running max and sum of the heads this warp owns in the softmax step; every lane of the
-  // warp holds the same values (they come out of full-warp reductions).
-  float m[kHeadsPerWarp], l[kHeadsPerWarp];
-#pragma unroll
-  for (int i = 0; i < kHeadsPerWarp; ++i) {
-    m[i] = -INFINITY;
-    l[i] = 0.0f;
-  }
-
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int fr = lane / 4, fc = 2 * (lane % 4);
+  const int g = lane / 8, gr = lane % 8;  // ldmatrix: lane group g gives the rows of matrix g
   const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
-  // This thread's 8 dims of token tok's K or V row; zeros past the split's end.
-  auto load_row = [&](const bf16* cache, int tok) {
-    if (tok >= end) return make_uint4(0, 0, 0, 0);
-    return *reinterpret_cast<const uint4*>(cache + kv_offset(a, seq_blocks, tok, kvh) + slice * 8);
+  WarpKv<D>& kv = sm.kv[warp];
+
+  // This warp's 16 keys of the round starting at c0, in 16-byte pieces; consecutive lanes take
+  // consecutive pieces of a row, so each copy instruction reads whole rows. Keys past the split's
+  // end are zero-filled: a NaN there would survive p = 0 in the mma.
+  auto load_keys = [&](int stage, int c0) {
+    constexpr int kPieces = D / 8;
+#pragma unroll
+    for (int i = lane; i < kWarpKeys * kPieces; i += 32) {
+      const int key = i / kPieces, c = (i % kPieces) * 8, j = c0 + warp * kWarpKeys + key;
+      const bool valid = j < end;
+      const int64_t off = valid ? kv_offset(a, seq_blocks, j, kvh) + c : 0;
+      cp_async_16(&kv.k[stage][key][c], a.k_cache + off, valid);
+      cp_async_16(&kv.v[stage][key][c], a.v_cache + off, valid);
+    }
   };
-  // K rows of the first chunk. Each round issues its V loads before scoring and the next
-  // chunk's K loads right after, so loads stay in flight through the whole round (a split of
-  // one chunk, the small-batch case, waits for K and V once, together).
-  uint4 kr[kPerThread], vr[kPerThread];
+  load_keys(0, begin);
+  cp_async_commit();
+
+  // A fragments of Q (row i = head h0 + i; zeros past nh), read once from global memory while
+  // the first keys are in flight, and kept for every round.
+  uint32_t qa[D / 16][4];
 #pragma unroll
-  for (int j = 0; j < kPerThread; ++j) kr[j] = load_row(a.k_cache, begin + lane_t + j * kLanes);
-  for (int c0 = begin; c0 < end; c0 += kChunk) {
+  for (int kk = 0; kk < D / 16; ++kk)
 #pragma unroll
-    for (int j = 0; j < kPerThread; ++j) vr[j] = load_row(a.v_cache, c0 + lane_t + j * kLanes);
-    // 1. Scores.
+    for (int i = 0; i < 4; ++i) {
+      const int row = fr + 8 * (i & 1), col = kk * 16 + fc + 8 * (i >> 1);
+      qa[kk][i] = row < nh ? *reinterpret_cast<const uint32_t*>(
+                                 a.q + q_row * a.q_stride + (int64_t)(h0 + row) * D + col)
+                           : 0u;
+    }
+  float o[D / 8][4];
 #pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      float k[8];
-      bf16x8_to_f32(kr[j], k);
-      const int t = lane_t + j * kLanes;
+  for (int dt = 0; dt < D / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows fr and fr + 8
+
+  const int rounds = (end - begin + kChunk - 1) / kChunk;
+  for (int r = 0; r < rounds; ++r) {
+    const int c0 = begin + r * kChunk, stage = r & 1;
+    if (r + 1 < rounds) {  // the other stage was freed by the __syncwarp ending round r - 1
+      load_keys(stage ^ 1, c0 + kChunk);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncwarp();  // the warp's copies of this stage have landed for every lane
+
+    // S = Q K^T: 16 rows x 16 keys; one ldmatrix.x4 of K feeds both 8-key n tiles.
+    float s[2][4] = {};
 #pragma unroll
-      for (int g = 0; g < H; ++g) {
-        float dot = 0.0f;
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t b[4];
+      ldmatrix_x4(b, &kv.k[stage][(g >> 1) * 8 + gr][kk * 16 + (g & 1) * 8]);
+      mma_bf16(s[0], qa[kk], b[0], b[1]);
+      mma_bf16(s[1], qa[kk], b[2], b[3]);
+    }
+    // Online softmax in base 2 (the scale folded into the exponent's FFMA); keys past the
+    // split's end are masked. A row's 16 values sit in the 4 lanes sharing it.
+    const int key0 = c0 + warp * kWarpKeys;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) dot += q[g][e] * k[e];
+    for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-        for (int o = kSlices / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-        if (slice == 0) s_p[g][t] = c0 + t < end ? dot : -INFINITY;
+      for (int i = 0; i < 4; ++i)
+        if (key0 + nt * 8 + fc + (i & 1) >= end) s[nt][i] = -INFINITY;
+    float base[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float mx = fmaxf(fmaxf(s[0][2 * h], s[0][2 * h + 1]), fmaxf(s[1][2 * h], s[1][2 * h + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[h], mx * a.scale_log2);
+      // A warp whose keys so far are all past the end keeps m = -inf; exponentiate against 0
+      // then, which avoids inf - inf and still gives p = 0 and alpha = 0.
+      base[h] = m_new == -INFINITY ? 0.0f : m_new;
+      const float alpha = exp2f(m[h] - base[h]);
+      m[h] = m_new;
+      l[h] *= alpha;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) {
+        o[dt][2 * h] *= alpha;
+        o[dt][2 * h + 1] *= alpha;
       }
     }
 #pragma unroll
-    for (int j = 0; j < kPerThread; ++j) kr[j] = load_row(a.k_cache, c0 + kChunk + lane_t + j * kLanes);
-    __syncthreads();
-
-    // 2. Online softmax, one warp per head; each lane takes two of the chunk's tokens.
+    for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-    for (int i = 0; i < kHeadsPerWarp; ++i) {
-      const int g = warp + i * kWarps;
-      if (g >= H) break;  // warp-uniform
-      const float x0 = s_p[g][lane], x1 = s_p[g][lane + 32];
-      const float m_new = fmaxf(m[i], warp_max(fmaxf(x0, x1)));  // finite: c0 < end
-      const float p0 = exp2f(x0 - m_new), p1 = exp2f(x1 - m_new);
-      const float alpha = exp2f(m[i] - m_new);
-      s_p[g][lane] = p0;
-      s_p[g][lane + 32] = p1;
-      l[i] = l[i] * alpha + warp_sum(p0 + p1);
-      m[i] = m_new;
-      if (lane == 0) s_alpha[g] = alpha;
-    }
-    __syncthreads();
-
-    // 3. acc = acc * alpha + p V. Padding tokens loaded zeros and have p = 0.
-#pragma unroll
-    for (int g = 0; g < H; ++g) {
-      const float alpha = s_alpha[g];
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[g][e] *= alpha;
-    }
-#pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      float v[8];
-      bf16x8_to_f32(vr[j], v);
-      const int t = lane_t + j * kLanes;
-#pragma unroll
-      for (int g = 0; g < H; ++g) {
-        const float pr = s_p[g][t];
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[g][e] += pr * v[e];
+      for (int i = 0; i < 4; ++i) {
+        s[nt][i] = exp2f(fmaf(s[nt][i], a.scale_log2, -base[i >> 1]));
+        l[i >> 1] += s[nt][i];
       }
+    // O += P V: the two 8-key C tiles of S are the A fragment of P; one ldmatrix.x4.trans of V
+    // feeds two 8-dim n tiles.
+    const uint32_t pa[4] = {pack_bf16x2(s[0][0], s[0][1]), pack_bf16x2(s[0][2], s[0][3]),
+                            pack_bf16x2(s[1][0], s[1][1]), pack_bf16x2(s[1][2], s[1][3])};
+#pragma unroll
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, &kv.v[stage][(g & 1) * 8 + gr][dp * 16 + (g >> 1) * 8]);
+      mma_bf16(o[2 * dp], pa, b[0], b[1]);
+      mma_bf16(o[2 * dp + 1], pa, b[2], b[3]);
     }
-    __syncthreads();  // s_p and s_alpha are rewritten by the next chunk
+    __syncwarp();  // every lane is done with this stage before it is refilled
   }
 
-  // Sum the token lanes' accumulators and normalize by the head's softmax sum.
+  // Merge the 4 warps' (m, l, O) of each row: O = sum_w 2^(m_w - M) O_w / sum_w 2^(m_w - M) l_w.
 #pragma unroll
-  for (int i = 0; i < kHeadsPerWarp; ++i) {
-    const int g = warp + i * kWarps;
-    if (g < H && lane == 0) {
-      s_m[g] = m[i];
-      s_l[g] = l[i];
-    }
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+  __syncthreads();  // every warp is done with its K/V stages: sm.o overlays them
+  if (lane % 4 == 0) {
+    sm.m[warp][fr] = m[0], sm.m[warp][fr + 8] = m[1];
+    sm.l[warp][fr] = l[0], sm.l[warp][fr + 8] = l[1];
   }
 #pragma unroll
-  for (int g = 0; g < H; ++g)
+  for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
-    for (int e = 0; e < 8; ++e) s_red[lane_t][g][slice * 8 + e] = acc[g][e];
+    for (int i = 0; i < 4; ++i) sm.o[warp][fr + 8 * (i >> 1)][dt * 8 + fc + (i & 1)] = o[dt][i];
   __syncthreads();
   for (int i = threadIdx.x; i < nh * D; i += kThreads) {
-    const int g = i / D, d = i % D;
-    float sum = 0.0f;
+    const int row = i / D, d = i % D;
+    float mx = -INFINITY;
 #pragma unroll
-    for (int t = 0; t < kLanes; ++t) sum += s_red[t][g][d];
-    const float o = sum / s_l[g];
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm.m[w][row]);  // finite: begin < end
+    float num = 0.0f, den = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float wt = sm.m[w][row] == -INFINITY ? 0.0f : exp2f(sm.m[w][row] - mx);
+      num += wt * sm.o[w][row][d];
+      den += wt * sm.l[w][row];
+    }
+    const float out = num / den;
     if (p.num_splits == 1) {
-      a.out[q_row * a.out_stride + (int64_t)(h0 + g) * D + d] = __float2bfloat16_rn(o);
+      a.out[q_row * a.out_stride + (int64_t)(h0 + row) * D + d] = __float2bfloat16_rn(out);
     } else {
-      const int64_t part = ((int64_t)seq * a.num_heads + h0 + g) * p.num_splits + split;
-      p.o_part[part * D + d] = o;
-      if (d == 0) p.lse_part[part] = s_m[g] + __log2f(s_l[g]);
+      const int64_t part = ((int64_t)seq * a.num_heads + h0 + row) * p.num_splits + split;
+      p.o_part[part * D + d] = out;
+      if (d == 0) p.lse_part[part] = mx + __log2f(den);
     }
   }
 }
@@ -233,10 +262,10 @@ __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
   a.out[q_row * a.out_stride + (int64_t)h * D + d] = __float2bfloat16_rn(o);
 }
 
-template <int D, int H>
-void launch(const DecodeArgs& p, cudaStream_t stream) {
+template <int D>
+void launch(const DecodeArgs& p, int smem, cudaStream_t stream) {
   const dim3 grid(p.num_splits, p.a.num_kv_heads * p.head_groups, p.a.num_seqs);
-  decode_kernel<D, H><<<grid, kThreads, 0, stream>>>(p);
+  decode_kernel<D><<<grid, kThreads, smem, stream>>>(p);
   check_launch();
   if (p.num_splits > 1) {
     const dim3 combine_grid(p.a.num_heads, p.a.num_seqs);
@@ -245,21 +274,15 @@ void launch(const DecodeArgs& p, cudaStream_t stream) {
   }
 }
 
-// Calls f(D, H) with the kernel's template arguments as integral constants: D the head width
-// (real models use 64 and 128; 16 and 32 are the tiny test models'), H the query heads per CTA.
+// Calls f with the head width D (real models use 64 and 128; 16 and 32 are the tiny test
+// models') as an integral constant.
 template <typename F>
-void with_kernel_shape(int head_dim, int heads_per_cta, F&& f) {
-  auto with_h = [&](auto d) {
-    if (heads_per_cta == 1) f(d, std::integral_constant<int, 1>{});
-    else if (heads_per_cta == 2) f(d, std::integral_constant<int, 2>{});
-    else if (heads_per_cta <= 4) f(d, std::integral_constant<int, 4>{});
-    else f(d, std::integral_constant<int, 8>{});
-  };
+void with_head_dim(int head_dim, F&& f) {
   switch (head_dim) {
-    case 16: with_h(std::integral_constant<int, 16>{}); break;
-    case 32: with_h(std::integral_constant<int, 32>{}); break;
-    case 64: with_h(std::integral_constant<int, 64>{}); break;
-    default: with_h(std::integral_constant<int, 128>{}); break;
+    case 16: f(std::integral_constant<int, 16>{}); break;
+    case 32: f(std::integral_constant<int, 32>{}); break;
+    case 64: f(std::integral_constant<int, 64>{}); break;
+    default: f(std::integral_constant<int, 128>{}); break;
   }
 }
 
@@ -269,12 +292,13 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
                       cudaStream_t stream) {
   DecodeArgs p{a};
   const int group = a.num_heads / a.num_kv_heads;
-  p.head_groups = (group + kMaxHeads - 1) / kMaxHeads;
-  const int heads_per_cta = std::min(group, kMaxHeads);
-  int per_sm = 0;  // CTAs of this kernel one SM holds at once
-  with_kernel_shape(a.head_dim, heads_per_cta, [&](auto d, auto h) {
-    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &per_sm, decode_kernel<decltype(d)::value, decltype(h)::value>, kThreads, 0));
+  p.head_groups = (group + kRows - 1) / kRows;
+  int per_sm = 0, smem = 0;  // CTAs of this kernel one SM holds at once; its shared memory
+  with_head_dim(a.head_dim, [&](auto d) {
+    constexpr int D = decltype(d)::value;
+    smem = (int)sizeof(DecodeSmem<D>);
+    CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, decode_kernel<D>, kThreads, smem));
   });
   // No split shorter than kMinSplitTokens, and no more partials than the scratch holds.
   const int64_t ctas = (int64_t)a.num_seqs * a.num_kv_heads * p.head_groups;
@@ -288,9 +312,7 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
   p.num_splits = (int)((ctx + p.split_tokens - 1) / p.split_tokens);
   p.o_part = static_cast<float*>(scratch);
   p.lse_part = p.o_part + (int64_t)a.num_seqs * a.num_heads * p.num_splits * a.head_dim;
-  with_kernel_shape(a.head_dim, heads_per_cta, [&](auto d, auto h) {
-    launch<decltype(d)::value, decltype(h)::value>(p, stream);
-  });
+  with_head_dim(a.head_dim, [&](auto d) { launch<decltype(d)::value>(p, smem, stream); });
 }
 
 }  // namespace gpubench

@@ -11,7 +11,10 @@ namespace gpubench {
 using bf16 = __nv_bfloat16;
 
 // 16-byte accesses need 16-byte aligned addresses; views (row(), column slices) may not be.
-__host__ __device__ inline bool aligned16(const void* p) { return ((uintptr_t)p & 15) == 0; }
+__host__ __device__ inline bool aligned(const void* p, uintptr_t bytes) {
+  return ((uintptr_t)p & (bytes - 1)) == 0;
+}
+__host__ __device__ inline bool aligned16(const void* p) { return aligned(p, 16); }
 
 // Eight bf16 values travel as one uint4 (one 16-byte load or store).
 __device__ __forceinline__ void bf16x8_to_f32(const uint4& v, float f[8]) {
@@ -108,12 +111,16 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-// W elements per access, as fp32: 8 (one 16-byte vector) when the row width and the base
-// addresses allow it, else 1 (odd widths and unaligned views).
+// W elements per access, as fp32: 8 (one 16-byte vector) or 2 (one bf16 pair) when the row
+// width and the base addresses allow it, else 1 (odd widths and unaligned views).
 template <int W>
 __device__ __forceinline__ void load(const bf16* p, int64_t unit, float (&f)[W]) {
   if constexpr (W == 8) {
     bf16x8_to_f32(reinterpret_cast<const uint4*>(p)[unit], f);
+  } else if constexpr (W == 2) {
+    const float2 v = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(p)[unit]);
+    f[0] = v.x;
+    f[1] = v.y;
   } else {
     f[0] = __bfloat162float(p[unit]);
   }
@@ -123,6 +130,8 @@ template <int W>
 __device__ __forceinline__ void store(bf16* p, int64_t unit, const float (&f)[W]) {
   if constexpr (W == 8) {
     reinterpret_cast<uint4*>(p)[unit] = f32_to_bf16x8(f);
+  } else if constexpr (W == 2) {
+    reinterpret_cast<__nv_bfloat162*>(p)[unit] = __floats2bfloat162_rn(f[0], f[1]);
   } else {
     p[unit] = __float2bfloat16_rn(f[0]);
   }
