@@ -378,11 +378,11 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
   launch_grouped_gemm({static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
                        static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D},
-                      S, bm, stream_);
+                      S, bm, wgmma_, stream_);
   swiglu(a, h);
   launch_grouped_gemm({static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
                        static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I},
-                      S, bm, stream_);
+                      S, bm, wgmma_, stream_);
 
   const int64_t units = T * D / 8;
   const unsigned grid = (unsigned)std::min<int64_t>((units + 255) / 256, (int64_t)num_sms_ * 16);

@@ -5,8 +5,8 @@
 // device-side offsets, and CTAs past the last tile exit. With order set, A's rows are the
 // tokens' rows, gathered through order as they are copied in, so no sorted copy of x is written.
 //
-// Room left for speed: split-K when a decode step's few experts leave SMs idle, Hopper's wgmma
-// and TMA for prefill, and 16-byte output stores.
+// On Hopper the prefill tiles run moe_grouped_gemm_sm90.cu's wgmma kernel instead. Room left for
+// speed: split-K when a decode step's few experts leave SMs idle, and 16-byte output stores.
 #include <cuda_runtime.h>
 
 #include "backend/cuda/check.h"
@@ -15,50 +15,6 @@
 namespace gpubench {
 
 namespace {
-
-
-struct TileRef {
-  int expert, row0, rows;  // expert -1: past the last tile
-};
-
-// Row tile `tile` of the expert-major tiling (expert e owns ceil(n_e / BM) consecutive tiles).
-// Each lane sums the tiles of a run of consecutive experts, a warp scan places the runs, and the
-// lane whose run holds the tile finds its expert. Every warp computes it alike, so the CTA needs
-// no barrier for it.
-template <int BM>
-__device__ TileRef find_tile(const int32_t* offsets, int experts, int tile) {
-  const int lane = threadIdx.x & 31;
-  const int per = (experts + 31) / 32;
-  const int lo = min(experts, lane * per), hi = min(experts, lo + per);
-  int mine = 0;
-  for (int e = lo; e < hi; ++e) mine += (offsets[e + 1] - offsets[e] + BM - 1) / BM;
-  int incl = mine;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    const int n = __shfl_up_sync(0xffffffffu, incl, o);
-    if (lane >= o) incl += n;
-  }
-  const unsigned hit = __ballot_sync(0xffffffffu, tile >= incl - mine && tile < incl);
-  if (!hit) return {-1, 0, 0};
-  const int src = __ffs(hit) - 1;
-  TileRef r{-1, 0, 0};
-  if (lane == src) {
-    int first = incl - mine;  // tiles before expert e
-    for (int e = lo; e < hi; ++e) {
-      const int rows = offsets[e + 1] - offsets[e], tiles = (rows + BM - 1) / BM;
-      if (tile < first + tiles) {
-        const int skip = (tile - first) * BM;
-        r = {e, offsets[e] + skip, min(BM, rows - skip)};
-        break;
-      }
-      first += tiles;
-    }
-  }
-  r.expert = __shfl_sync(0xffffffffu, r.expert, src);
-  r.row0 = __shfl_sync(0xffffffffu, r.row0, src);
-  r.rows = __shfl_sync(0xffffffffu, r.rows, src);
-  return r;
-}
 
 // A tile configuration: BM sorted rows of one expert x BN output columns per CTA, its warps
 // WARPS_M x WARPS_N over the tile, the reduction in STAGES-deep cp.async stages of BK.
@@ -217,8 +173,9 @@ void launch(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
 
 }  // namespace
 
-void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, cudaStream_t stream) {
+void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream) {
   if (bm == kSmallBM) launch<DecodeTiles>(g, slots, stream);
+  else if (wgmma) launch_wgmma_grouped_gemm(g, slots, stream);
   else launch<PrefillTiles>(g, slots, stream);
 }
 

@@ -1,6 +1,7 @@
 // The grouped GEMM of moe_experts (steps 2 and 4 in moe.cu), on the tensor cores: for every
-// expert e, its sorted rows of A times e's weight slab^T. Kernel and launcher in
-// moe_grouped_gemm.cu; moe.cu validates the shapes and picks the row tile.
+// expert e, its sorted rows of A times e's weight slab^T. The mma.sync kernel and the launcher in
+// moe_grouped_gemm.cu, the wgmma kernel of Hopper's prefill tiles in moe_grouped_gemm_sm90.cu;
+// moe.cu validates the shapes and picks the row tile.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -33,8 +34,57 @@ inline int64_t max_row_tiles(int64_t slots, int64_t experts, int bm) {
   return used + (slots - used) / bm;
 }
 
+struct TileRef {
+  int expert, row0, rows;  // expert -1: past the last tile
+};
+
+// Row tile `tile` of the expert-major tiling (expert e owns ceil(n_e / BM) consecutive tiles).
+// Each lane sums the tiles of a run of consecutive experts, a warp scan places the runs, and the
+// lane whose run holds the tile finds its expert. Every warp computes it alike, so the CTA needs
+// no barrier for it.
+template <int BM>
+__device__ inline TileRef find_tile(const int32_t* offsets, int experts, int tile) {
+  const int lane = threadIdx.x & 31;
+  const int per = (experts + 31) / 32;
+  const int lo = min(experts, lane * per), hi = min(experts, lo + per);
+  int mine = 0;
+  for (int e = lo; e < hi; ++e) mine += (offsets[e + 1] - offsets[e] + BM - 1) / BM;
+  int incl = mine;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int n = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += n;
+  }
+  const unsigned hit = __ballot_sync(0xffffffffu, tile >= incl - mine && tile < incl);
+  if (!hit) return {-1, 0, 0};
+  const int src = __ffs(hit) - 1;
+  TileRef r{-1, 0, 0};
+  if (lane == src) {
+    int first = incl - mine;  // tiles before expert e
+    for (int e = lo; e < hi; ++e) {
+      const int rows = offsets[e + 1] - offsets[e], tiles = (rows + BM - 1) / BM;
+      if (tile < first + tiles) {
+        const int skip = (tile - first) * BM;
+        r = {e, offsets[e] + skip, min(BM, rows - skip)};
+        break;
+      }
+      first += tiles;
+    }
+  }
+  r.expert = __shfl_sync(0xffffffffu, r.expert, src);
+  r.row0 = __shfl_sync(0xffffffffu, r.row0, src);
+  r.rows = __shfl_sync(0xffffffffu, r.rows, src);
+  return r;
+}
+
 // Launches g on `stream` in row tiles of bm rows (kSmallBM or kLargeBM): a grid of
-// max_row_tiles(slots, g.experts, bm) row tiles, which the caller keeps within 65535.
-void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, cudaStream_t stream);
+// max_row_tiles(slots, g.experts, bm) row tiles, which the caller keeps within 65535. With wgmma
+// (wgmma_grouped_gemm_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA.
+void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream);
+
+// moe_grouped_gemm_sm90.cu: whether this build runs the wgmma kernel on the current device (an
+// sm_90a binary on a CC 9.0 GPU; asked once, by running a probe kernel), and its launcher.
+bool wgmma_grouped_gemm_available();
+void launch_wgmma_grouped_gemm(const GroupedGemm& g, int64_t slots, cudaStream_t stream);
 
 }  // namespace gpubench
