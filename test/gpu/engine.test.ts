@@ -108,6 +108,29 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     expect(kernels.every((k: { tid: number; dur: number }) => k.tid === 2 && k.dur >= 0)).toBe(true);
   });
 
+  it('MoE prefill with many rows per expert runs the wgmma grouped GEMM on Hopper, mma.sync elsewhere', async () => {
+    const cc = addon.listDevices().find((d) => d.device === 'cuda:0')!.computeCapability;
+    const e = await open('tiny-qwen3-moe', 'cuda:0');
+    const prefix = path.join(mkdtempSync(path.join(tmpdir(), 'gpubench-gpu-moe-trace-')), 'k');
+    // 2 x 256 tokens x top-4 = 2048 slots over 16 experts: 128 per expert, past the 32 at which
+    // moe_experts switches to the 128-row prefill tiles.
+    const done = e.runPoint({
+      batchSize: 2, inputLen: 256, outputLen: 1, mode: 'prefill', batchTimeoutMs: 5000, useGraphs: false,
+      profile: 'prefill', profileDecodeSteps: 0, tracePrefix: prefix, runName: 'gpu-moe-trace',
+    }, () => {});
+    for (let i = 0; i < 2; i++) e.submit({ id: i, inputIds: prompt(256, 2048, i) });
+    const r = await done;
+    await e.close();
+    const file = r.traceFiles.find((f) => f.includes('prefill'))!;
+    const kernels = JSON.parse(readFileSync(file, 'utf8')).traceEvents.filter((ev: { cat?: string }) => ev.cat === 'kernel');
+    const names: string[] = kernels.map((k: { name: string }) => k.name);
+    const wgmma = names.filter((n) => n.includes('wgmma_grouped_kernel')).length;
+    const mmaSync = names.filter((n) => n.includes('grouped_gemm_kernel')).length;
+    // gate_up and down in each of the 4 layers
+    if (cc === '9.0') expect([wgmma, mmaSync]).toEqual([8, 0]);
+    else expect([wgmma, mmaSync]).toEqual([0, 8]);
+  });
+
   it('frees everything on close: device memory stays flat over many open/close cycles', async () => {
     const free = () => addon.listDevices().find((d) => d.device === 'cuda:0')!.freeBytes;
     const first = await open('tiny-llama', 'cuda:0');

@@ -60,6 +60,8 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
   a.scale_log2 = scale * (float)M_LOG2E;
   if (meta.max_q_len == 1)
     attention_decode(a, attn_scratch_, kAttnScratchBytes, num_sms_, stream_);
+  else if (wgmma_ && d == 128)
+    attention_prefill_sm90(a, stream_);
   else
     attention_prefill(a, stream_);
 }

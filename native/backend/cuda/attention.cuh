@@ -52,5 +52,7 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
                       cudaStream_t stream);
 // Causal prefill over the paged cache (the step's KV already written there).
 void attention_prefill(const AttnArgs& a, cudaStream_t stream);
+// The same on Hopper's wgmma (attention_prefill_sm90.cu): head_dim 128, where wgmma_available().
+void attention_prefill_sm90(const AttnArgs& a, cudaStream_t stream);
 
 }  // namespace gpubench

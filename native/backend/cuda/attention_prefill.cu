@@ -10,8 +10,8 @@
 // Query row i of a sequence sits at position ctx_len - q_len + i, so a cached prefix
 // (ctx_len > q_len) is attended like any other key.
 //
-// Room left for speed: Hopper's TMA and wgmma (FlashAttention-3), and sharing one KV tile among
-// the query heads of a GQA group (today their re-reads hit L2).
+// On Hopper, head_dim 128 runs attention_prefill_sm90.cu's wgmma kernel instead. Room left for
+// speed: sharing one KV tile among the query heads of a GQA group (today their re-reads hit L2).
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 

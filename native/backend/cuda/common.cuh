@@ -93,10 +93,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const bf16* 
 
 // 16 bytes global -> shared without passing through registers; zero-filled when !valid (the
 // source address is then not read but must still be a valid pointer).
-__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
-  const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem),
+// The shared-space address form (kernels that lay out their own swizzled shared memory).
+__device__ __forceinline__ void cp_async_16(uint32_t smem_addr, const void* gmem, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr), "l"(gmem),
                "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_16(bf16* smem, const bf16* gmem, bool valid) {
+  cp_async_16((uint32_t)__cvta_generic_to_shared(smem), gmem, valid);
 }
 
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }

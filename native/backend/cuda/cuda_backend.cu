@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "backend/cuda/check.h"
-#include "backend/cuda/moe_grouped_gemm.cuh"
+#include "backend/cuda/wgmma.cuh"
 #include "core/rng.h"
 
 namespace gpubench {
@@ -32,7 +32,7 @@ CudaBackend::CudaBackend(int device_index) : device_(device_index) {
   try {
     CUDA_CHECK(cudaSetDevice(device_));
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
-    wgmma_ = wgmma_grouped_gemm_available();
+    wgmma_ = wgmma_available();
     cudaStream_t s = nullptr;
     // Non-blocking: the legacy default stream, which other libraries may use, never
     // serializes with ours.

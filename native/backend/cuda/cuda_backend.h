@@ -102,7 +102,7 @@ class CudaBackend : public Backend {
 
   int device_ = 0;
   int num_sms_ = 0;
-  bool wgmma_ = false;  // the MoE prefill GEMM runs on Hopper's wgmma (moe_grouped_gemm_sm90.cu)
+  bool wgmma_ = false;  // wgmma_available(): Hopper kernels for MoE prefill GEMMs and prefill attention
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;
   void* lt_workspace_ = nullptr;

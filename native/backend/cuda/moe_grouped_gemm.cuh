@@ -79,12 +79,10 @@ __device__ inline TileRef find_tile(const int32_t* offsets, int experts, int til
 
 // Launches g on `stream` in row tiles of bm rows (kSmallBM or kLargeBM): a grid of
 // max_row_tiles(slots, g.experts, bm) row tiles, which the caller keeps within 65535. With wgmma
-// (wgmma_grouped_gemm_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA.
+// (wgmma_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA.
 void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream);
 
-// moe_grouped_gemm_sm90.cu: whether this build runs the wgmma kernel on the current device (an
-// sm_90a binary on a CC 9.0 GPU; asked once, by running a probe kernel), and its launcher.
-bool wgmma_grouped_gemm_available();
+// The wgmma kernel's launcher (moe_grouped_gemm_sm90.cu).
 void launch_wgmma_grouped_gemm(const GroupedGemm& g, int64_t slots, cudaStream_t stream);
 
 }  // namespace gpubench
