@@ -159,10 +159,7 @@ __global__ void add_bias_f32_kernel(float* out, const bf16* bias, int64_t m, int
 // that follows) and keeps the fastest; a candidate that fails to run is skipped. Each is timed
 // with its bias add, if any, and with L2 flushed before every timed call: in a forward pass each
 // layer's weights arrive from memory, and a candidate that is fast only out of L2 (a 4096 x 4096
-// bf16 weight fits) must not win. The timed calls go round the candidates kTimedRuns times rather
-// than one candidate after another, so a clock that drifts during tuning (a long run of large
-// GEMMs heats the GPU) weighs on all of them alike; timed one after another, the 4096 x 4096 x
-// 14336 prefill GEMM got a different, 8% slower kernel in some runs than in others.
+// bf16 weight fits) must not win.
 template <typename Run, typename FlushL2>
 void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaStream_t stream) {
   p.tuned = true;
@@ -170,30 +167,31 @@ void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaS
   cudaEvent_t start, stop;
   CUDA_CHECK(cudaEventCreate(&start));
   CUDA_CHECK(cudaEventCreate(&stop));
-  const size_t n = p.candidates.size();
-  // A warm-up call of each; total ms over the timed calls, or -1 for a candidate that fails.
-  std::vector<float> total(n, 0.0f);
-  for (size_t i = 0; i < n; ++i)
-    if (run(p.candidates[i]) != CUBLAS_STATUS_SUCCESS) total[i] = -1.0f;
-  for (int r = 0; r < kTimedRuns; ++r)
-    for (size_t i = 0; i < n; ++i) {
-      if (total[i] < 0) continue;
+  // A warm-up call (false: the candidate does not run), then kTimedRuns timed calls; ms or -1.
+  auto time_ms = [&](auto&& call) {
+    if (!call()) return -1.0f;
+    float total = 0;
+    for (int i = 0; i < kTimedRuns; ++i) {
       flush_l2();
       CUDA_CHECK(cudaEventRecord(start, stream));
-      run(p.candidates[i]);
+      call();
       CUDA_CHECK(cudaEventRecord(stop, stream));
       CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      total[i] += ms;
+      total += ms;
     }
-  float best_ms = -1;
-  for (size_t i = 0; i < n; ++i)
-    if (total[i] >= 0 && (best_ms < 0 || total[i] < best_ms)) {
-      best_ms = total[i];
-      p.algo = p.candidates[i];
+    return total;
+  };
+  float best_ms = -1, first_ms = -1;
+  for (const auto& algo : p.candidates) {
+    const float ms = time_ms([&] { return run(algo) == CUBLAS_STATUS_SUCCESS; });
+    if (first_ms < 0) first_ms = ms;
+    if (ms >= 0 && (best_ms < 0 || ms < best_ms)) {
+      best_ms = ms;
+      p.algo = algo;
     }
-  const float first_ms = total[0];
+  }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   // GPUBENCH_LOG_MATMUL=1: one line per tuned shape on stderr, to see what the timing gained.
