@@ -16,9 +16,11 @@
 // partial. With one split the CTA writes the output itself; otherwise a combine kernel merges
 // the partials through their log-sum-exp.
 #include <algorithm>
+#include <climits>
 #include <type_traits>
 
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
 
 namespace gpubench {
@@ -146,44 +148,13 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
       mma_bf16(s[0], qa[kk], b[0], b[1]);
       mma_bf16(s[1], qa[kk], b[2], b[3]);
     }
-    // Online softmax in base 2 (the scale folded into the exponent's FFMA); keys past the
-    // split's end are masked. A row's 16 values sit in the 4 lanes sharing it.
+    // Online softmax; keys past the split's end are masked (no causal mask: the query is the
+    // sequence's last position). P's two 8-key C tiles are the A fragment of P V.
     const int key0 = c0 + warp * kWarpKeys;
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-        if (key0 + nt * 8 + fc + (i & 1) >= end) s[nt][i] = -INFINITY;
-    float base[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      float mx = fmaxf(fmaxf(s[0][2 * h], s[0][2 * h + 1]), fmaxf(s[1][2 * h], s[1][2 * h + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m[h], mx * a.scale_log2);
-      // A warp whose keys so far are all past the end keeps m = -inf; exponentiate against 0
-      // then, which avoids inf - inf and still gives p = 0 and alpha = 0.
-      base[h] = m_new == -INFINITY ? 0.0f : m_new;
-      const float alpha = exp2f(m[h] - base[h]);
-      m[h] = m_new;
-      l[h] *= alpha;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        o[dt][2 * h] *= alpha;
-        o[dt][2 * h + 1] *= alpha;
-      }
-    }
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        s[nt][i] = exp2f(fmaf(s[nt][i], a.scale_log2, -base[i >> 1]));
-        l[i >> 1] += s[nt][i];
-      }
-    // O += P V: the two 8-key C tiles of S are the A fragment of P; one ldmatrix.x4.trans of V
-    // feeds two 8-dim n tiles.
-    const uint32_t pa[4] = {pack_bf16x2(s[0][0], s[0][1]), pack_bf16x2(s[0][2], s[0][3]),
-                            pack_bf16x2(s[1][0], s[1][1]), pack_bf16x2(s[1][2], s[1][3])};
+    online_softmax(s, o, m, l, a.scale_log2, key0 + kWarpKeys > end, key0, INT_MAX - 8, end);
+    uint32_t pa[4];
+    p_fragment(pa, s, 0);
+    // O += P V: one ldmatrix.x4.trans of V feeds two 8-dim n tiles.
 #pragma unroll
     for (int dp = 0; dp < D / 16; ++dp) {
       uint32_t b[4];

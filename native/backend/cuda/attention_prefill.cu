@@ -13,6 +13,7 @@
 // On Hopper, head_dim 128 runs attention_prefill_sm90.cu's wgmma kernel instead. Room left for
 // speed: sharing one KV tile among the query heads of a GQA group (today their re-reads hit L2).
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
 
 namespace gpubench {
@@ -46,20 +47,6 @@ struct PrefillSmem {
   KvTile<D> kv[2];
 };
 
-// Folds row r's values of a thread's S fragments (C tiles: r = 0 for row fr, 1 for fr + 8) into
-// one, pairwise, so the dependent chain is log2 of the count deep.
-template <int NT, typename Op>
-__device__ __forceinline__ float row_tree(const float (&s)[NT][4], int r, Op op) {
-  float v[NT];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) v[nt] = op(s[nt][2 * r], s[nt][2 * r + 1]);
-#pragma unroll
-  for (int w = NT / 2; w > 0; w /= 2)
-#pragma unroll
-    for (int j = 0; j < w; ++j) v[j] = op(v[j], v[j + w]);
-  return v[0];
-}
-
 // Fragment layouts of mma.m16n8k16 (PTX ISA), with fr = lane / 4 and fc = 2 * (lane % 4):
 //   A (16x16, row-major) a[i]: row fr + 8 * (i & 1), columns fc + 8 * (i >> 1) and +1
 //   B (16x8, "col")      b0: rows (k) fc, fc + 1 of column (n) fr; b1: rows fc + 8, fc + 9
@@ -84,7 +71,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
   // Keys up to the tile's last row: every key any row of the tile sees.
   const int kv_end = min(ctx, prefix + min(row0 + kBlockQ, q_len));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int fr = lane / 4, fc = 2 * (lane % 4);
+  const int fr = lane / 4;
   const int wrow = row0 + warp * kWarpRows;  // this warp's first row, within the sequence
   // Keys this warp's rows can see: up to its last valid row's position.
   const int warp_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + kWarpRows, q_len)) : 0;
@@ -165,50 +152,11 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
       }
 
       // Mask (causal, and keys past kv_end) only where the tile crosses this warp's diagonal or
-      // the end of the keys; online softmax per row in base 2, the scale folded into the
-      // exponent's FFMA, each row's max taken over the 4 lanes sharing it. Row max and row sum
-      // are trees over the thread's 16 values: a 16-long chain of dependent adds stalled the
-      // warp, and only two warps per scheduler are there to hide it.
+      // the end of the keys.
       const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
 #pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt) {
-        if (masked) {
-          const int pos0 = prefix + wrow + mt * 16 + fr;  // position of row fr; row fr + 8 is +8
-#pragma unroll
-          for (int nt = 0; nt < kBlockK / 8; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-              const int key = k0 + nt * 8 + fc + (i & 1);
-              if (key > pos0 + 8 * (i >> 1) || key >= kv_end) s[mt][nt][i] = -INFINITY;
-            }
-        }
-        float base[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          float mx = row_tree<kBlockK / 8>(s[mt], r, [](float x, float y) { return fmaxf(x, y); });
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-          const float m_new = fmaxf(m[mt][r], mx * a.scale_log2);
-          // A row that has seen no visible key yet keeps m = -inf; exponentiate against 0 then,
-          // which avoids inf - inf and still gives p = 0 and alpha = 0.
-          base[r] = m_new == -INFINITY ? 0.0f : m_new;
-          const float alpha = exp2f(m[mt][r] - base[r]);
-          m[mt][r] = m_new;
-          l[mt][r] *= alpha;
-#pragma unroll
-          for (int dt = 0; dt < D / 8; ++dt) {
-            o[mt][dt][2 * r] *= alpha;
-            o[mt][dt][2 * r + 1] *= alpha;
-          }
-        }
-#pragma unroll
-        for (int nt = 0; nt < kBlockK / 8; ++nt)
-#pragma unroll
-          for (int i = 0; i < 4; ++i) s[mt][nt][i] = exp2f(fmaf(s[mt][nt][i], a.scale_log2, -base[i >> 1]));
-#pragma unroll
-        for (int r = 0; r < 2; ++r)
-          l[mt][r] += row_tree<kBlockK / 8>(s[mt], r, [](float x, float y) { return x + y; });
-      }
+      for (int mt = 0; mt < kMTiles; ++mt)
+        online_softmax(s[mt], o[mt], m[mt], l[mt], a.scale_log2, masked, k0, prefix + wrow + mt * 16 + fr, kv_end);
 
       // O += P V, P rounded to bf16 as the A operand; one ldmatrix.x4.trans feeds two 8-dim
       // n tiles of both M tiles.
@@ -216,12 +164,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
       for (int kk = 0; kk < kBlockK / 16; ++kk) {
         uint32_t pa[kMTiles][4];
 #pragma unroll
-        for (int mt = 0; mt < kMTiles; ++mt) {
-          pa[mt][0] = pack_bf16x2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-          pa[mt][1] = pack_bf16x2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-          pa[mt][2] = pack_bf16x2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-          pa[mt][3] = pack_bf16x2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-        }
+        for (int mt = 0; mt < kMTiles; ++mt) p_fragment(pa[mt], s[mt], kk);
 #pragma unroll
         for (int dp = 0; dp < D / 16; ++dp) {
           uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +8, dims +0), (+0, +8), (+8, +8)
@@ -237,23 +180,8 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
     __syncthreads();  // every warp is done with this stage before it is refilled
   }
 
-  // Each row's sum is spread over its 4 lanes; add them up, normalize, store bf16 pairs.
 #pragma unroll
-  for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float sum = l[mt][r];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      const int row = wrow + mt * 16 + fr + 8 * r;
-      if (row >= q_len) continue;
-      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-      bf16* dst = a.out + (int64_t)(q0 + row) * a.out_stride + (int64_t)h * D + fc;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt)
-        *reinterpret_cast<uint32_t*>(dst + dt * 8) =
-            pack_bf16x2(o[mt][dt][2 * r] * inv, o[mt][dt][2 * r + 1] * inv);
-    }
+  for (int mt = 0; mt < kMTiles; ++mt) store_rows(a, o[mt], l[mt], q0, wrow + mt * 16, q_len, h);
 }
 
 template <int D>

@@ -8,6 +8,7 @@
 // softmax in registers, and adds P V (m64n128) with P straight from those registers (its C
 // fragments are wgmma's A fragments) and V read transposed (MN-major) from the same layout as K.
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/wgmma.cuh"
 
@@ -43,7 +44,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_sm90_kernel(AttnArgs a) {
   const int prefix = ctx - q_len;
   const int kv_end = min(ctx, prefix + min(row0 + kBlockQ, q_len));
   const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
-  const int fr = lane / 4, fc = 2 * (lane % 4);
+  const int fr = lane / 4;
   const int wrow = row0 + wg * 64;  // this warpgroup's first row, within the sequence
   const int wg_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + 64, q_len)) : 0;
   const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
@@ -76,9 +77,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_sm90_kernel(AttnArgs a) {
   load_tile(0, 0);
   cp_async_commit();
 
-  float o[64];
-#pragma unroll
-  for (int i = 0; i < 64; ++i) o[i] = 0.0f;
+  float o[16][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows fr and fr + 8 of this warp
 
   for (int t = 0; t < num_tiles; ++t) {
@@ -96,7 +95,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_sm90_kernel(AttnArgs a) {
     if (k0 < wg_kv_end) {  // warpgroup-uniform: a tile past this warpgroup's rows adds nothing
       const uint32_t k_tile = k_base + (t & 1) * kKvBytes, v_tile = v_base + (t & 1) * kKvBytes;
       const uint32_t q_rows = q_base + wg * 64 * 128;
-      float s[32];
+      float s[8][4];
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < kD / 16; ++kk)
@@ -105,62 +104,15 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_sm90_kernel(AttnArgs a) {
       wgmma_commit();
       wgmma_wait<0>();
 
-      // s[4 j + i]: row fr + 8 (i >> 1) of this warp's 16, key k0 + 8 j + fc + (i & 1).
-      const int pos0 = prefix + wrow + warp * 16 + fr;  // position of row fr; row fr + 8 is +8
+      // Mask (causal, and keys past kv_end) only where the tile crosses this warpgroup's
+      // diagonal or the end of the keys.
       const bool masked = k0 + kBlockK - 1 > prefix + wrow || k0 + kBlockK > kv_end;
-      if (masked) {
-#pragma unroll
-        for (int i = 0; i < 32; ++i) {
-          const int key = k0 + 8 * (i / 4) + fc + (i & 1);
-          if (key > pos0 + 8 * ((i >> 1) & 1) || key >= kv_end) s[i] = -INFINITY;
-        }
-      }
-      float base[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float v[8];
-#pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]);
-#pragma unroll
-        for (int w = 4; w > 0; w /= 2)
-#pragma unroll
-          for (int j = 0; j < w; ++j) v[j] = fmaxf(v[j], v[j + w]);
-        float mx = fmaxf(v[0], __shfl_xor_sync(0xffffffffu, v[0], 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m[r], mx * a.scale_log2);
-        base[r] = m_new == -INFINITY ? 0.0f : m_new;  // no visible key yet: p = 0, alpha = 0
-        const float alpha = exp2f(m[r] - base[r]);
-        m[r] = m_new;
-        l[r] *= alpha;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          o[4 * j + 2 * r] *= alpha;
-          o[4 * j + 2 * r + 1] *= alpha;
-        }
-      }
-#pragma unroll
-      for (int i = 0; i < 32; ++i) s[i] = exp2f(fmaf(s[i], a.scale_log2, -base[(i >> 1) & 1]));
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float v[8];
-#pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
-#pragma unroll
-        for (int w = 4; w > 0; w /= 2)
-#pragma unroll
-          for (int j = 0; j < w; ++j) v[j] += v[j + w];
-        l[r] += v[0];
-      }
+      online_softmax(s, o, m, l, a.scale_log2, masked, k0, prefix + wrow + warp * 16 + fr, kv_end);
 
       // O += P V, 16 keys per step: P's two 8-key C blocks are the step's A fragment.
       uint32_t pa[4][4];
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        pa[kk][0] = pack_bf16x2(s[8 * kk + 0], s[8 * kk + 1]);
-        pa[kk][1] = pack_bf16x2(s[8 * kk + 2], s[8 * kk + 3]);
-        pa[kk][2] = pack_bf16x2(s[8 * kk + 4], s[8 * kk + 5]);
-        pa[kk][3] = pack_bf16x2(s[8 * kk + 6], s[8 * kk + 7]);
-      }
+      for (int kk = 0; kk < 4; ++kk) p_fragment(pa[kk], s, kk);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk)
@@ -171,20 +123,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_sm90_kernel(AttnArgs a) {
     __syncthreads();  // every warpgroup is done with this stage before it is refilled
   }
 
-  // Each row's sum is spread over its 4 lanes; add them up, normalize, store bf16 pairs.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = l[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = wrow + warp * 16 + fr + 8 * r;
-    if (row >= q_len) continue;
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    bf16* dst = a.out + (int64_t)(q0 + row) * a.out_stride + (int64_t)h * kD + fc;
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-      *reinterpret_cast<uint32_t*>(dst + j * 8) = pack_bf16x2(o[4 * j + 2 * r] * inv, o[4 * j + 2 * r + 1] * inv);
-  }
+  store_rows(a, o, l, q0, wrow + warp * 16, q_len, h);
 #endif
 }
 

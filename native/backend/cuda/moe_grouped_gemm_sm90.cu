@@ -58,9 +58,7 @@ __global__ void __launch_bounds__(kThreads) wgmma_grouped_kernel(GroupedGemm g) 
     }
   };
 
-  float d[64];
-#pragma unroll
-  for (int i = 0; i < 64; ++i) d[i] = 0.0f;
+  float d[16][4] = {};
   const int wg = tid / 128;  // this warpgroup's 64 rows: wg * 64 ...
   const int ktiles = (g.k + kBK - 1) / kBK;
 #pragma unroll
@@ -95,7 +93,7 @@ __global__ void __launch_bounds__(kThreads) wgmma_grouped_kernel(GroupedGemm g) 
       const int r = wg * 64 + warp * 16 + lane / 4 + 8 * h, col = n0 + j * 8 + 2 * (lane % 4);
       if (r < tile.rows && col < g.n)
         *reinterpret_cast<uint32_t*>(g.out + (int64_t)(tile.row0 + r) * g.n + col) =
-            pack_bf16x2(d[4 * j + 2 * h], d[4 * j + 2 * h + 1]);
+            pack_bf16x2(d[j][2 * h], d[j][2 * h + 1]);
     }
 #endif
 }
