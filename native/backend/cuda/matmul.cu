@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -183,25 +184,31 @@ void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaS
     }
     return total;
   };
-  float best_ms = -1, first_ms = -1;
+  std::vector<float> times;  // per candidate, in the heuristic's order
+  float best_ms = -1;
+  size_t best = 0;
   for (const auto& algo : p.candidates) {
     const float ms = time_ms([&] { return run(algo) == CUBLAS_STATUS_SUCCESS; });
-    if (first_ms < 0) first_ms = ms;
     if (ms >= 0 && (best_ms < 0 || ms < best_ms)) {
       best_ms = ms;
+      best = times.size();
       p.algo = algo;
     }
+    times.push_back(ms);
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  // GPUBENCH_LOG_MATMUL=1: one line per tuned shape on stderr, to see what the timing gained.
+  // GPUBENCH_LOG_MATMUL=1: one line per tuned shape on stderr, to see what the timing gained and
+  // how close the candidates ran (-1: failed to run).
   if (const char* log = std::getenv("GPUBENCH_LOG_MATMUL"); log && *log == '1') {
     const auto us = [](float ms) { return ms < 0 ? -1.0 : 1000.0 * ms / kTimedRuns; };
+    std::string all;
+    for (float ms : times) all += " " + std::to_string((int)us(ms));
     std::fprintf(stderr,
                  "gpubench: matmul M=%lld N=%lld K=%lld batch=%lld: cuBLASLt heuristic's first "
-                 "%.1f us, best of %zu %.1f us (L2 flushed before each call)\n",
-                 (long long)key.m, (long long)key.n, (long long)key.k, (long long)key.batch, us(first_ms),
-                 p.candidates.size(), us(best_ms));
+                 "%.1f us, best of %zu %.1f us (candidate %zu; L2 flushed before each call); all, us:%s\n",
+                 (long long)key.m, (long long)key.n, (long long)key.k, (long long)key.batch, us(times[0]),
+                 p.candidates.size(), us(best_ms), best, all.c_str());
   }
 }
 
