@@ -26,12 +26,7 @@ using Vec = std::vector<float>;
 
 namespace {
 
-using gpubench_test::check;
-using gpubench_test::check_close;
-using gpubench_test::check_throws;
-using gpubench_test::kNaN;
-using gpubench_test::random_vec;
-using gpubench_test::t32;
+using namespace gpubench_test;  // check, check_close, check_throws, kNaN, random_vec, t32
 
 double dot(const float* a, const float* b, int64_t n) {
   double s = 0;

@@ -29,12 +29,7 @@ using Slices = Backend::HeadSlices;
 
 namespace {
 
-using gpubench_test::check;
-using gpubench_test::check_close;
-using gpubench_test::check_throws;
-using gpubench_test::kNaN;
-using gpubench_test::random_vec;
-using gpubench_test::t32;
+using namespace gpubench_test;  // check, check_close, check_throws, kNaN, random_vec, t32
 constexpr double kTol = 2e-5;  // fp32 sums over longer chains than the other ops
 
 // Bit-equal, so NaN poison left in place compares equal to itself.
