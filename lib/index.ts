@@ -1,8 +1,8 @@
 // gpubench's public API. Everything a script or another tool needs: the two entry points, the engine
 // for lower-level use (golden tests read logits through Engine.generate), model specs and presets,
 // the cost model, the report formatters, and the error classes with their stable codes.
-export { benchOneBatch, sweep, type SweepResult } from './bench.js';
-export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions } from './engine.js';
+export { benchOneBatch, sweep, type SweepResult } from './api/bench.js';
+export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions } from './bridge/engine.js';
 export {
   resolveModel,
   normalizeConfig,
@@ -13,11 +13,11 @@ export {
   type ModelType,
   type RopeSpec,
   type NormalizeOptions,
-} from './model-spec.js';
-export { MOE_MODEL_TYPES, type MoeSpec } from './moe-spec.js';
-export { MLA_MODEL_TYPES, type MlaSpec } from './mla-spec.js';
-export { acceptedDrafts, mtpContext, type MtpAccept } from './mtp.js';
-export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './presets.js';
+} from './model/model-spec.js';
+export { MOE_MODEL_TYPES, type MoeSpec } from './model/moe-spec.js';
+export { MLA_MODEL_TYPES, type MlaSpec } from './model/mla-spec.js';
+export { acceptedDrafts, mtpContext, type MtpAccept } from './model/mtp.js';
+export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
   DEFAULTS,
@@ -30,17 +30,17 @@ export {
   type ProgressEvent,
   type Mode,
   type ProfileWhat,
-} from './options.js';
-export type { PointResult, PointFailure, PointOutcome, OpShare } from './result.js';
-export * as metrics from './metrics.js';
-export type { Cost, Peaks, Stats } from './metrics.js';
-export { makeInputIds } from './requests.js';
-export { resolveDevice, listDevices, backends, getAddon } from './device.js';
+} from './api/options.js';
+export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
+export * as metrics from './api/metrics.js';
+export type { Cost, Peaks, Stats } from './api/metrics.js';
+export { makeInputIds } from './api/requests.js';
+export { resolveDevice, listDevices, backends, getAddon } from './bridge/device.js';
 export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
 export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';
 export { formatTables, formatDecodeTable, formatPrefillTable, formatRunHeader } from './report/table.js';
-export * as errors from './errors.js';
+export * as errors from './base/errors.js';
 export {
   GpubenchError,
   InvalidArgumentError,
@@ -55,7 +55,7 @@ export {
   fromNative,
   ERROR_CODES,
   type ErrorCode,
-} from './errors.js';
+} from './base/errors.js';
 export type {
   NativeAddon,
   NativeModelSpec,
@@ -66,4 +66,4 @@ export type {
   NativeGenerateOptions,
   NativePeaks,
   NativePointResult,
-} from './native.js';
+} from './bridge/native.js';

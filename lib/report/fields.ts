@@ -1,7 +1,7 @@
 // One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
-import type { PointOutcome } from '../result.js';
+import type { PointOutcome } from '../api/result.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;

@@ -3,10 +3,10 @@
 // median step, throughput, the roofline floor of DESIGN.md section 5, measured/floor and MBU or MFU.
 // Rows are ordered as RTP-LLM prints them: by sequence length, then batch size.
 import Table from 'cli-table3';
-import type { PointOutcome, PointResult } from '../result.js';
-import type { SweepResult } from '../bench.js';
-import { formatParams } from '../presets.js';
-import { totalParams } from '../metrics.js';
+import type { PointOutcome, PointResult } from '../api/result.js';
+import type { SweepResult } from '../api/bench.js';
+import { formatParams } from '../model/presets.js';
+import { totalParams } from '../api/metrics.js';
 
 const DASH = '-';
 

@@ -1,7 +1,7 @@
 // Shared by the engine tests: a tiny dense model and an engine opened on the CPU backend.
 import {
   loadAddon, type NativeEngine, type NativeEngineOptions, type NativeModelSpec, type NativePointOptions, type NativeProgress,
-} from '../../lib/native.js';
+} from '../../lib/bridge/native.js';
 
 export const tinySpec: NativeModelSpec = {
   modelType: 'llama',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeConfig, toNative } from '../../lib/model-spec.js';
+import { normalizeConfig, toNative } from '../../lib/model/model-spec.js';
 import { openEngine, point, runWithRequests } from './helpers.js';
 
 describe('paged KV cache', () => {

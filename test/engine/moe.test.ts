@@ -3,8 +3,8 @@
 // leaks into generate(), which routes for real unless given a policy; bad policies and impossible expert settings
 // are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeModelSpec } from '../../lib/native.js';
-import { normalizeConfig, toNative } from '../../lib/model-spec.js';
+import type { NativeEngine, NativeModelSpec } from '../../lib/bridge/native.js';
+import { normalizeConfig, toNative } from '../../lib/model/model-spec.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
 const E = 8, K = 2;

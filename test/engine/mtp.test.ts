@@ -3,9 +3,9 @@
 // acceptedTokens and generate's accepted), a verification computes what a plain forward over the
 // emitted tokens computes, and settings a model or an engine cannot run are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeEngineOptions, NativeMtpOptions } from '../../lib/native.js';
-import { resolveModel, toNative } from '../../lib/model-spec.js';
-import { acceptedDrafts, type MtpAccept } from '../../lib/mtp.js';
+import type { NativeEngine, NativeEngineOptions, NativeMtpOptions } from '../../lib/bridge/native.js';
+import { resolveModel, toNative } from '../../lib/model/model-spec.js';
+import { acceptedDrafts, type MtpAccept } from '../../lib/model/mtp.js';
 import { relL2 } from '../golden/fixtures.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 

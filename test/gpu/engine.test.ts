@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { NativePointOptions, NativePointResult } from '../../lib/native.js';
+import type { NativePointOptions, NativePointResult } from '../../lib/bridge/native.js';
 import { addon, expectSameGreedy, hasGpu, open, prompt, relL2 } from './helpers.js';
 
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral'];

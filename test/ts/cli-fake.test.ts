@@ -10,7 +10,7 @@ import { fakeAddon } from './fake-addon.js';
 
 const state = vi.hoisted(() => ({ addon: undefined as unknown }));
 vi.mock('../../lib/native.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../lib/native.js')>()),
+  ...(await importOriginal<typeof import('../../lib/bridge/native.js')>()),
   loadAddon: () => {
     if (state.addon instanceof Error) throw state.addon;
     return state.addon;

@@ -9,7 +9,7 @@ import type {
   NativePointOptions,
   NativePointResult,
   NativeProgress,
-} from '../../lib/native.js';
+} from '../../lib/bridge/native.js';
 
 export interface FakeLog {
   events: string[];

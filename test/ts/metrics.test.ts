@@ -14,8 +14,8 @@ import {
   summarize,
   totalParams,
   weightBytesRead,
-} from '../../lib/metrics.js';
-import { normalizeConfig, resolveModel } from '../../lib/model-spec.js';
+} from '../../lib/api/metrics.js';
+import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
 
 // A shape small enough to count by hand: hidden 8, 2 heads of 4 (q 8), 1 kv head (kv 4),
 // intermediate 16, vocab 10, 2 layers.

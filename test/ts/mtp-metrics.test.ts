@@ -5,14 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   attnFlopsPerToken, decodeStepCost, floorMs, kvBytesPerToken, layerMatmulParams, matmulParams, mtpParams, normParams, prefillCost,
-} from '../../lib/metrics.js';
-import { resolveModel, type ModelSpec } from '../../lib/model-spec.js';
-import { buildPointResult, type RunContext } from '../../lib/result.js';
+} from '../../lib/api/metrics.js';
+import { resolveModel, type ModelSpec } from '../../lib/model/model-spec.js';
+import { buildPointResult, type RunContext } from '../../lib/api/result.js';
 import { toJsonlLine } from '../../lib/report/jsonl.js';
 import { csvHeader, toCsvLine } from '../../lib/report/csv.js';
 import { formatTables } from '../../lib/report/table.js';
-import type { NativePointResult } from '../../lib/native.js';
-import type { MtpAccept } from '../../lib/mtp.js';
+import type { NativePointResult } from '../../lib/bridge/native.js';
+import type { MtpAccept } from '../../lib/model/mtp.js';
 
 // Hidden 8, 2 heads; MLA: q direct, kv_lora 4, nope 2, rope 2, v 3; vocab 10; layer 0 dense (width 10),
 // layer 1 MoE: 4 experts of width 3, top-2, a shared expert of width 3; one MTP layer.

@@ -1,7 +1,7 @@
 // Readers of single config.json fields for the per-architecture normalizers (moe-spec.ts,
 // mla-spec.ts): absent or null takes transformers' class default, a present value must have the
 // right type, and a wrong one is a one-line InvalidConfigError naming the field and what it allows.
-import { InvalidConfigError } from './errors.js';
+import { InvalidConfigError } from '../base/errors.js';
 
 export type Obj = Record<string, unknown>;
 

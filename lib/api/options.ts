@@ -2,11 +2,11 @@
 // one-line InvalidArgumentError that names the option and what it allows (the CLI maps the option
 // name to its flag). Device 'auto' stays 'auto' here; lib/device.ts resolves it against the addon.
 import { z } from 'zod';
-import type { Mode, NativeAddon, NativeProgress, ProfileWhat } from './native.js';
+import type { Mode, NativeAddon, NativeProgress, ProfileWhat } from '../bridge/native.js';
 import type { Peaks } from './metrics.js';
 import type { PointOutcome } from './result.js';
-import { InvalidArgumentError } from './errors.js';
-import { MTP_ACCEPT_ALLOWED, type MtpAccept } from './mtp.js';
+import { InvalidArgumentError } from '../base/errors.js';
+import { MTP_ACCEPT_ALLOWED, type MtpAccept } from '../model/mtp.js';
 
 export type { Mode, ProfileWhat };
 export const MODES: readonly Mode[] = ['prefill', 'decode', 'both'];

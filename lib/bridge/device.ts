@@ -2,7 +2,7 @@
 // that says how to build it, and turns 'auto' / 'cuda' / 'cuda:N' into the exact device string the
 // addon takes, checked against what this build and this machine have.
 import { loadAddon, type NativeAddon, type NativeDeviceInfo } from './native.js';
-import { DeviceError, InvalidArgumentError, fromNative } from './errors.js';
+import { DeviceError, InvalidArgumentError, fromNative } from '../base/errors.js';
 
 /** The given addon, or the one built for this package. */
 export function getAddon(override?: NativeAddon): NativeAddon {

@@ -264,7 +264,8 @@ export function loadAddon(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  // This file is dist/bridge/native.js (or lib/bridge/native.ts under vitest): the package root is two up.
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   cached = load(root);
   return cached;
 }

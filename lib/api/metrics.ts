@@ -10,7 +10,7 @@
 //
 // bytesPerElem is the element size of weights and KV as the backend stores them: 2 for bf16 (CUDA),
 // 4 for the fp32 CPU reference backend.
-import type { ModelSpec } from './model-spec.js';
+import type { ModelSpec } from '../model/model-spec.js';
 
 export { summarize, percentile, type Stats } from './stats.js';
 

@@ -11,7 +11,7 @@
 //   - attention_bias would put biases on every MLA projection: refused.
 //   - MTP (deepseek_v3): num_nextn_predict_layers (alias num_mtp_layers; transformers' default 1)
 //     MTP modules after the main layers.
-import type { NativeMlaSpec } from './native.js';
+import type { NativeMlaSpec } from '../bridge/native.js';
 import { bool, fieldError, nonNegInt, posInt, type Obj } from './config-fields.js';
 
 export type MlaSpec = NativeMlaSpec;

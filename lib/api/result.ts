@@ -1,11 +1,11 @@
 // What one grid point produced, with every metric of DESIGN.md section 5, built from the addon's raw
 // timings by a pure function (so the arithmetic is tested without an engine).
-import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from './native.js';
+import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
-import type { ModelSpec } from './model-spec.js';
-import type { ErrorCode } from './errors.js';
+import type { ModelSpec } from '../model/model-spec.js';
+import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
-import { acceptText, type MtpAccept } from './mtp.js';
+import { acceptText, type MtpAccept } from '../model/mtp.js';
 
 /** Device time of one op kind in a profiled pass. */
 export interface OpShare {

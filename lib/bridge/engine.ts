@@ -12,8 +12,8 @@ import type {
   NativePointResult,
   NativeProgress,
 } from './native.js';
-import { InvalidArgumentError, fromNative } from './errors.js';
-import { resolveModel, toNative, type ModelSpec } from './model-spec.js';
+import { InvalidArgumentError, fromNative } from '../base/errors.js';
+import { resolveModel, toNative, type ModelSpec } from '../model/model-spec.js';
 import { getAddon, resolveDevice } from './device.js';
 
 /** Tokens per KV block: passed to the addon explicitly so the slack computed here matches it. */

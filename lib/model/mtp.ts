@@ -2,9 +2,9 @@
 // its pattern, the cache a request needs, and whether a model can draft at all. The pattern and the
 // context mirror the C++ exactly (same expressions in the same order), so tests and the cost model
 // can predict what the engine does.
-import type { MtpAccept } from './native.js';
+import type { MtpAccept } from '../bridge/native.js';
 import type { ModelSpec } from './model-spec.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 export type { MtpAccept };
 

@@ -2,7 +2,7 @@
 // (or `instanceof`), never on message text. The codes are the names in native/core/error.h, so an
 // error thrown by the addon (a plain Error with `.code`) maps onto the same class here.
 
-import type { PointOutcome } from './result.js';
+import type { PointOutcome } from '../api/result.js';
 
 export const ERROR_CODES = [
   'ERR_INVALID_ARGUMENT',

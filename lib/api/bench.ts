@@ -6,15 +6,15 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { NativeEngineInfo, NativePointOptions, NativePointResult } from './native.js';
-import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from './errors.js';
-import { Engine, DEFAULT_BLOCK_SIZE } from './engine.js';
-import { resolveModel, type ModelSpec } from './model-spec.js';
+import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
+import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
+import { resolveModel, type ModelSpec } from '../model/model-spec.js';
 import { bytesPerElemOf, type Peaks } from './metrics.js';
 import { makeInputIds } from './requests.js';
-import { getAddon, resolveDevice } from './device.js';
+import { getAddon, resolveDevice } from '../bridge/device.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
-import { checkMtpModel } from './mtp.js';
+import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
   expandGrid,

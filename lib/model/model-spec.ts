@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { NativeModelSpec, NativeRopeSpec } from './native.js';
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import type { NativeModelSpec, NativeRopeSpec } from '../bridge/native.js';
+import { InvalidArgumentError, InvalidConfigError } from '../base/errors.js';
 import { normalizeRope } from './rope.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
 import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix } from './moe-spec.js';

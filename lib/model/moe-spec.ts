@@ -14,8 +14,8 @@
 //     intermediate_size. Routers: V2 softmax with greedy or group_limited_greedy, never renormalized
 //     (transformers' V2 ignores norm_topk_prob, false in the V2 checkpoints), scaled by
 //     routed_scaling_factor; V3 sigmoid with noaux_tc (e_score_correction_bias) and norm_topk_prob.
-import type { NativeMoeSpec } from './native.js';
-import { InvalidArgumentError } from './errors.js';
+import type { NativeMoeSpec } from '../bridge/native.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import { aliasedPosInt, bool, fieldError, nonNegInt, oneOf, posInt, posNumber, type Obj } from './config-fields.js';
 
 export type MoeSpec = NativeMoeSpec;

@@ -2,10 +2,10 @@
 // that can run, and a KV pool for the largest point. The addon caps the pool to what fits in device
 // memory (info().kvPoolTokens), so a grid with one huge point still runs its other points and that
 // point alone fails with ERR_DOES_NOT_FIT, refused up front with the numbers.
-import type { Mode } from './native.js';
+import type { Mode } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
-import type { ModelSpec } from './model-spec.js';
-import { mtpContext } from './mtp.js';
+import type { ModelSpec } from '../model/model-spec.js';
+import { mtpContext } from '../model/mtp.js';
 
 export interface EnginePlan {
   maxBatch: number;

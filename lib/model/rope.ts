@@ -3,8 +3,8 @@
 //   - transformers 5's `rope_parameters` ({rope_type, rope_theta, factor, ...} in one object).
 // Both normalize to the same NativeRopeSpec, with every field filled, so two configs that mean the
 // same rope compare equal and C++ never sees an absent value.
-import type { NativeRopeSpec } from './native.js';
-import { InvalidConfigError } from './errors.js';
+import type { NativeRopeSpec } from '../bridge/native.js';
+import { InvalidConfigError } from '../base/errors.js';
 
 export type RopeType = NativeRopeSpec['type'];
 export const ROPE_TYPES: readonly RopeType[] = ['default', 'llama3', 'linear', 'yarn'];
