@@ -3,10 +3,10 @@
 // the cost model, the report formatters, and the error classes with their stable codes.
 export { benchOneBatch, sweep, type SweepResult } from './api/bench.js';
 export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions } from './bridge/engine.js';
+export { toNative } from './bridge/wire.js';
 export {
   resolveModel,
   normalizeConfig,
-  toNative,
   presetNames,
   SUPPORTED_MODEL_TYPES,
   type ModelSpec,

@@ -8,6 +8,13 @@ import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, 
 import { acceptText, type MtpAccept } from '../model/mtp.js';
 
 /** Device time of one op kind in a profiled pass. */
+declare module '../base/errors.js' {
+  interface AbortError {
+    /** The points a sweep finished before it was aborted. */
+    results?: PointOutcome[];
+  }
+}
+
 export interface OpShare {
   op: string;
   /** Summed over the pass (every layer, every profiled step). */

@@ -2,8 +2,6 @@
 // (or `instanceof`), never on message text. The codes are the names in native/core/error.h, so an
 // error thrown by the addon (a plain Error with `.code`) maps onto the same class here.
 
-import type { PointOutcome } from '../api/result.js';
-
 export const ERROR_CODES = [
   'ERR_INVALID_ARGUMENT',
   'ERR_INVALID_CONFIG',
@@ -77,10 +75,10 @@ export class TimeoutError extends GpubenchError {
 
 /**
  * Cancelled through an AbortSignal. A sweep that is aborted rejects with this error; the points it
- * finished are in `results` (they were also delivered through onPoint).
+ * finished are in `results` (they were also delivered through onPoint), a field lib/api/result.ts
+ * declares, since errors sit below the results they may carry.
  */
 export class AbortError extends GpubenchError {
-  results?: PointOutcome[];
   constructor(message = 'aborted', details?: ErrorDetails) {
     super('ERR_ABORTED', message, details);
   }

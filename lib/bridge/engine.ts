@@ -13,7 +13,8 @@ import type {
   NativeProgress,
 } from './native.js';
 import { InvalidArgumentError, fromNative } from '../base/errors.js';
-import { resolveModel, toNative, type ModelSpec } from '../model/model-spec.js';
+import { resolveModel, type ModelSpec } from '../model/model-spec.js';
+import { toNative } from './wire.js';
 import { getAddon, resolveDevice } from './device.js';
 
 /** Tokens per KV block: passed to the addon explicitly so the slack computed here matches it. */

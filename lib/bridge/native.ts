@@ -1,74 +1,22 @@
 // The contract between the TypeScript library and the Node-API addon (native/addon/).
-// Everything here is plain data; lib/engine.ts and lib/bench.ts wrap it in the public API.
+// Everything here is plain data; bridge/engine.ts wraps it in a typed API for lib/api/.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { ModelSpec } from '../model/model-spec.js';
+import type { RopeSpec } from '../model/rope.js';
+import type { MoeSpec } from '../model/moe-spec.js';
+import type { MlaSpec } from '../model/mla-spec.js';
+import type { MtpAccept } from '../model/mtp.js';
 
-/** ModelSpec as the addon reads it (camelCase of native/core/spec.h). */
-export interface NativeRopeSpec {
-  theta: number;
-  type: 'default' | 'llama3' | 'linear' | 'yarn';
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxPosition: number;
-  betaFast: number;
-  betaSlow: number;
-  mscale: number;
-  mscaleAllDim: number;
-}
-
-/** Mixture of experts (native/core/spec.h MoeSpec). */
-export interface NativeMoeSpec {
-  numExperts: number;
-  topK: number;
-  expertIntermediateSize: number;
-  /** 0: no shared expert. */
-  sharedIntermediateSize: number;
-  /** qwen2_moe: sigmoid(x · w) scales the shared expert. */
-  sharedExpertGate: boolean;
-  normTopkProb: boolean;
-  scoring: 'softmax' | 'sigmoid';
-  topkMethod: 'greedy' | 'group_limited_greedy' | 'noaux_tc';
-  nGroup: number;
-  topkGroup: number;
-  routedScalingFactor: number;
-  /** One entry per layer: whether it has the MoE block (else the dense MLP). */
-  layerIsMoe: boolean[];
-}
-
-/** DeepSeek multi-head latent attention (native/core/spec.h MlaSpec). */
-export interface NativeMlaSpec {
-  /** 0: q projected directly. */
-  qLoraRank: number;
-  kvLoraRank: number;
-  qkNopeHeadDim: number;
-  qkRopeHeadDim: number;
-  vHeadDim: number;
-}
-
-export interface NativeModelSpec {
-  modelType: string;
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  rmsNormEps: number;
-  tieWordEmbeddings: boolean;
-  /** Bias on the q, k and v projections (always on in qwen2). */
-  attentionBias: boolean;
-  /** Per-head RMSNorm of q and k before RoPE (qwen3). */
-  qkNorm: boolean;
-  maxPositionEmbeddings: number;
-  rope: NativeRopeSpec;
-  moe?: NativeMoeSpec;
-  mla?: NativeMlaSpec;
-  /** DeepSeek-V3's num_nextn_predict_layers: MTP modules after the main layers (0 or absent: none). */
-  mtpLayers?: number;
-}
+/**
+ * The spec as the addon reads it (camelCase of native/core/spec.h): the model's plain-data spec
+ * (lib/model/) less its name; bridge/wire.ts converts one to the other.
+ */
+export type NativeRopeSpec = RopeSpec;
+export type NativeMoeSpec = MoeSpec;
+export type NativeMlaSpec = MlaSpec;
+export type NativeModelSpec = Omit<ModelSpec, 'name' | 'modelType'> & { modelType: string };
 
 export interface NativeEngineOptions {
   spec: NativeModelSpec;
@@ -99,11 +47,7 @@ export interface NativeEngineOptions {
 
 export type Mode = 'prefill' | 'decode' | 'both';
 
-/**
- * Pinned MTP acceptance (DESIGN.md section 4): every draft, a fixed number of drafts (0..drafts), or a
- * rate r in [0, 1]: request b of B accepts ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋ of K drafts at step n.
- */
-export type MtpAccept = 'all' | number | { rate: number };
+export type { MtpAccept };
 
 /** MTP speculative decoding of a point or of generate(). */
 export interface NativeMtpOptions {

@@ -11,10 +11,17 @@
 //   - attention_bias would put biases on every MLA projection: refused.
 //   - MTP (deepseek_v3): num_nextn_predict_layers (alias num_mtp_layers; transformers' default 1)
 //     MTP modules after the main layers.
-import type { NativeMlaSpec } from '../bridge/native.js';
 import { bool, fieldError, nonNegInt, posInt, type Obj } from './config-fields.js';
 
-export type MlaSpec = NativeMlaSpec;
+/** DeepSeek multi-head latent attention (native/core/spec.h MlaSpec). */
+export interface MlaSpec {
+  /** 0: q projected directly. */
+  qLoraRank: number;
+  kvLoraRank: number;
+  qkNopeHeadDim: number;
+  qkRopeHeadDim: number;
+  vHeadDim: number;
+}
 
 export const MLA_MODEL_TYPES = ['deepseek_v2', 'deepseek_v3'] as const;
 export type MlaModelType = (typeof MLA_MODEL_TYPES)[number];

@@ -4,29 +4,47 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { NativeModelSpec, NativeRopeSpec } from '../bridge/native.js';
 import { InvalidArgumentError, InvalidConfigError } from '../base/errors.js';
-import { normalizeRope } from './rope.js';
+import { normalizeRope, type RopeSpec } from './rope.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
-import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix } from './moe-spec.js';
-import { isMlaModelType, normalizeMla } from './mla-spec.js';
+import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix, type MoeSpec } from './moe-spec.js';
+import { isMlaModelType, normalizeMla, type MlaSpec } from './mla-spec.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', ...MOE_MODEL_TYPES] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
-export type RopeSpec = NativeRopeSpec;
+export type { RopeSpec };
 
 /**
  * A decoder-only model. MoE models (mixtral, qwen2_moe, qwen3_moe, deepseek_v2/v3) add the `moe`
- * section; the MLA types (deepseek_v2/v3) add `mla` and deepseek_v3 `mtpLayers`. Metrics and toNative
+ * section; the MLA types (deepseek_v2/v3) add `mla` and deepseek_v3 `mtpLayers`. Metrics and the addon
  * switch on their presence, so the dense fields below keep their meaning (intermediateSize is the
  * dense MLP's width, used by an MoE model's non-MoE layers; mixtral's equals its expert width; an MLA
  * model's headDim is qk_nope + qk_rope and its numKvHeads numHeads).
  */
-export interface ModelSpec extends NativeModelSpec {
+export interface ModelSpec {
   /** Preset name, folder name or `_name_or_path`; used in run names and reports. */
   name: string;
   modelType: ModelType;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  /** Bias on the q, k and v projections (always on in qwen2). */
+  attentionBias: boolean;
+  /** Per-head RMSNorm of q and k before RoPE (qwen3). */
+  qkNorm: boolean;
+  maxPositionEmbeddings: number;
+  rope: RopeSpec;
+  moe?: MoeSpec;
+  mla?: MlaSpec;
+  /** DeepSeek-V3's num_nextn_predict_layers: MTP modules after the main layers (0 or absent: none). */
+  mtpLayers?: number;
 }
 
 export interface NormalizeOptions {
@@ -197,13 +215,6 @@ export function normalizeConfig(config: object, opts: NormalizeOptions = {}): Mo
     ...(deepseek ? { mla: deepseek.mla } : {}),
     ...(deepseek?.mtpLayers ? { mtpLayers: deepseek.mtpLayers } : {}),
   };
-}
-
-/** The spec as the addon reads it: the same fields, less the name. */
-export function toNative(spec: ModelSpec): NativeModelSpec {
-  // A deep copy without the name: the addon reads exactly the NativeModelSpec fields.
-  const { name: _name, ...native } = spec;
-  return structuredClone(native);
 }
 
 function isModelSpec(v: object): v is ModelSpec {

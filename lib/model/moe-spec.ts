@@ -14,11 +14,27 @@
 //     intermediate_size. Routers: V2 softmax with greedy or group_limited_greedy, never renormalized
 //     (transformers' V2 ignores norm_topk_prob, false in the V2 checkpoints), scaled by
 //     routed_scaling_factor; V3 sigmoid with noaux_tc (e_score_correction_bias) and norm_topk_prob.
-import type { NativeMoeSpec } from '../bridge/native.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import { aliasedPosInt, bool, fieldError, nonNegInt, oneOf, posInt, posNumber, type Obj } from './config-fields.js';
 
-export type MoeSpec = NativeMoeSpec;
+/** Mixture of experts (native/core/spec.h MoeSpec). */
+export interface MoeSpec {
+  numExperts: number;
+  topK: number;
+  expertIntermediateSize: number;
+  /** 0: no shared expert. */
+  sharedIntermediateSize: number;
+  /** qwen2_moe: sigmoid(x · w) scales the shared expert. */
+  sharedExpertGate: boolean;
+  normTopkProb: boolean;
+  scoring: 'softmax' | 'sigmoid';
+  topkMethod: 'greedy' | 'group_limited_greedy' | 'noaux_tc';
+  nGroup: number;
+  topkGroup: number;
+  routedScalingFactor: number;
+  /** One entry per layer: whether it has the MoE block (else the dense MLP). */
+  layerIsMoe: boolean[];
+}
 
 export const MOE_MODEL_TYPES = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3'] as const;
 export type MoeModelType = (typeof MOE_MODEL_TYPES)[number];

@@ -2,11 +2,14 @@
 // its pattern, the cache a request needs, and whether a model can draft at all. The pattern and the
 // context mirror the C++ exactly (same expressions in the same order), so tests and the cost model
 // can predict what the engine does.
-import type { MtpAccept } from '../bridge/native.js';
 import type { ModelSpec } from './model-spec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 
-export type { MtpAccept };
+/**
+ * Pinned MTP acceptance (DESIGN.md section 4): every draft, a fixed number of drafts (0..drafts), or a
+ * rate r in [0, 1]: request b of B accepts ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋ of K drafts at step n.
+ */
+export type MtpAccept = 'all' | number | { rate: number };
 
 /** In the words of the error messages. */
 export const MTP_ACCEPT_ALLOWED = "'all', an integer in [0, mtpDrafts] or { rate } with 0 <= rate <= 1";

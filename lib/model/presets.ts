@@ -1,7 +1,7 @@
 // The built-in models (lib/preset-configs.ts holds their config.json objects) and their listing.
 import { PRESET_CONFIGS } from './preset-configs.js';
 import { normalizeConfig, type ModelSpec } from './model-spec.js';
-import { totalParams } from '../api/metrics.js';
+import { totalParams } from './params.js';
 
 export interface PresetInfo {
   name: string;

@@ -1,12 +1,25 @@
 // RoPE settings from a Hugging Face config.json, in either of its two forms:
 //   - `rope_theta` + `rope_scaling` (most checkpoints; the type is under `rope_type` or, older, `type`);
 //   - transformers 5's `rope_parameters` ({rope_type, rope_theta, factor, ...} in one object).
-// Both normalize to the same NativeRopeSpec, with every field filled, so two configs that mean the
+// Both normalize to the same RopeSpec, with every field filled, so two configs that mean the
 // same rope compare equal and C++ never sees an absent value.
-import type { NativeRopeSpec } from '../bridge/native.js';
 import { InvalidConfigError } from '../base/errors.js';
 
-export type RopeType = NativeRopeSpec['type'];
+/** RoPE as the engine computes it (every field filled; native/core/spec.h RopeSpec). */
+export interface RopeSpec {
+  theta: number;
+  type: 'default' | 'llama3' | 'linear' | 'yarn';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPosition: number;
+  betaFast: number;
+  betaSlow: number;
+  mscale: number;
+  mscaleAllDim: number;
+}
+
+export type RopeType = RopeSpec['type'];
 export const ROPE_TYPES: readonly RopeType[] = ['default', 'llama3', 'linear', 'yarn'];
 
 type Obj = Record<string, unknown>;
@@ -44,7 +57,7 @@ function positive(obj: Obj, key: string, where: string, rule: NumRule = {}): num
  * @param config the whole config.json object
  * @param maxPositionEmbeddings the model's max_position_embeddings (yarn's default original length)
  */
-export function normalizeRope(config: Obj, maxPositionEmbeddings: number): NativeRopeSpec {
+export function normalizeRope(config: Obj, maxPositionEmbeddings: number): RopeSpec {
   let scaling: Obj | undefined;
   let src: string;
   let theta: number;
@@ -75,7 +88,7 @@ export function normalizeRope(config: Obj, maxPositionEmbeddings: number): Nativ
     scaling = s ?? undefined;
   }
 
-  const spec: NativeRopeSpec = {
+  const spec: RopeSpec = {
     theta,
     type: 'default',
     factor: 1,

@@ -4,7 +4,8 @@
 // are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeModelSpec } from '../../lib/bridge/native.js';
-import { normalizeConfig, toNative } from '../../lib/model/model-spec.js';
+import { normalizeConfig } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
 const E = 8, K = 2;

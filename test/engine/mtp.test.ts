@@ -4,7 +4,8 @@
 // emitted tokens computes, and settings a model or an engine cannot run are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeEngineOptions, NativeMtpOptions } from '../../lib/bridge/native.js';
-import { resolveModel, toNative } from '../../lib/model/model-spec.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 import { acceptedDrafts, type MtpAccept } from '../../lib/model/mtp.js';
 import { relL2 } from '../golden/fixtures.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
