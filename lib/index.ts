@@ -2,7 +2,7 @@
 // for lower-level use (golden tests read logits through Engine.generate), model specs and presets,
 // the cost model, the report formatters, and the error classes with their stable codes.
 export { benchOneBatch, sweep, type SweepResult } from './api/bench.js';
-export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions } from './bridge/engine.js';
+export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions, type EngineSizing, type ResolvedTarget } from './bridge/engine.js';
 export { toNative } from './bridge/wire.js';
 export {
   resolveModel,
@@ -16,7 +16,7 @@ export {
 } from './model/model-spec.js';
 export { MOE_MODEL_TYPES, type MoeSpec } from './model/moe-spec.js';
 export { MLA_MODEL_TYPES, type MlaSpec } from './model/mla-spec.js';
-export { acceptedDrafts, mtpContext, type MtpAccept } from './model/mtp.js';
+export { acceptedDrafts, checkMtpModel, mtpContext, type MtpAccept } from './model/mtp.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
@@ -24,6 +24,7 @@ export {
   MODES,
   PROFILES,
   isMoeRouting,
+  MOE_ROUTING_ALLOWED,
   type BenchOptions,
   type SweepOptions,
   type GridPoint,
@@ -31,6 +32,8 @@ export {
   type Mode,
   type ProfileWhat,
 } from './api/options.js';
+export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
+export { FlagTextError } from './api/flag-text.js';
 export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';

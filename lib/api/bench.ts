@@ -93,6 +93,8 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
   return await job;
 }
 
+// The model and the device are resolved here, once per sweep; the plan, the engine and the results
+// take the resolved spec and device.
 async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.signal?.aborted) throw abortError(0, 0, []);
   const spec = resolveModel(o.model, o.layers === undefined ? {} : { layers: o.layers });
@@ -122,9 +124,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
-  const engine = await Engine.open({
-    model: spec,
-    device,
+  const engine = await Engine.openResolved({ spec, device, addon }, {
     seed: o.seed,
     ...(o.weightsPath !== undefined ? { weightsPath: o.weightsPath } : {}),
     maxBatch: plan.maxBatch,
@@ -134,7 +134,6 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     blockSize: DEFAULT_BLOCK_SIZE,
     ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
-    addon,
   });
 
   const results: PointOutcome[] = [];

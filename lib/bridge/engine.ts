@@ -45,6 +45,17 @@ export interface EngineOpenOptions {
   addon?: NativeAddon;
 }
 
+/** A model and a device already resolved, with the addon that runs them. */
+export interface ResolvedTarget {
+  spec: ModelSpec;
+  /** 'cpu' or 'cuda:N'. */
+  device: string;
+  addon: NativeAddon;
+}
+
+/** What open() reads besides the model and the device: the engine's sizes, seed, weights, threads. */
+export type EngineSizing = Omit<EngineOpenOptions, 'model' | 'device' | 'layers' | 'addon'>;
+
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new InvalidArgumentError(`${name}: ${JSON.stringify(v) ?? String(v)} is not allowed (allowed: a positive integer)`, {
@@ -78,14 +89,23 @@ export class Engine {
    */
   static async open(opts: EngineOpenOptions): Promise<Engine> {
     const spec = resolveModel(opts.model, opts.layers === undefined ? {} : { layers: opts.layers });
+    const addon = getAddon(opts.addon);
+    return Engine.openResolved({ spec, device: resolveDevice(addon, opts.device ?? 'auto'), addon }, opts);
+  }
+
+  /**
+   * As open(), for a model and device already resolved (the sweep resolves them once and sizes the
+   * engine from the spec): `target.device` is 'cpu' or 'cuda:N'; model, device, layers and addon of
+   * `opts` are not read.
+   */
+  static async openResolved(target: ResolvedTarget, opts: EngineSizing): Promise<Engine> {
+    const { spec, device, addon } = target;
     const maxBatch = positiveInt('maxBatch', opts.maxBatch);
     const maxContext = positiveInt('maxContext', opts.maxContext);
     const blockSize = positiveInt('blockSize', opts.blockSize ?? DEFAULT_BLOCK_SIZE);
     const maxTokensPerStep = positiveInt('maxTokensPerStep', opts.maxTokensPerStep ?? maxBatch * maxContext);
     // A request's context is rounded up to whole blocks: one block of slack per request covers it.
     const kvPoolTokens = positiveInt('kvPoolTokens', opts.kvPoolTokens ?? maxBatch * (maxContext + blockSize));
-    const addon = getAddon(opts.addon);
-    const device = resolveDevice(addon, opts.device ?? 'auto');
     let native: NativeEngine;
     try {
       native = new addon.Engine({

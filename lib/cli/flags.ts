@@ -1,0 +1,80 @@
+// The run command's flags, derived from the option table (lib/api/option-table.ts): each option's
+// flag name, placeholder, help and default come from its one declaration, and so does FLAG_OF, which
+// turns an API error about an option into one about its flag.
+import { Option, type Command } from 'commander';
+import { DEFAULTS, FlagTextError, OPTIONS, type FlagDecl, type GpubenchError, type OptionName } from '../index.js';
+import { oneLine } from '../report/table.js';
+import { UsageError } from './usage-error.js';
+
+type Flagged = { [K in OptionName]: (typeof OPTIONS)[K] extends { flag: FlagDecl } ? K : never }[OptionName];
+
+/** Flags that are no option of the API (reports to write; the rate spelling of --mtp-accept). */
+const CLI_ONLY = {
+  saveJsonl: ['--save-jsonl <file>', 'append one JSON line per point (sglang field names)'],
+  saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields)'],
+  mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)'],
+} as const;
+
+/** The order of the run command's help. */
+const HELP_ORDER: readonly (Flagged | keyof typeof CLI_ONLY)[] = [
+  'model', 'batchSizes', 'inputLens', 'outputLens', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
+  'saveJsonl', 'saveCsv', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
+  'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
+];
+
+const FLAGGED = (Object.keys(OPTIONS) as OptionName[]).filter((k): k is Flagged => 'flag' in OPTIONS[k]);
+
+function flagOf(name: Flagged): FlagDecl {
+  return OPTIONS[name].flag;
+}
+
+function commanderOption(name: Flagged): Option {
+  const f = flagOf(name);
+  const opt = new Option(f.arg !== undefined ? `${f.name} ${f.arg}` : f.name, f.help);
+  return f.showDefault ? opt.default(String(DEFAULTS[name as keyof typeof DEFAULTS])) : opt;
+}
+
+/** Option name → its flag ('batchSizes' → '--batch'). */
+export const FLAG_OF: Readonly<Record<string, string>> = Object.fromEntries(FLAGGED.map((k) => [k, flagOf(k).name]));
+
+/** Adds every flag of the run command, in help order. */
+export function addRunFlags(cmd: Command): Command {
+  for (const name of HELP_ORDER) {
+    const cliOnly = name in CLI_ONLY ? CLI_ONLY[name as keyof typeof CLI_ONLY] : undefined;
+    cmd.addOption(cliOnly ? new Option(cliOnly[0], cliOnly[1]) : commanderOption(name as Flagged));
+  }
+  return cmd;
+}
+
+export type RunFlags = Record<string, string | boolean | undefined>;
+
+/**
+ * The option values the flags give (absent where the flag was not given and has no default shown),
+ * each flag's text read by its table entry; a bad text is a UsageError naming the flag.
+ */
+export function optionValues(flags: RunFlags): Partial<Record<Flagged, unknown>> {
+  const values: Partial<Record<Flagged, unknown>> = {};
+  for (const name of FLAGGED) {
+    const f = flagOf(name);
+    const raw = flags[commanderOption(name).attributeName()];
+    if (raw === undefined || f.text === undefined && !f.negate) continue;
+    if (f.negate || typeof raw === 'boolean') {
+      values[name] = raw;
+      continue;
+    }
+    try {
+      values[name] = f.text?.(raw);
+    } catch (e) {
+      if (!(e instanceof FlagTextError)) throw e;
+      throw new UsageError(`${f.name}: '${raw}' is not allowed (allowed: ${e.allowed})`);
+    }
+  }
+  return values;
+}
+
+/** A GpubenchError about an option, with the option's name replaced by its flag. */
+export function flagMessage(e: GpubenchError): string {
+  const flag = e.field !== undefined ? FLAG_OF[e.field] : undefined;
+  const msg = oneLine(e.message);
+  return flag && e.field !== undefined && msg.startsWith(`${e.field}:`) ? flag + msg.slice(e.field.length) : msg;
+}
