@@ -2,8 +2,8 @@
 // for lower-level use (golden tests read logits through Engine.generate), model specs and presets,
 // the cost model, the report formatters, and the error classes with their stable codes.
 export { benchOneBatch, sweep, type SweepResult } from './api/bench.js';
-export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions, type EngineSizing, type ResolvedTarget } from './bridge/engine.js';
-export { toNative } from './bridge/wire.js';
+export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions, type EngineSizing, type GenerateOptions, type ResolvedTarget } from './bridge/engine.js';
+export { toNative, routingToNative } from './bridge/wire.js';
 export {
   resolveModel,
   normalizeConfig,
@@ -16,7 +16,8 @@ export {
 } from './model/model-spec.js';
 export { MOE_MODEL_TYPES, type MoeSpec } from './model/moe-spec.js';
 export { MLA_MODEL_TYPES, type MlaSpec } from './model/mla-spec.js';
-export { acceptedDrafts, checkMtpModel, mtpContext, type MtpAccept } from './model/mtp.js';
+export { checkMtpModel, mtpContext, type MtpAccept } from './model/mtp.js';
+export { parseMoeRouting, type MoeRouting } from './model/moe-routing.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
@@ -67,6 +68,7 @@ export type {
   NativeGenerateResult,
   NativeMtpOptions,
   NativeGenerateOptions,
+  NativeMoeRouting,
   NativePeaks,
   NativePointResult,
 } from './bridge/native.js';

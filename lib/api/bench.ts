@@ -9,6 +9,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
 import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
+import { routingToNative } from '../bridge/wire.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
 import { bytesPerElemOf, type Peaks } from './metrics.js';
 import { makeInputIds } from './requests.js';
@@ -63,7 +64,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
     profile: o.profile,
     profileDecodeSteps: o.profileDecodeSteps,
     runName,
-    moeRouting: o.moeRouting,
+    moeRouting: routingToNative(o.moeRouting),
     ...(o.mtpDrafts > 0 ? { mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' } : {}),
     ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
   };

@@ -14,8 +14,11 @@ import type {
 } from './native.js';
 import { InvalidArgumentError, fromNative } from '../base/errors.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
-import { toNative } from './wire.js';
+import { routingToNative, toNative } from './wire.js';
 import { getAddon, resolveDevice } from './device.js';
+
+/** generate()'s options: as the addon's, with the MoE routing policy as its text ('zipf:1.2'). */
+export type GenerateOptions = Omit<NativeGenerateOptions, 'moeRouting'> & { moeRouting?: string };
 
 /** Tokens per KV block: passed to the addon explicitly so the slack computed here matches it. */
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -183,7 +186,7 @@ export class Engine {
    * mtpAccept 0 emits exactly the plain greedy tokens (the MTP golden test's setting); the drafts
    * then are the MTP module's predictions of the token after each.
    */
-  async generate(inputIds: Int32Array, steps: number, useGraphs = false, options?: NativeGenerateOptions): Promise<NativeGenerateResult> {
+  async generate(inputIds: Int32Array, steps: number, useGraphs = false, options?: GenerateOptions): Promise<NativeGenerateResult> {
     this.check();
     if (!(inputIds instanceof Int32Array) || inputIds.length === 0) {
       throw new InvalidArgumentError('inputIds: expected a non-empty Int32Array (allowed: token ids in [0, vocab))', { field: 'inputIds' });
@@ -198,8 +201,10 @@ export class Engine {
     if (!Number.isInteger(steps) || steps < 0) {
       throw new InvalidArgumentError(`steps: ${steps} is not allowed (allowed: a non-negative integer)`, { field: 'steps' });
     }
+    const { moeRouting, ...mtp } = options ?? {};
+    const native = options && { ...mtp, ...(moeRouting !== undefined ? { moeRouting: routingToNative(moeRouting) } : {}) };
     try {
-      return await this.native.generate(inputIds, steps, useGraphs, options);
+      return await this.native.generate(inputIds, steps, useGraphs, native);
     } catch (e) {
       throw fromNative(e);
     }

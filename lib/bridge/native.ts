@@ -8,6 +8,7 @@ import type { RopeSpec } from '../model/rope.js';
 import type { MoeSpec } from '../model/moe-spec.js';
 import type { MlaSpec } from '../model/mla-spec.js';
 import type { MtpAccept } from '../model/mtp.js';
+import type { MoeRouting } from '../model/moe-routing.js';
 
 /**
  * The spec as the addon reads it (camelCase of native/core/spec.h): the model's plain-data spec
@@ -56,9 +57,15 @@ export interface NativeMtpOptions {
   /** Default 'all'. */
   mtpAccept?: MtpAccept;
 }
-/** generate()'s options: MTP, and the MoE routing (default 'real'; a pinned policy, not with MTP). */
+/**
+ * A MoE routing policy as the addon takes it: parsed (lib/model/moe-routing.ts), with the option's
+ * text, which the addon only echoes (results, traces).
+ */
+export type NativeMoeRouting = MoeRouting & { text: string };
+
+/** generate()'s options: MTP, and the MoE routing (default real; a pinned policy, not with MTP). */
 export interface NativeGenerateOptions extends NativeMtpOptions {
-  moeRouting?: string;
+  moeRouting?: NativeMoeRouting;
 }
 export type ProfileWhat = 'none' | 'prefill' | 'decode' | 'both';
 
@@ -77,11 +84,8 @@ export interface NativePointOptions extends NativeMtpOptions {
   /** Where the profiled pass writes its Chrome traces: `${tracePrefix}_prefill.trace.json`, `_decode`. */
   tracePrefix?: string;
   runName: string;
-  /**
-   * MoE routing policy: 'balanced' (default), 'uniform', 'zipf:<s>' (s > 0) or 'real' (DESIGN.md
-   * section 4); dense models ignore it.
-   */
-  moeRouting?: string;
+  /** MoE routing policy (default balanced); dense models ignore it. */
+  moeRouting?: NativeMoeRouting;
 }
 
 export interface NativeOpTime {

@@ -1,7 +1,8 @@
-// MTP speculative decoding settings (native/core/spec_decode.h runs them): the pinned acceptance and
-// its pattern, the cache a request needs, and whether a model can draft at all. The pattern and the
-// context mirror the C++ exactly (same expressions in the same order), so tests and the cost model
-// can predict what the engine does.
+// MTP speculative decoding settings (native/core/spec_decode.h runs them): the pinned acceptance,
+// the cache a request needs, and whether a model can draft at all. The accepted length of each step
+// is computed by the engine alone (spec_decode.cc's accepted_drafts), which reports it back
+// (acceptedTokens, accepted); the context mirrors the C++ mtp_context, so the plan sizes the engine
+// for what it will cache.
 import type { ModelSpec } from './model-spec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 
@@ -13,18 +14,6 @@ export type MtpAccept = 'all' | number | { rate: number };
 
 /** In the words of the error messages. */
 export const MTP_ACCEPT_ALLOWED = "'all', an integer in [0, mtpDrafts] or { rate } with 0 <= rate <= 1";
-
-/**
- * Drafts request b of B accepts at step n of K drafted: K ('all'), N, or for { rate: r }
- * ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋, which is K·r on average over the steps, and about B·K·r over the
- * batch at every step (the offsets b/B spread the roundings).
- */
-export function acceptedDrafts(accept: MtpAccept, K: number, step: number, b: number, B: number): number {
-  if (accept === 'all') return K;
-  if (typeof accept === 'number') return accept;
-  const offset = b / B;
-  return Math.floor((step + 1) * K * accept.rate + offset) - Math.floor(step * K * accept.rate + offset);
-}
 
 /** 'all', 'N' or 'rate:r', as results, reports and traces name the setting. */
 export function acceptText(accept: MtpAccept): string {

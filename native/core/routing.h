@@ -23,6 +23,8 @@ namespace gpubench {
 
 enum class RoutingKind { Real, Balanced, Uniform, Zipf };
 
+// The policy arrives parsed (lib/model/moe-routing.ts reads the option's text); `text` is that text,
+// kept only to name the policy in results and traces.
 struct RoutingPolicy {
   RoutingKind kind = RoutingKind::Balanced;
   double zipf_s = 0;  // zipf only
@@ -30,8 +32,9 @@ struct RoutingPolicy {
   bool pinned() const { return kind != RoutingKind::Real; }
 };
 
-// "balanced" | "uniform" | "zipf:<s>" (s > 0) | "real"; anything else is Error(InvalidArgument).
-RoutingPolicy parse_routing(const std::string& text);
+// The policy of kind "balanced" | "uniform" | "zipf" (with s > 0) | "real", named `text`; any other
+// kind or s is Error(InvalidArgument).
+RoutingPolicy routing_policy(const std::string& kind, double zipf_s, const std::string& text);
 
 // The pinned experts of one MoE layer in one step: ids [T * top_k] and weights (1/top_k).
 void pin_layer(const RoutingPolicy& p, int64_t num_experts, int64_t top_k, uint64_t seed, int64_t layer,

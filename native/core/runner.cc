@@ -69,7 +69,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   const int64_t B = o.batch_size, L = o.input_len, K = o.mtp_drafts;
   const int64_t decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
   const int64_t context = K > 0 ? mtp_context(L, decode_steps, K) : L + o.output_len;
-  const RoutingPolicy routing = parse_routing(o.moe_routing);
+  const RoutingPolicy& routing = o.moe_routing;
   if (B < 1 || L < 1 || o.output_len < 1) fail(ErrorCode::InvalidArgument, "batch size, input and output length must be >= 1");
   if (B > mo.max_batch) fail(ErrorCode::InvalidArgument, "batch size " + str(B) + " exceeds the engine's max batch " + str(mo.max_batch));
   check_mtp(K, o.mtp_accept, B);
@@ -236,7 +236,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
 GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o) {
   const int64_t L = (int64_t)prompt.size(), K = o.mtp_drafts;
   const Acceptance& accept = o.mtp_accept;
-  const RoutingPolicy routing = parse_routing(o.moe_routing);
+  const RoutingPolicy& routing = o.moe_routing;
   if (routing.pinned() && K > 0) fail(ErrorCode::InvalidArgument, "generate pins MoE routing only without MTP drafts");
   const int64_t context = K > 0 ? mtp_context(L, steps, K) : L + steps + 1;
   if (L < 1 || steps < 0) fail(ErrorCode::InvalidArgument, "generate needs a non-empty prompt and steps >= 0");

@@ -8,6 +8,7 @@
 
 #include "core/model_runner.h"
 #include "core/profiler.h"
+#include "core/routing.h"
 #include "core/scheduler.h"
 #include "core/spec_decode.h"
 
@@ -27,7 +28,7 @@ struct PointOptions {
   int64_t profile_decode_steps = 3;
   std::string trace_prefix;  // empty: no trace files
   std::string run_name;
-  std::string moe_routing = "balanced";  // core/routing.h; ignored by dense models
+  RoutingPolicy moe_routing;  // core/routing.h (default balanced); ignored by dense models
   // MTP (core/spec_decode.h): draft tokens per step (0: off) and the pinned acceptance. A step then
   // verifies 1 + mtp_drafts tokens per request and emits the accepted drafts + 1; output_len still
   // counts the steps (prefill included in mode both), so every request runs the same forwards.
@@ -66,7 +67,7 @@ struct GenerateOptions {
   // "real" routes as the router chooses; a pinned policy (core/routing.h) fixes every MoE layer's
   // experts, e.g. to compare two backends without a near-equal router score picking differently.
   // Not with MTP drafts.
-  std::string moe_routing = "real";
+  RoutingPolicy moe_routing{RoutingKind::Real, 0, "real"};
 };
 
 struct GenerateResult {

@@ -110,7 +110,7 @@ export class FakeEngine implements NativeEngine {
         { op: 'rmsnorm', layer: 0, ms: 0.2 },
       ],
       traceFiles: traces,
-      routing: o.moeRouting ?? 'balanced',
+      routing: o.moeRouting?.text ?? 'balanced',
       expertCounts: [],
     };
   }
