@@ -1,4 +1,4 @@
-// benchOneBatch and sweep: the benchmark protocol of DESIGN.md section 4 driven from JS. One engine
+// benchOneBatch and sweep: the benchmark protocol (docs/architecture.md, Data flow of one grid point) driven from JS. One engine
 // serves the whole grid (weights made once, the KV pool reused), sized for its largest point; the
 // device peaks are measured once; each point's requests are submitted one at a time, yielding to the
 // event loop in between, so the native scheduler really has to wait for the full batch (as it would

@@ -1,4 +1,4 @@
-// The cost model of DESIGN.md section 5: how many flops and bytes a prefill or a decode step needs
+// The cost model (docs/architecture.md, Cost model): how many flops and bytes a prefill or a decode step needs
 // at minimum, and what that means as a time floor, MFU and MBU. Pure functions of the spec, so a
 // reader can check every number by hand and the GPU benchmark and the reports agree.
 //

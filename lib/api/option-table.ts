@@ -129,7 +129,7 @@ export const OPTIONS = {
     default: 10_000,
     flag: { name: '--batch-timeout-ms', arg: '<n>', help: 'how long the scheduler waits for a full batch', text: integer(1), showDefault: true },
   }),
-  /** MoE routing policy (DESIGN.md section 4): 'balanced' (default), 'uniform', 'zipf:<s>', 'real'. Dense models ignore it. */
+  /** MoE routing policy (README, Mixture-of-experts models): 'balanced' (default), 'uniform', 'zipf:<s>', 'real'. Dense models ignore it. */
   moeRouting: option(z.string().refine(isMoeRouting), {
     allowed: MOE_ROUTING_ALLOWED,
     default: 'balanced',
@@ -148,7 +148,7 @@ export const OPTIONS = {
     default: 0,
     flag: { name: '--mtp-drafts', arg: '<k>', help: 'MTP models (deepseek_v3): draft K tokens per decode step with the MTP layer and verify them (default 0: off)', text: integer(0) },
   }),
-  /** Pinned acceptance of the drafts (DESIGN.md section 4): 'all' (default), N (0..mtpDrafts) or { rate } in [0, 1]. */
+  /** Pinned acceptance of the drafts (README, DeepSeek: MLA and multi-token prediction): 'all' (default), N (0..mtpDrafts) or { rate } in [0, 1]. */
   mtpAccept: option(z.union([z.literal('all'), z.number().int().min(0), z.strictObject({ rate: z.number().min(0).max(1) })]), {
     allowed: MTP_ACCEPT_ALLOWED,
     // Its text depends on --mtp-drafts and has a second spelling (--mtp-accept-rate): lib/cli/mtp-flags.ts reads it.

@@ -1,5 +1,5 @@
-// What one grid point produced, with every metric of DESIGN.md section 5, built from the addon's raw
-// timings by a pure function (so the arithmetic is tested without an engine).
+// What one grid point produced, with every metric of the cost model (metrics.ts), built from the
+// addon's raw timings by a pure function (so the arithmetic is tested without an engine).
 import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
 import type { ModelSpec } from '../model/model-spec.js';
@@ -7,7 +7,7 @@ import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
 
-/** Device time of one op kind in a profiled pass. */
+// AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
 declare module '../base/errors.js' {
   interface AbortError {
     /** The points a sweep finished before it was aborted. */
@@ -15,6 +15,7 @@ declare module '../base/errors.js' {
   }
 }
 
+/** Device time of one op kind in a profiled pass. */
 export interface OpShare {
   op: string;
   /** Summed over the pass (every layer, every profiled step). */
@@ -40,7 +41,7 @@ interface PointBase {
   outputLen: number;
   /** Things the reader should know about how the point ran (e.g. output_len forced to 1). */
   notes: string[];
-  /** The MoE routing policy (DESIGN.md section 4); null for dense models. */
+  /** The MoE routing policy (README, Mixture-of-experts models); null for dense models. */
   routing: string | null;
   /** MTP draft tokens per step (0: MTP off). */
   mtpDrafts: number;

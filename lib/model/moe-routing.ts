@@ -1,4 +1,4 @@
-// The MoE routing policies (DESIGN.md section 4), parsed once here: the option is text
+// The MoE routing policies (README, Mixture-of-experts models), parsed once here: the option is text
 // ('balanced', 'uniform', 'zipf:<s>', 'real'); the addon receives the structured value.
 //   balanced  slot i of the token × top_k list goes to expert (i + layer) mod E (equal load)
 //   uniform   seeded uniform choice

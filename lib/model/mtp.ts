@@ -7,7 +7,7 @@ import type { ModelSpec } from './model-spec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 
 /**
- * Pinned MTP acceptance (DESIGN.md section 4): every draft, a fixed number of drafts (0..drafts), or a
+ * Pinned MTP acceptance (README, DeepSeek: MLA and multi-token prediction): every draft, a fixed number of drafts (0..drafts), or a
  * rate r in [0, 1]: request b of B accepts ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋ of K drafts at step n.
  */
 export type MtpAccept = 'all' | number | { rate: number };

@@ -1,4 +1,4 @@
-// The built-in models (lib/preset-configs.ts holds their config.json objects) and their listing.
+// The built-in models (preset-configs.ts holds their config.json objects) and their listing.
 import { PRESET_CONFIGS } from './preset-configs.js';
 import { normalizeConfig, type ModelSpec } from './model-spec.js';
 import { totalParams } from './params.js';

@@ -1,6 +1,6 @@
 // The result tables of RTP-LLM's perf_test (`Seq Len | Batch Size | Success/Total Req | Input/Output |
 // Waiting Time(ms) | Decode Time(ms)`, and the same for prefill), with our columns after theirs: the
-// median step, throughput, the roofline floor of DESIGN.md section 5, measured/floor and MBU or MFU.
+// median step, throughput, the roofline floor of the cost model (lib/api/metrics.ts), measured/floor and MBU or MFU.
 // Rows are ordered as RTP-LLM prints them: by sequence length, then batch size.
 import Table from 'cli-table3';
 import type { PointOutcome, PointResult } from '../api/result.js';

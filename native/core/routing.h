@@ -1,4 +1,4 @@
-// Pinned MoE routing (DESIGN.md section 4). With dummy weights and fake KV the router's scores are
+// Pinned MoE routing (README, Mixture-of-experts models). With dummy weights and fake KV the router's scores are
 // meaningless, so which experts run would depend on noise; a pinned policy decides it instead,
 // deterministically, from (seed, layer, step, token). The router GEMM and scoring still run every
 // step (their cost is part of the step); only the experts' ids and weights are replaced.

@@ -1,4 +1,4 @@
-// MoE models on the CPU engine: each pinned routing policy gives the loads DESIGN.md section 4
+// MoE models on the CPU engine: each pinned routing policy gives the loads the README's Mixture-of-experts section
 // specifies (read back through runPoint's expertCounts), is deterministic for a seed, and never
 // leaks into generate(), which routes for real unless given a policy; bad policies and impossible expert settings
 // are one-line errors.

@@ -1,5 +1,5 @@
 // MTP speculative decoding on the CPU engine (tiny-deepseek-v3, dummy weights): each pinned
-// acceptance gives the accepted lengths DESIGN.md section 4 specifies (read back through runPoint's
+// acceptance gives the accepted lengths the README's DeepSeek section specifies (read back through runPoint's
 // acceptedTokens and generate's accepted), a verification computes what a plain forward over the
 // emitted tokens computes, and settings a model or an engine cannot run are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

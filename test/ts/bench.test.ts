@@ -1,4 +1,4 @@
-// The protocol of lib/bench.ts against the fake addon (test/ts/fake-addon.ts).
+// The protocol of lib/api/bench.ts against the fake addon (test/ts/fake-addon.ts).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,7 @@ describe('sweep protocol', () => {
     expect(ev.at(-1)).toBe('close');
   });
 
-  it('computes the metrics of DESIGN.md section 5', async () => {
+  it('computes the metrics of the cost model', async () => {
     const addon = fakeAddon({ stepMs: (b, ctx) => 2 + ctx / 100 });
     const r = await benchOneBatch({ model, addon, device: 'cpu', batchSize: 2, inputLen: 10, outputLen: 5, mode: 'both' });
     const spec = resolveModel(model);

@@ -1,6 +1,6 @@
-// A stand-in for the native addon that follows lib/native.ts's contract: the scheduler waits for
+// A stand-in for the native addon that follows lib/bridge/native.ts's contract: the scheduler waits for
 // batchSize submitted requests (or times out), refuses a point whose KV does not fit, honours
-// cancel(), and returns synthetic but consistent timings. It lets the protocol of lib/bench.ts be
+// cancel(), and returns synthetic but consistent timings. It lets the protocol of lib/api/bench.ts be
 // tested without a build; the real addon is exercised by test/ts/cli.test.ts and the native tests.
 import type {
   NativeAddon,

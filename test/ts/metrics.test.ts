@@ -63,7 +63,7 @@ describe('decode step', () => {
     expect(weightBytesRead(tiny, 3, 4)).toBe((1232 + 40 + 24) * 4);
   });
 
-  it('Llama 3.1 8B at batch 1, context 1024, bf16 reads 15.14 GB (DESIGN.md section 5)', () => {
+  it('Llama 3.1 8B at batch 1, context 1024, bf16 reads 15.14 GB', () => {
     const c = decodeStepCost(resolveModel('llama-3.1-8b'), 1, 1024, 2);
     expect(Math.abs(c.bytes / 15.14e9 - 1)).toBeLessThan(0.005);
     expect(c.bytes).toBe(15_144_206_336);

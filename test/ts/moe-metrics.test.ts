@@ -1,4 +1,4 @@
-// DESIGN.md section 5 for MoE models: flops count the experts actually routed (top_k per token, the
+// The cost model (lib/api/metrics.ts) for MoE models: flops count the experts actually routed (top_k per token, the
 // router and the shared expert); bytes read only the experts that receive a token, taken from the
 // result's expert counts when present, else the balanced coverage min(E, tokens · top_k). And the
 // routing policy and expert counts in results, tables, JSONL and CSV.

@@ -1,4 +1,4 @@
-// DESIGN.md section 5 for MLA and MTP: the absorbed MLA cost (a cache row of kv_lora + rope per token
+// The cost model (lib/api/metrics.ts) for MLA and MTP: the absorbed MLA cost (a cache row of kv_lora + rope per token
 // and layer, 2·ctx·H·(2·kv_lora + rope) attention flops per row and layer), an MTP step's verification
 // of 1 + K rows per request and the MTP module's drafts; and the accepted tokens per step in results,
 // throughput, tables, JSONL and CSV.
