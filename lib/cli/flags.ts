@@ -57,13 +57,15 @@ export function optionValues(flags: RunFlags): Partial<Record<Flagged, unknown>>
   for (const name of FLAGGED) {
     const f = flagOf(name);
     const raw = flags[commanderOption(name).attributeName()];
-    if (raw === undefined || f.text === undefined && !f.negate) continue;
-    if (f.negate || typeof raw === 'boolean') {
+    if (raw === undefined) continue;
+    // A negated flag is commander's boolean; a flag without a text reader is read by its command.
+    if (typeof raw === 'boolean') {
       values[name] = raw;
       continue;
     }
+    if (f.text === undefined) continue;
     try {
-      values[name] = f.text?.(raw);
+      values[name] = f.text(raw);
     } catch (e) {
       if (!(e instanceof FlagTextError)) throw e;
       throw new UsageError(`${f.name}: '${raw}' is not allowed (allowed: ${e.allowed})`);
