@@ -16,6 +16,7 @@ import { checkMtpModel, type MtpAccept } from './mtp.js';
 import type { PointOutcome } from './result.js';
 import { appendJsonl } from './report/jsonl.js';
 import { appendCsv } from './report/csv.js';
+import { addViewCommands } from './cli-views.js';
 import { COMPACT, fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from './report/table.js';
 
 /** A usage error: printed as `gpubench: error: <message>`, exit code 2. */
@@ -290,6 +291,7 @@ function program(setCode: (code: number) => void): Command {
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));
+  addViewCommands(cmd, setCode);
   return cmd;
 }
 
