@@ -28,7 +28,11 @@ function seriesOf(points: readonly RunPoint[]): (p: RunPoint) => string {
   return (p) => (runs > 1 ? `${p.run_name} in=${p.input_len}` : `in=${p.input_len}`);
 }
 
-const batchAxis = { field: 'batch', type: 'quantitative', title: 'batch size', scale: { type: 'log', base: 2 } } as const;
+/** Batch sizes on a log2 scale, ticked at the sizes that ran (vega's log ticks would add 1.5, 2.5, …). */
+function batchAxis(points: readonly RunPoint[]) {
+  const values = [...new Set(points.map((p) => p.batch_size))].sort((a, b) => a - b);
+  return { field: 'batch', type: 'quantitative', title: 'batch size', scale: { type: 'log', base: 2 }, axis: { values, format: 'd' } } as const;
+}
 
 function phaseRows(points: readonly RunPoint[]) {
   const series = seriesOf(points);
@@ -67,7 +71,7 @@ function againstBatch(points: readonly RunPoint[], name: string, title: string, 
         height: HEIGHT,
         mark: { type: 'line', point: true },
         encoding: {
-          x: batchAxis,
+          x: batchAxis(points),
           y: { field, type: 'quantitative', title: yTitle, scale: { zero: false } },
           color: { field: 'series', type: 'nominal', title: 'input length' },
           strokeDash: { field: 'kind', type: 'nominal', title: 'line', sort: ['measured', 'floor'] },
