@@ -17,6 +17,8 @@ import type { PointOutcome } from './result.js';
 import { appendJsonl } from './report/jsonl.js';
 import { appendCsv } from './report/csv.js';
 import { addViewCommands } from './cli-views.js';
+import { formatTablesMarkdown } from './views/markdown.js';
+import { writeResultFile } from './views/json-file.js';
 import { COMPACT, fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from './report/table.js';
 
 /** A usage error: printed as `gpubench: error: <message>`, exit code 2. */
@@ -80,6 +82,8 @@ interface RunFlags {
   weights?: string;
   saveJsonl?: string;
   saveCsv?: string;
+  saveJson?: string;
+  format: string;
   profile: string;
   profileDecodeSteps?: string;
   outDir: string;
@@ -129,6 +133,7 @@ async function run(flags: RunFlags): Promise<number> {
   // Every flag is checked before the addon is loaded, so a typo is exit 2 even without a build.
   const mode = oneOf<Mode>('--mode', flags.mode, MODES);
   const profile = oneOf<ProfileWhat>('--profile', flags.profile, PROFILES);
+  const format = oneOf('--format', flags.format, ['table', 'md'] as const);
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(flags.device)) {
     throw new UsageError(`--device: '${flags.device}' is not allowed (allowed: auto, cpu, cuda, cuda:N)`);
   }
@@ -214,7 +219,9 @@ async function run(flags: RunFlags): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
-  process.stdout.write(formatRunHeader(result) + '\n\n' + formatTables(result.points) + '\n');
+  const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
+  process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
+  if (flags.saveJson) writeResultFile(flags.saveJson, result);
   if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
     if (breakdown) process.stdout.write('\n' + breakdown + '\n');
@@ -277,6 +284,8 @@ function program(setCode: (code: number) => void): Command {
     .option('--weights <path>', 'real weights: a .safetensors file or a folder of them')
     .option('--save-jsonl <file>', 'append one JSON line per point (sglang field names)')
     .option('--save-csv <file>', 'append one CSV row per point (same fields)')
+    .option('--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields)')
+    .option('--format <fmt>', 'table | md: how the result tables print', 'table')
     .option('--profile <what>', 'none | prefill | decode | both: write Chrome traces of the profiled pass', 'none')
     .option('--profile-decode-steps <n>', 'decode steps the profiled pass covers (default 4)')
     .option('--out-dir <dir>', 'where trace files go', 'out')
