@@ -57,6 +57,22 @@ describe('markdown tables', () => {
   });
 });
 
+describe('per-op fields of the JSONL', () => {
+  it('carry the profiled pass as op names and ms per forward, null where not profiled', () => {
+    const profiled = buildPointResult(ctx, { batchSize: 1, inputLen: 16, outputLen: 4 }, {
+      ...raw(1, 16),
+      profiledDecode: [{ op: 'attention', layer: 0, ms: 0.5 }, { op: 'matmul.qkv', layer: 0, ms: 3 }, { op: 'attention', layer: 1, ms: 0.7 }],
+    });
+    const rec = JSON.parse(toJsonlLine(profiled));
+    // 3 timed decode steps, all profiled (profileDecodeSteps 4): ms per forward = sum / 3.
+    expect(rec.decode_op_names).toEqual(['matmul.qkv', 'attention']);
+    expect(rec.decode_op_ms[0]).toBeCloseTo(1, 12);
+    expect(rec.decode_op_ms[1]).toBeCloseTo(0.4, 12);
+    expect(rec.prefill_op_names).toBeNull();
+    expect(JSON.parse(toJsonlLine(points[0]!)).decode_op_ms).toBeNull();
+  });
+});
+
 describe('JSON result file', () => {
   const run: RunSummary = { runName: 'r', model: spec, device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', peaks: ctx.peaks, points };
 
