@@ -83,7 +83,7 @@ export function compareRuns(base: readonly RunPoint[], next: readonly RunPoint[]
     const metrics = p.ok && q.ok
       ? COMPARE_METRICS.map((m) => changeOf(m, p, q, thresholdPct)).filter((c) => c.base !== null || c.next !== null)
       : [];
-    const newFailure = p.ok && !q.ok ? `${String(q.error_code ?? 'failed')}` : null;
+    const newFailure = p.ok && !q.ok ? (q.error_code ?? 'failed') : null;
     points.push({ key, base: p, next: q, metrics, newFailure, regressed: newFailure !== null || metrics.some((m) => m.regressed) });
   }
   return {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { InvalidArgumentError } from '../errors.js';
-import { isChart, reportCharts, type ChartSpec } from './chart-specs.js';
+import { isChart, reportCharts, type ChartSpec, type OmittedChart } from './chart-specs.js';
 import type { RunPoint } from './read-jsonl.js';
 import { DERIVED_NOTE, SERVING_HEAD, servingRows, servingView } from './serving.js';
 
@@ -19,7 +19,7 @@ export interface RenderedChart {
 export interface RenderedReport {
   charts: RenderedChart[];
   /** Charts left out, each with why (no profile, no telemetry, ...). */
-  omitted: { name: string; title: string; reason: string }[];
+  omitted: OmittedChart[];
 }
 
 export async function renderChart(chart: ChartSpec): Promise<RenderedChart> {
@@ -34,7 +34,7 @@ export async function renderChart(chart: ChartSpec): Promise<RenderedChart> {
 export async function renderReport(points: readonly RunPoint[]): Promise<RenderedReport> {
   const built = reportCharts(points);
   const charts = await Promise.all(built.filter(isChart).map(renderChart));
-  const omitted = built.filter((b) => !isChart(b)).map((b) => ({ name: b.name, title: b.title, reason: (b as { reason: string }).reason }));
+  const omitted = built.filter((b): b is OmittedChart => !isChart(b));
   return { charts, omitted };
 }
 

@@ -27,6 +27,7 @@ export const RunPointSchema = z.looseObject({
   input_len: z.number().int().positive(),
   output_len: z.number().int().positive(),
   ok: z.boolean(),
+  error_code: z.string().nullable(),
   model: z.string(),
   mode: z.enum(['both', 'prefill', 'decode']),
   device: z.string(),
