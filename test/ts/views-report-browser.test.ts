@@ -1,5 +1,5 @@
 // The HTML report in a real browser: Debian's headless Chromium (installed by .ci/run) opens the
-// file offline; every chart's box must hold drawn pixels and the page must log no error.
+// file offline; every chart's box must hold drawn marks and the page must log no error.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,9 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     const charts = page.locator('.chart');
     const names = await charts.evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')));
     expect(names).toEqual(['step-time', 'throughput', 'ratio-heatmap', 'ops', 'pareto']);
+    // Axes, grid lines and text are grey; the marks are coloured. With the legends (coloured
+    // swatches) hidden, the coloured pixels inside a chart's box are its marks: none if it drew none.
+    await page.addStyleTag({ content: '.role-legend { visibility: hidden; }' });
     const boxes = await charts.evaluateAll((els) => els.map((e) => {
       const r = e.getBoundingClientRect();
       return { x: Math.round(r.x + window.scrollX), y: Math.round(r.y + window.scrollY), w: Math.round(r.width), h: Math.round(r.height) };
@@ -69,12 +72,14 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
       return boxes.map((b) => {
         const px = ctx.getImageData(b.x, b.y, b.w, b.h).data;
         let n = 0;
-        for (let i = 0; i < px.length; i += 4) if (px[i]! < 240 || px[i + 1]! < 240 || px[i + 2]! < 240) n++;
+        for (let i = 0; i < px.length; i += 4) {
+          if (Math.max(px[i]!, px[i + 1]!, px[i + 2]!) - Math.min(px[i]!, px[i + 1]!, px[i + 2]!) > 40) n++;
+        }
         return n / (b.w * b.h);
       });
     }, { png: shot, boxes });
-    // Axes and labels alone cover a few percent of a chart's box; the marks bring it well above that.
-    drawn.forEach((share, i) => expect(share, names[i]!).toBeGreaterThan(0.05));
+    // Measured: 1.2% (the Pareto chart's few points) to 63% (the heat map); 0 with the marks removed.
+    drawn.forEach((share, i) => expect(share, names[i]!).toBeGreaterThan(0.005));
     await expect(page.locator('#telemetry .omitted').textContent()).resolves.toMatch(/no telemetry/);
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
