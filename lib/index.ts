@@ -44,6 +44,24 @@ export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
 export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';
 export { formatTables, formatDecodeTable, formatPrefillTable, formatRunHeader } from './report/table.js';
+export {
+  compareRuns,
+  formatComparison,
+  COMPARE_METRICS,
+  DEFAULT_THRESHOLD_PCT,
+  type CompareOptions,
+  type CompareResult,
+  type CompareMetric,
+  type MetricChange,
+  type PointComparison,
+} from './views/compare.js';
+export { readJsonl, parseJsonl, pointKey, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
+export { writePlots, renderReport, reportHtml, type RenderedChart, type RenderedReport } from './views/plot.js';
+export { reportCharts, type ChartSpec, type OmittedChart } from './views/chart-specs.js';
+export { servingView, formatServing, DERIVED_NOTE, type ServingPoint, type ServingView } from './views/serving.js';
+export { formatTablesMarkdown, markdownTable, type MarkdownOptions } from './views/markdown.js';
+export { toResultFile, writeResultFile, resultFileJson, RESULT_FILE_VERSION, type ResultFile, type RunHeader, type RunSummary } from './views/json-file.js';
+export { resultTables, breakdownTables, type ResultTable } from './report/table.js';
 export * as errors from './base/errors.js';
 export {
   GpubenchError,

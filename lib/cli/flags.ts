@@ -8,17 +8,26 @@ import { UsageError } from './usage-error.js';
 
 type Flagged = { [K in OptionName]: (typeof OPTIONS)[K] extends { flag: FlagDecl } ? K : never }[OptionName];
 
-/** Flags that are no option of the API (reports to write; the rate spelling of --mtp-accept). */
-const CLI_ONLY = {
+/** How `run` prints its result tables (--format): the terminal's tables or markdown. */
+export const FORMATS = ['table', 'md'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/**
+ * Flags that are no option of the API: what the CLI writes and prints (report files, the tables'
+ * format), which sweep() never sees, and the rate spelling of --mtp-accept. [flag, help, default]
+ */
+const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
   saveJsonl: ['--save-jsonl <file>', 'append one JSON line per point (sglang field names)'],
   saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields)'],
+  saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields)'],
+  format: ['--format <fmt>', `${FORMATS.join(' | ')}: how the result tables print`, 'table'],
   mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)'],
-} as const;
+};
 
 /** The order of the run command's help. */
-const HELP_ORDER: readonly (Flagged | keyof typeof CLI_ONLY)[] = [
+const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'saveJson' | 'format' | 'mtpAcceptRate')[] = [
   'model', 'batchSizes', 'inputLens', 'outputLens', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
-  'saveJsonl', 'saveCsv', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
+  'saveJsonl', 'saveCsv', 'saveJson', 'format', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
   'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
 ];
 
@@ -40,8 +49,9 @@ export const FLAG_OF: Readonly<Record<string, string>> = Object.fromEntries(FLAG
 /** Adds every flag of the run command, in help order. */
 export function addRunFlags(cmd: Command): Command {
   for (const name of HELP_ORDER) {
-    const cliOnly = name in CLI_ONLY ? CLI_ONLY[name as keyof typeof CLI_ONLY] : undefined;
-    cmd.addOption(cliOnly ? new Option(cliOnly[0], cliOnly[1]) : commanderOption(name as Flagged));
+    const cliOnly = CLI_ONLY[name];
+    const opt = cliOnly ? new Option(cliOnly[0], cliOnly[1]) : commanderOption(name as Flagged);
+    cmd.addOption(cliOnly?.[2] !== undefined ? opt.default(cliOnly[2]) : opt);
   }
   return cmd;
 }
@@ -72,6 +82,15 @@ export function optionValues(flags: RunFlags): Partial<Record<Flagged, unknown>>
     }
   }
   return values;
+}
+
+/** --format's text, checked before the addon loads (a bad one is exit 2). */
+export function formatOf(flags: RunFlags): Format {
+  const text = String(flags.format ?? 'table');
+  if (!(FORMATS as readonly string[]).includes(text)) {
+    throw new UsageError(`--format: '${text}' is not allowed (allowed: ${FORMATS.join(', ')})`);
+  }
+  return text as Format;
 }
 
 /** A GpubenchError about an option, with the option's name replaced by its flag. */

@@ -9,6 +9,7 @@ import { addRunFlags, flagMessage, type RunFlags } from './flags.js';
 import { devices, models } from './lists.js';
 import { run } from './run.js';
 import { UsageError } from './usage-error.js';
+import { addViewCommands } from './views.js';
 
 function program(setCode: (code: number) => void): Command {
   const cmd = new Command('gpubench')
@@ -19,6 +20,7 @@ function program(setCode: (code: number) => void): Command {
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));
+  addViewCommands(cmd, setCode);
   return cmd;
 }
 

@@ -4,10 +4,12 @@ import {
   AbortError,
   DEFAULTS,
   checkMtpModel,
+  formatTablesMarkdown,
   getAddon,
   resolveDevice,
   resolveModel,
   sweep,
+  writeResultFile,
   type PointOutcome,
   type SweepOptions,
   type SweepResult,
@@ -15,7 +17,7 @@ import {
 import { appendJsonl } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
-import { optionValues, type RunFlags } from './flags.js';
+import { formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
@@ -38,6 +40,7 @@ export async function run(flags: RunFlags): Promise<number> {
   // Every flag is checked before the addon is loaded, so a typo is exit 2 even without a build.
   // The table's text readers return the option's type, which the sweep validates again.
   const given = optionValues(flags) as Partial<SweepOptions>;
+  const format = formatOf(flags);
   const { model, layers, device: deviceFlag, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
   const mtpAccept = mtpAcceptOf(flags.mtpAccept as string | undefined, flags.mtpAcceptRate as string | undefined, mtpDrafts);
@@ -67,7 +70,7 @@ export async function run(flags: RunFlags): Promise<number> {
   const distinct = (xs: number[]) => new Set(xs).size;
   const count = distinct(batchSizes) * distinct(inputLens) * (mode === 'prefill' ? 1 : distinct(outputLens));
   const finished: PointOutcome[] = [];
-  const { saveJsonl, saveCsv } = flags as { saveJsonl?: string; saveCsv?: string };
+  const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
   const options: SweepOptions = {
     ...rest,
     model: spec,
@@ -102,7 +105,9 @@ export async function run(flags: RunFlags): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
-  process.stdout.write(formatRunHeader(result) + '\n\n' + formatTables(result.points) + '\n');
+  const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
+  process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
+  if (saveJson) writeResultFile(saveJson, result);
   if ((given.profile ?? DEFAULTS.profile) !== 'none') {
     const breakdown = formatBreakdown(result.points);
     if (breakdown) process.stdout.write('\n' + breakdown + '\n');
