@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "backend/backend.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

@@ -39,7 +39,7 @@ describe.skipIf(!has('g++'))('C++ test programs', () => {
   });
 
   it('safetensors loader: values and every error', () => {
-    buildAndRun('safetensors_test', ['test/native/safetensors_test.cc', 'native/core/safetensors.cc', 'native/core/json.cc']);
+    buildAndRun('safetensors_test', ['test/native/safetensors_test.cc', 'native/core/safetensors.cc', 'native/base/json.cc']);
   });
 });
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "core/model_runner.h"
 #include "core/profiler.h"
-#include "core/scheduler.h"
-#include "core/spec_decode.h"
+#include "engine/model_runner.h"
+#include "engine/mtp_decoder.h"
+#include "engine/scheduler.h"
 
 namespace gpubench {
 
@@ -28,7 +28,7 @@ struct PointOptions {
   std::string trace_prefix;  // empty: no trace files
   std::string run_name;
   std::string moe_routing = "balanced";  // core/routing.h; ignored by dense models
-  // MTP (core/spec_decode.h): draft tokens per step (0: off) and the pinned acceptance. A step then
+  // MTP (engine/mtp_decoder.h): draft tokens per step (0: off) and the pinned acceptance. A step then
   // verifies 1 + mtp_drafts tokens per request and emits the accepted drafts + 1; output_len still
   // counts the steps (prefill included in mode both), so every request runs the same forwards.
   int64_t mtp_drafts = 0;

@@ -1,10 +1,10 @@
-#include "core/runner.h"
+#include "engine/point_runner.h"
 
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/routing.h"
-#include "core/trace.h"
+#include "engine/trace.h"
 
 namespace gpubench {
 
@@ -97,7 +97,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   const bool graphs = o.use_graphs && be.supports_graphs() && K == 0;
   std::vector<const std::vector<int32_t>*> prompts(B);
   for (int64_t i = 0; i < B; ++i) prompts[i] = &batch.request(i).input_ids;
-  SpecDecoder spec(model_, K, o.mtp_accept, context);
+  MtpDecoder mtp(model_, K, o.mtp_accept, context);
   Unpin unpin{model_};
 
   PointResult res;
@@ -135,7 +135,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       for (int64_t i = 0; i < B; ++i) reqs[i].cur = first[i];
       // ...except with MTP, whose first drafts are part of the prefill, as in a server.
       if (K > 0) {
-        spec.draft_after_prefill(reqs, prompts, p, nullptr);
+        mtp.draft_after_prefill(reqs, prompts, p, nullptr);
         be.event_record(t1);
       }
       be.synchronize();  // t1 must be complete before it is read
@@ -154,7 +154,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
     } else {
       // Decode mode, or a profiled decode after an unprofiled prefill: the prompt counts as cached.
       for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;
-      spec.seed_drafts(reqs);
+      mtp.seed_drafts(reqs);
     }
     for (int64_t s = 0; s < steps; ++s) {
       double ctx = 0;
@@ -164,7 +164,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
       int64_t emitted = B;
       be.event_record(t0);
       if (K > 0) {
-        emitted = spec.step(reqs, s, p, timed ? &res.first_request_tokens : nullptr, nullptr);
+        emitted = mtp.step(reqs, s, p, timed ? &res.first_request_tokens : nullptr, nullptr);
       } else {
         for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch.kv(i), &reqs[i].cur, 1, batch.kv(i).num_tokens};
         if (graphs && pass != Pass::Profiled) {
@@ -255,14 +255,14 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   reqs[0].cur = model_.next_tokens(1)[0];
   g.tokens.push_back(reqs[0].cur);
   g.logits.push_back(model_.logits(1));
-  SpecDecoder spec(model_, K, accept, context);
-  SpecRecord rec;
-  if (K > 0) spec.draft_after_prefill(reqs, {&prompt}, nullptr, &rec);
+  MtpDecoder mtp(model_, K, accept, context);
+  MtpRecord rec;
+  if (K > 0) mtp.draft_after_prefill(reqs, {&prompt}, nullptr, &rec);
   kv.num_tokens = L;
   for (int64_t s = 0; s < steps; ++s) {
     check_cancel();
     if (K > 0) {
-      spec.step(reqs, s, nullptr, &g.tokens, &rec);
+      mtp.step(reqs, s, nullptr, &g.tokens, &rec);
       continue;
     }
     std::vector<SeqStep> seqs{SeqStep{&kv, &reqs[0].cur, 1, kv.num_tokens}};
