@@ -1,12 +1,24 @@
 #include "engine/point_runner.h"
 
+#include <algorithm>
+#include <functional>
 #include <string>
 
 #include "base/error.h"
 #include "core/routing.h"
+#include "engine/decode_step.h"
 #include "engine/trace.h"
 
 namespace gpubench {
+
+// What a point is, checked before it waits for its batch.
+struct PointShape {
+  int64_t B, L, K;
+  bool prefill;          // the point's forwards start with a prefill (modes prefill and both)
+  int64_t decode_steps;  // per timed pass
+  int64_t context;       // cache slots a request needs
+  RoutingPolicy routing;
+};
 
 namespace {
 
@@ -42,6 +54,163 @@ struct Unpin {
   ~Unpin() { model.unpin_routing(); }
 };
 
+// The start and end events of the timed forwards, destroyed however the point ends.
+struct EventPair {
+  Backend& be;
+  Event start = be.event_create(), end = be.event_create();
+  ~EventPair() {
+    be.event_destroy(start);
+    be.event_destroy(end);
+  }
+};
+
+// What one pass runs: warm-up (the prefill and up to 2 decode steps; captures the decode graph),
+// timed (every step), profiled (the profiled prefill and the first profile_decode_steps steps).
+struct PassPlan {
+  Pass pass;
+  bool prefill;
+  int64_t decode_steps;
+  Profiler* prof;  // the profiled pass's; null otherwise
+  bool timed() const { return pass == Pass::Timed; }
+  bool empty() const { return !prefill && decode_steps == 0; }
+  int64_t forwards() const { return decode_steps + (prefill ? 1 : 0); }
+};
+
+PassPlan plan_pass(Pass pass, const PointOptions& o, const PointShape& p, Profiler& prof) {
+  if (pass == Pass::Warmup) return {pass, p.prefill, std::min<int64_t>(p.decode_steps, 2), nullptr};
+  if (pass == Pass::Timed) return {pass, p.prefill, p.decode_steps, nullptr};
+  const int64_t steps = o.profile_decode ? std::min(p.decode_steps, o.profile_decode_steps) : 0;
+  return {pass, p.prefill && o.profile_prefill, steps, &prof};
+}
+
+// One admitted point: its passes over the batch, their results and the traces of the profiled one.
+class PointPasses {
+ public:
+  PointPasses(ModelRunner& model, const PointOptions& o, const PointShape& shape, Batch& batch, bool graphs,
+              const ProgressFn& progress, const std::function<void()>& check_cancel, PointResult& res)
+      : model_(model), be_(model.backend()), o_(o), p_(shape), batch_(batch), graphs_(graphs), progress_(progress),
+        check_cancel_(check_cancel), res_(res), prof_(be_), events_{be_},
+        mtp_(model, shape.K, o.mtp_accept, shape.context),
+        decode_(model, mtp_, shape.routing, shape.K, shape.context, shape.prefill ? 1 : 0) {
+    prompts_.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) prompts_[i] = &batch.request(i).input_ids;
+  }
+
+  void run(Pass pass) {
+    const PassPlan plan = plan_pass(pass, o_, p_, prof_);
+    if (pass == Pass::Profiled && plan.empty()) return;
+    std::vector<DecodeState> reqs = start_requests();
+    if (plan.prefill) {
+      prefill(plan, reqs);
+    } else {
+      // Decode mode, or a profiled decode after an unprofiled prefill: the prompt counts as cached.
+      for (size_t i = 0; i < batch_.size(); ++i) batch_.kv(i).num_tokens = p_.L;
+      mtp_.seed_drafts(reqs);
+    }
+    for (int64_t s = 0; s < plan.decode_steps; ++s) decode_step(plan, reqs, s);
+  }
+
+  void write_traces() {
+    for (auto* t : {&prefill_trace_, &decode_trace_}) {
+      if (t->empty()) continue;
+      t->set_metadata("run_name", o_.run_name);
+      t->set_metadata("device", be_.name());
+      t->set_metadata("batch_size", str(p_.B));
+      t->set_metadata("input_len", str(p_.L));
+      t->set_metadata("output_len", str(o_.output_len));
+      if (model_.spec().is_moe()) t->set_metadata("moe_routing", p_.routing.text);
+      if (p_.K > 0) {
+        t->set_metadata("mtp_drafts", str(p_.K));
+        t->set_metadata("mtp_accept", acceptance_text(o_.mtp_accept));
+      }
+      std::string path = o_.trace_prefix + (t == &prefill_trace_ ? "_prefill" : "_decode") + ".trace.json";
+      t->write(path);
+      res_.trace_files.push_back(path);
+    }
+  }
+
+ private:
+  // Every request before a pass: its last input id as the next token. Decode-only, the first
+  // input_len tokens count as cached (fake KV); decode starts from the last input id.
+  std::vector<DecodeState> start_requests() {
+    std::vector<DecodeState> reqs(batch_.size());
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      reqs[i] = DecodeState{&batch_.kv(i), batch_.request(i).input_ids.back(), std::vector<int32_t>(p_.K)};
+      batch_.kv(i).num_tokens = p_.prefill ? 0 : p_.L;
+    }
+    return reqs;
+  }
+
+  void prefill(const PassPlan& plan, std::vector<DecodeState>& reqs) {
+    const int64_t B = p_.B, L = p_.L;
+    std::vector<SeqStep> seqs(B);
+    for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch_.kv(i), batch_.request(i).input_ids.data(), L, 0};
+    model_.pin_routing(p_.routing, 0, B * L);
+    be_.event_record(events_.start);
+    model_.forward(seqs, 0, plan.prof);
+    // The prefill's time ends with its forward (the host reading the tokens is not in it)...
+    if (p_.K == 0) be_.event_record(events_.end);
+    const std::vector<int32_t> first = model_.next_tokens(B);
+    for (int64_t i = 0; i < B; ++i) reqs[i].cur = first[i];
+    // ...except with MTP, whose first drafts are part of the prefill, as in a server.
+    if (p_.K > 0) {
+      mtp_.draft_after_prefill(reqs, prompts_, plan.prof, nullptr);
+      be_.event_record(events_.end);
+    }
+    be_.synchronize();  // the end event must be complete before it is read
+    if (plan.timed()) {
+      res_.prefill_ms = be_.event_elapsed_ms(events_.start, events_.end);
+      res_.first_request_tokens.push_back(first[0]);
+      if (p_.decode_steps == 0) res_.expert_counts = model_.expert_counts();
+    }
+    if (plan.prof) {
+      res_.profiled_prefill = prof_.collect();
+      prefill_trace_.add_step("prefill bs" + str(B) + " in" + str(L), res_.profiled_prefill, prof_.kernels());
+    }
+    for (int64_t i = 0; i < B; ++i) batch_.kv(i).num_tokens = L;
+    progress_({pass_name(plan.pass), 1, plan.forwards()});
+    check_cancel_();
+  }
+
+  void decode_step(const PassPlan& plan, std::vector<DecodeState>& reqs, int64_t s) {
+    double ctx = 0;
+    for (size_t i = 0; i < batch_.size(); ++i) ctx += (double)(batch_.kv(i).num_tokens + 1) / (double)p_.B;
+    const bool graph = graphs_ && plan.pass != Pass::Profiled;
+    const int64_t emitted = decode_.run(reqs, s, plan.prof, graph, StepEvents{events_.start, events_.end},
+                                        plan.timed() ? &res_.first_request_tokens : nullptr, nullptr);
+    if (plan.timed()) {
+      be_.synchronize();  // with MTP, the end event was recorded after the step's last host read
+      res_.decode_step_ms.push_back(be_.event_elapsed_ms(events_.start, events_.end));
+      res_.decode_context.push_back(ctx);
+      res_.accepted_tokens.push_back(emitted);
+      if (s == 0) res_.expert_counts = model_.expert_counts();
+    }
+    if (plan.prof) {
+      auto ops = prof_.collect();
+      decode_trace_.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof_.kernels());
+      res_.profiled_decode.insert(res_.profiled_decode.end(), ops.begin(), ops.end());
+    }
+    progress_({pass_name(plan.pass), s + 1 + (plan.prefill ? 1 : 0), plan.forwards()});
+    check_cancel_();
+  }
+
+  ModelRunner& model_;
+  Backend& be_;
+  const PointOptions& o_;
+  const PointShape& p_;
+  Batch& batch_;
+  const bool graphs_;
+  const ProgressFn& progress_;
+  const std::function<void()>& check_cancel_;
+  PointResult& res_;
+  Profiler prof_;
+  EventPair events_;
+  MtpDecoder mtp_;
+  DecodeStep decode_;
+  std::vector<const std::vector<int32_t>*> prompts_;
+  ChromeTrace prefill_trace_, decode_trace_;
+};
+
 }  // namespace
 
 void PointRunner::check_cancel() const {
@@ -63,172 +232,58 @@ void PointRunner::check_mtp(int64_t drafts, const Acceptance& accept, int64_t ba
   }
 }
 
-PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) {
+PointShape PointRunner::check_point(const PointOptions& o) const {
   const ModelRunnerOptions& mo = model_.options();
-  const bool prefill = o.mode != Mode::Decode;
-  const int64_t B = o.batch_size, L = o.input_len, K = o.mtp_drafts;
-  const int64_t decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
-  const int64_t context = K > 0 ? mtp_context(L, decode_steps, K) : L + o.output_len;
-  const RoutingPolicy routing = parse_routing(o.moe_routing);
+  PointShape p;
+  p.B = o.batch_size;
+  p.L = o.input_len;
+  p.K = o.mtp_drafts;
+  p.prefill = o.mode != Mode::Decode;
+  p.decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
+  p.context = p.K > 0 ? mtp_context(p.L, p.decode_steps, p.K) : p.L + o.output_len;
+  p.routing = parse_routing(o.moe_routing);
+  const int64_t B = p.B, L = p.L;
   if (B < 1 || L < 1 || o.output_len < 1) fail(ErrorCode::InvalidArgument, "batch size, input and output length must be >= 1");
   if (B > mo.max_batch) fail(ErrorCode::InvalidArgument, "batch size " + str(B) + " exceeds the engine's max batch " + str(mo.max_batch));
-  check_mtp(K, o.mtp_accept, B);
-  if (context > mo.max_context) {
-    fail(ErrorCode::InvalidArgument, "a request's context " + str(context) + " exceeds the engine's max context " + str(mo.max_context));
+  check_mtp(p.K, o.mtp_accept, B);
+  if (p.context > mo.max_context) {
+    fail(ErrorCode::InvalidArgument, "a request's context " + str(p.context) + " exceeds the engine's max context " + str(mo.max_context));
   }
-  if (prefill && B * L > std::max(mo.max_tokens_per_step, mo.max_batch)) {
+  if (p.prefill && B * L > std::max(mo.max_tokens_per_step, mo.max_batch)) {
     fail(ErrorCode::InvalidArgument, "prefill of " + str(B * L) + " tokens exceeds the engine's " +
                                          str(mo.max_tokens_per_step) + " tokens per step");
   }
-  check_batch_fits(model_.blocks(), B, context, model_.kv().bytes_per_token());
+  check_batch_fits(model_.blocks(), B, p.context, model_.kv().bytes_per_token());
+  return p;
+}
 
+PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) {
+  const PointShape shape = check_point(o);
+  const int64_t B = shape.B;
   progress({"waiting", 0, B});
   Admission adm = scheduler_.wait_for_batch((size_t)B, o.batch_timeout_ms);
   for (auto& r : adm.batch) {
-    if ((int64_t)r.input_ids.size() != L) {
+    if ((int64_t)r.input_ids.size() != shape.L) {
       fail(ErrorCode::InvalidArgument, "request " + str(r.id) + " has " + str((int64_t)r.input_ids.size()) +
-                                           " input ids, the point's input length is " + str(L));
+                                           " input ids, the point's input length is " + str(shape.L));
     }
   }
   progress({"admitted", B, B});
-  Batch batch(model_.blocks(), std::move(adm.batch), context);
-  Backend& be = model_.backend();
+  Batch batch(model_.blocks(), std::move(adm.batch), shape.context);
   // MTP steps run eagerly: the drafting reads the verification's tokens back on the host.
-  const bool graphs = o.use_graphs && be.supports_graphs() && K == 0;
-  std::vector<const std::vector<int32_t>*> prompts(B);
-  for (int64_t i = 0; i < B; ++i) prompts[i] = &batch.request(i).input_ids;
-  MtpDecoder mtp(model_, K, o.mtp_accept, context);
+  const bool graphs = o.use_graphs && model_.backend().supports_graphs() && shape.K == 0;
   Unpin unpin{model_};
 
   PointResult res;
   res.waiting_ms = adm.waiting_ms;
-  res.used_graphs = graphs && decode_steps > 0;
-  res.routing = routing.text;
-  Event t0 = be.event_create(), t1 = be.event_create();
-  Profiler prof(be);
-  ChromeTrace prefill_trace, decode_trace;
-
-  auto run_pass = [&](Pass pass) {
-    const bool timed = pass == Pass::Timed;
-    int64_t steps = pass == Pass::Warmup ? std::min<int64_t>(decode_steps, 2)
-                    : pass == Pass::Profiled ? (o.profile_decode ? std::min(decode_steps, o.profile_decode_steps) : 0)
-                                             : decode_steps;
-    bool do_prefill = prefill && (pass != Pass::Profiled || o.profile_prefill);
-    if (pass == Pass::Profiled && !do_prefill && steps == 0) return;
-    Profiler* p = pass == Pass::Profiled ? &prof : nullptr;
-    int64_t total = steps + (do_prefill ? 1 : 0);
-    std::vector<DecodeState> reqs(B);
-    std::vector<SeqStep> seqs(B);
-    // Decode-only: the first input_len tokens count as cached (fake KV); decode starts from the last input id.
-    for (int64_t i = 0; i < B; ++i) {
-      reqs[i] = DecodeState{&batch.kv(i), batch.request(i).input_ids.back(), std::vector<int32_t>(K)};
-      batch.kv(i).num_tokens = prefill ? 0 : L;
-    }
-    if (do_prefill) {
-      for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch.kv(i), batch.request(i).input_ids.data(), L, 0};
-      model_.pin_routing(routing, 0, B * L);
-      be.event_record(t0);
-      model_.forward(seqs, 0, p);
-      // The prefill's time ends with its forward (the host reading the tokens is not in it)...
-      if (K == 0) be.event_record(t1);
-      const std::vector<int32_t> first = model_.next_tokens(B);
-      for (int64_t i = 0; i < B; ++i) reqs[i].cur = first[i];
-      // ...except with MTP, whose first drafts are part of the prefill, as in a server.
-      if (K > 0) {
-        mtp.draft_after_prefill(reqs, prompts, p, nullptr);
-        be.event_record(t1);
-      }
-      be.synchronize();  // t1 must be complete before it is read
-      if (timed) {
-        res.prefill_ms = be.event_elapsed_ms(t0, t1);
-        res.first_request_tokens.push_back(first[0]);
-        if (decode_steps == 0) res.expert_counts = model_.expert_counts();
-      }
-      if (pass == Pass::Profiled) {
-        res.profiled_prefill = prof.collect();
-        prefill_trace.add_step("prefill bs" + str(B) + " in" + str(L), res.profiled_prefill, prof.kernels());
-      }
-      for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;
-      progress({pass_name(pass), 1, total});
-      check_cancel();
-    } else {
-      // Decode mode, or a profiled decode after an unprofiled prefill: the prompt counts as cached.
-      for (int64_t i = 0; i < B; ++i) batch.kv(i).num_tokens = L;
-      mtp.seed_drafts(reqs);
-    }
-    for (int64_t s = 0; s < steps; ++s) {
-      double ctx = 0;
-      for (int64_t i = 0; i < B; ++i) ctx += (double)(batch.kv(i).num_tokens + 1) / (double)B;
-      // Steps are numbered from the point's first forward, so every pass pins the same experts.
-      model_.pin_routing(routing, s + (prefill ? 1 : 0), B * (1 + K));
-      int64_t emitted = B;
-      be.event_record(t0);
-      if (K > 0) {
-        emitted = mtp.step(reqs, s, p, timed ? &res.first_request_tokens : nullptr, nullptr);
-      } else {
-        for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch.kv(i), &reqs[i].cur, 1, batch.kv(i).num_tokens};
-        if (graphs && pass != Pass::Profiled) {
-          model_.forward_graph(seqs, context);
-        } else {
-          model_.forward(seqs, context, p);
-        }
-      }
-      be.event_record(t1);
-      if (K == 0) {
-        const std::vector<int32_t> next = model_.next_tokens(B);
-        for (int64_t i = 0; i < B; ++i) {
-          reqs[i].cur = next[i];
-          batch.kv(i).num_tokens += 1;
-        }
-        if (timed) res.first_request_tokens.push_back(next[0]);
-      }
-      if (timed) {
-        be.synchronize();  // with MTP, t1 was recorded after the step's last host read
-        res.decode_step_ms.push_back(be.event_elapsed_ms(t0, t1));
-        res.decode_context.push_back(ctx);
-        res.accepted_tokens.push_back(emitted);
-        if (s == 0) res.expert_counts = model_.expert_counts();
-      }
-      if (pass == Pass::Profiled) {
-        auto ops = prof.collect();
-        decode_trace.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof.kernels());
-        res.profiled_decode.insert(res.profiled_decode.end(), ops.begin(), ops.end());
-      }
-      progress({pass_name(pass), s + 1 + (do_prefill ? 1 : 0), total});
-      check_cancel();
-    }
-  };
-
-  try {
-    run_pass(Pass::Warmup);
-    run_pass(Pass::Timed);
-    if (o.profile_prefill || o.profile_decode) run_pass(Pass::Profiled);
-  } catch (...) {
-    be.event_destroy(t0);
-    be.event_destroy(t1);
-    throw;
-  }
-  be.event_destroy(t0);
-  be.event_destroy(t1);
-
-  if (!o.trace_prefix.empty()) {
-    for (auto* t : {&prefill_trace, &decode_trace}) {
-      if (t->empty()) continue;
-      t->set_metadata("run_name", o.run_name);
-      t->set_metadata("device", be.name());
-      t->set_metadata("batch_size", str(B));
-      t->set_metadata("input_len", str(L));
-      t->set_metadata("output_len", str(o.output_len));
-      if (model_.spec().is_moe()) t->set_metadata("moe_routing", routing.text);
-      if (K > 0) {
-        t->set_metadata("mtp_drafts", str(K));
-        t->set_metadata("mtp_accept", acceptance_text(o.mtp_accept));
-      }
-      std::string path = o.trace_prefix + (t == &prefill_trace ? "_prefill" : "_decode") + ".trace.json";
-      t->write(path);
-      res.trace_files.push_back(path);
-    }
-  }
+  res.used_graphs = graphs && shape.decode_steps > 0;
+  res.routing = shape.routing.text;
+  const std::function<void()> cancel = [this] { check_cancel(); };
+  PointPasses passes(model_, o, shape, batch, graphs, progress, cancel, res);
+  passes.run(Pass::Warmup);
+  passes.run(Pass::Timed);
+  if (o.profile_prefill || o.profile_decode) passes.run(Pass::Profiled);
+  if (!o.trace_prefix.empty()) passes.write_traces();
   progress({"done", 1, 1});
   return res;
 }
@@ -259,23 +314,12 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   MtpRecord rec;
   if (K > 0) mtp.draft_after_prefill(reqs, {&prompt}, nullptr, &rec);
   kv.num_tokens = L;
+  DecodeStep decode(model_, mtp, routing, K, context, 1);
   for (int64_t s = 0; s < steps; ++s) {
     check_cancel();
-    if (K > 0) {
-      mtp.step(reqs, s, nullptr, &g.tokens, &rec);
-      continue;
-    }
-    std::vector<SeqStep> seqs{SeqStep{&kv, &reqs[0].cur, 1, kv.num_tokens}};
-    model_.pin_routing(routing, s + 1, 1);
-    if (graphs) {
-      model_.forward_graph(seqs, context);
-    } else {
-      model_.forward(seqs, context, nullptr);
-    }
-    kv.num_tokens += 1;
-    reqs[0].cur = model_.next_tokens(1)[0];
-    g.tokens.push_back(reqs[0].cur);
-    g.logits.push_back(model_.logits(1));
+    decode.run(reqs, s, nullptr, graphs, StepEvents{}, &g.tokens, &rec);
+    // With MTP the record keeps the logits of every emitted token; without, they are the step's.
+    if (K == 0) g.logits.push_back(model_.logits(1));
   }
   g.logits.insert(g.logits.end(), rec.logits.begin(), rec.logits.end());
   g.drafts = std::move(rec.drafts);

@@ -81,6 +81,8 @@ struct GenerateResult {
   std::vector<int64_t> accepted;
 };
 
+struct PointShape;
+
 class PointRunner {
  public:
   PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel)
@@ -97,6 +99,8 @@ class PointRunner {
   const std::atomic<bool>& cancel_;
 
   void check_cancel() const;
+  // One-line errors for a point this engine cannot run; what the point is otherwise.
+  PointShape check_point(const PointOptions& o) const;
   // One-line errors for an MTP setting this model or engine cannot run.
   void check_mtp(int64_t drafts, const Acceptance& accept, int64_t batch) const;
 };
