@@ -3,9 +3,8 @@
 // request, accepts some drafts, emits them and its own next token after them, and the MTP layer
 // drafts the next K tokens from the accepted rows' hidden states.
 //
-// With dummy weights the drafts would almost never match, so the accepted length is pinned
-// (DESIGN.md section 4), like the MoE routing; the work of a step is then that of a real one with
-// that acceptance:
+// With dummy weights the drafts would almost never match, so the accepted length is pinned, like
+// the MoE routing; the work of a step is then that of a real one with that acceptance:
 //   all      every draft accepted
 //   N        N drafts accepted every step (0 <= N <= K)
 //   rate r   request b of B accepts floor((n+1)Kr + b/B) - floor(nKr + b/B) drafts at step n: in

@@ -1,5 +1,6 @@
-// The benchmark protocol of one grid point (DESIGN.md section 4): admit a full batch, give every
-// request its KV blocks, then run the warm-up, timed and profiled passes.
+// The benchmark protocol of one grid point (docs/architecture.md, "Data flow of one grid point"):
+// admit a full batch, give every request its KV blocks, then run the warm-up, timed and profiled
+// passes.
 #pragma once
 #include <atomic>
 #include <functional>
