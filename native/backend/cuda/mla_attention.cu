@@ -16,9 +16,9 @@
 // reads the cache once per 16 or 32 heads; for DeepSeek-V2-Lite's 16 heads a chunk's MMAs take
 // less time than its 74 KiB take to arrive, so decode is bound by the cache read.
 //
-// Split-KV as attention_decode.cu: the split count depends on host-side sizes only (max_ctx_len,
-// max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for max_ctx_len stays
-// valid for shorter contexts: a CTA whose split starts past its rows' real (device) context
+// Split-KV as attention_decode.cu (split_kv.cuh): the split count depends on host-side sizes only
+// (max_ctx_len, max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for
+// max_ctx_len stays valid for shorter contexts: a CTA whose split starts past its rows' real (device) context
 // writes an empty partial. With one split the CTA writes the output; otherwise a combine kernel
 // merges the partials by their log-sum-exp.
 //
@@ -31,10 +31,10 @@
 #include <string>
 #include <type_traits>
 
-#include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/split_kv.cuh"
 
 namespace gpubench {
 
@@ -388,9 +388,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
   }
 }
 
-// Grid (row x head of the sequence, sequence, group of kCombineThreads dims): out = sum_i w_i o_i /
-// sum_i w_i with w_i = 2^(lse_i - max lse). Empty splits (lse = -inf) are skipped, never
-// multiplied: their o_part was not written.
+// Grid (row x head of the sequence, sequence, group of kCombineThreads dims), one thread per dim:
+// the splits' merge (split_kv.cuh).
 __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a) {
   extern __shared__ float s_lse_all[];
   const int H = a.heads, L = a.latent, S = a.num_splits;
@@ -398,22 +397,11 @@ __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a)
   const int q0 = a.q_start[seq];
   if (i >= a.q_start[seq + 1] - q0) return;  // the grid covers max_q_len rows
   const int64_t t = q0 + i, base = (t * H + h) * S;
-  for (int k = threadIdx.x; k < S; k += kCombineThreads) s_lse_all[k] = a.lse_part[base + k];
-  __syncthreads();
+  load_split_lse(s_lse_all, a.lse_part + base, S);
   const int d = blockIdx.z * kCombineThreads + threadIdx.x;
   if (d >= L) return;
-  float m = -INFINITY;
-  for (int k = 0; k < S; ++k) m = fmaxf(m, s_lse_all[k]);
-  float num = 0.0f, den = 0.0f;
-  // The skip is a predicate rather than a branch, so several splits' loads are in flight at once.
-#pragma unroll 8
-  for (int k = 0; k < S; ++k) {
-    const bool empty = s_lse_all[k] == -INFINITY;
-    const float w = empty ? 0.0f : exp2f(s_lse_all[k] - m);
-    num += empty ? 0.0f : w * a.o_part[(base + k) * L + d];
-    den += w;
-  }
-  a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(den > 0.0f ? num / den : 0.0f);
+  const float o = combine_splits(s_lse_all, S, a.o_part + base * L + d, L);
+  a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(o);
 }
 
 // Calls f with the kernel for MT M tiles and the smallest DP that covers L / 16 column pairs.
@@ -524,14 +512,11 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
   // by output row, so every row of q_latent counts.
   const int64_t rows = std::min({q_latent.rows, out.rows, q_pe.rows});
   const int64_t ctas = (int64_t)meta.num_seqs * m_tiles;
-  const int64_t by_len = std::max<int64_t>(1, ((int64_t)meta.max_ctx_len + kChunk - 1) / kChunk);
-  const int64_t per_split = std::max<int64_t>(1, rows * H * (L + 1) * (int64_t)sizeof(float));
-  const int64_t by_scratch = std::max<int64_t>(1, (int64_t)kAttnScratchBytes / per_split);
-  const int64_t splits = choose_splits(ctas, std::min({by_len, by_scratch, (int64_t)kMaxSplits}),
-                                       (int64_t)std::max(1, per_sm) * num_sms_);
-  const int64_t ctx = std::max(1, meta.max_ctx_len);
-  a.split_tokens = (int)(((ctx + splits - 1) / splits + kChunk - 1) / kChunk * kChunk);
-  a.num_splits = (int)((ctx + a.split_tokens - 1) / a.split_tokens);
+  const int64_t split_bytes = rows * H * (L + 1) * (int64_t)sizeof(float);
+  const SplitPlan plan = plan_splits(ctas, meta.max_ctx_len, kChunk, kChunk, split_bytes, kAttnScratchBytes,
+                                     kMaxSplits, (int64_t)std::max(1, per_sm) * num_sms_);
+  a.split_tokens = plan.split_tokens;
+  a.num_splits = plan.num_splits;
   a.o_part = static_cast<float*>(attn_scratch_);
   a.lse_part = a.o_part + rows * H * a.num_splits * L;
 
