@@ -18,9 +18,9 @@
 //
 // Split-KV as attention_decode.cu (split_kv.cuh): the split count depends on host-side sizes only
 // (max_ctx_len, max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for
-// max_ctx_len stays valid for shorter contexts: a CTA whose split starts past its rows' real (device) context
-// writes an empty partial. With one split the CTA writes the output; otherwise a combine kernel
-// merges the partials by their log-sum-exp.
+// max_ctx_len stays valid for shorter contexts: a CTA whose split starts past its rows' real
+// (device) context writes an empty partial. With one split the CTA writes the output; otherwise a
+// combine kernel merges the partials by their log-sum-exp.
 //
 // Room left for speed: prefill in absorbed form does (L + R + L) / (nope + R + V) = 3.4x the FLOPs
 // of attention over per-head keys and values (what vLLM runs for prefill), and its M tiles of 32
@@ -35,6 +35,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/split_kv.cuh"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -431,38 +432,27 @@ int log2_exact(int64_t v) {
   return (int64_t(1) << s) == v ? s : -1;
 }
 
-[[noreturn]] void invalid(const std::string& what) {
-  fail(ErrorCode::InvalidArgument, "mla_attention: " + what);
-}
-
 }  // namespace
 
 void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                                 const AttnMeta& meta, float scale) {
+  const char* op = "mla_attention";
   const int64_t H = q_pe.heads, R = q_pe.cols, D = kv.head_dim, L = D - R;
-  if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16 || q_pe.dtype != DType::BF16)
-    invalid("out, q_latent and q_pe must be bf16");
-  if (H <= 0 || R <= 0 || q_pe.rows < 0 || q_pe.row_stride < R || q_pe.head_stride < R)
-    invalid("q_pe: rows " + std::to_string(q_pe.rows) + ", heads " + std::to_string(H) + ", cols " +
-            std::to_string(R) + ", row_stride " + std::to_string(q_pe.row_stride) +
-            ", head_stride " + std::to_string(q_pe.head_stride) + " do not describe slices");
-  if (kv.num_kv_heads != 1 || kv.v != nullptr)
-    invalid("the MLA cache has one KV head and no v pool, got num_kv_heads " +
-            std::to_string(kv.num_kv_heads) + (kv.v ? " and a v pool" : ""));
+  if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16) invalid(op, "out and q_latent must be bf16");
+  check_head_slices(op, "q_pe", q_pe, false, DType::BF16, "cuda");
+  check_mla_cache(op, kv, R);
   // The tensor-core steps take the latent in 16-dim column pairs; the cache rows travel in
   // 16-byte pieces.
-  if (L <= 0 || L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
-    invalid("kv_lora_rank " + std::to_string(L) + " must be a multiple of 16 up to " +
-            std::to_string(kMaxLatent) + " and the rope dim " + std::to_string(R) +
+  if (L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
+    invalid(op, "kv_lora_rank ", L, " must be a multiple of 16 up to ", kMaxLatent, " and the rope dim ", R,
             " a multiple of 8");
-  if (q_latent.cols != H * L || out.cols != H * L)
-    invalid("q_latent and out must have heads * kv_lora_rank = " + std::to_string(H * L) +
-            " columns");
+  check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);
+  check_shape(op, "out", out, out.rows, H * L);
   const int block_shift = log2_exact(kv.block_size);
-  if (block_shift < 0) invalid("block_size must be a power of two");
+  if (block_shift < 0) invalid(op, "block_size must be a power of two");
   // q_latent is read in 16-byte vectors, out written in 4-byte pairs.
   if (!aligned16(kv.k) || !aligned16(q_latent.data) || ((uintptr_t)out.data & 3) != 0)
-    invalid("the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
+    invalid(op, "the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
   if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
 
   MlaArgs a{};
@@ -497,7 +487,7 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
         a.stages = stages;
       }
   if (mt == 0)
-    invalid("kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
+    invalid(op, "kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
             std::to_string(smem_max) + " bytes the device has");
   const size_t smem = smem_layout(a.width_pad, 16 * mt, a.stages).total;
   const int64_t m_tiles = (m_rows + 16 * mt - 1) / (16 * mt);
