@@ -1,7 +1,8 @@
-// Pinned MoE routing (README, Mixture-of-experts models). With dummy weights and fake KV the router's scores are
-// meaningless, so which experts run would depend on noise; a pinned policy decides it instead,
-// deterministically, from (seed, layer, step, token). The router GEMM and scoring still run every
-// step (their cost is part of the step); only the experts' ids and weights are replaced.
+// Pinned MoE routing (README.md, "Mixture-of-experts models"). With dummy weights and fake KV the
+// router's scores are meaningless, so which experts run would depend on noise; a pinned policy
+// decides it instead, deterministically, from (seed, layer, step, token). The router GEMM and
+// scoring still run every step (their cost is part of the step); only the experts' ids and
+// weights are replaced.
 //
 //   balanced   slot i of the step's flattened T x top_k list -> expert (i + layer) mod E: every
 //              expert gets the same load (within 1 when T * top_k is not a multiple of E)
@@ -17,7 +18,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/spec.h"
+#include "core/model_spec.h"
 
 namespace gpubench {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "base/rng.h"
 #include "check.h"
-#include "core/rng.h"
 #include "core/routing.h"
 
 using namespace gpubench;

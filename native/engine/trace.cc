@@ -1,9 +1,9 @@
-#include "core/trace.h"
+#include "engine/trace.h"
 
 #include <cstdio>
 #include <fstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

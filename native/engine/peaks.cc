@@ -1,4 +1,4 @@
-#include "core/peaks.h"
+#include "engine/peaks.h"
 
 #include <algorithm>
 #include <vector>

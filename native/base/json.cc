@@ -1,8 +1,8 @@
-#include "core/json.h"
+#include "base/json.h"
 
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

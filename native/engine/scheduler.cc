@@ -1,8 +1,8 @@
-#include "core/scheduler.h"
+#include "engine/scheduler.h"
 
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

@@ -1,8 +1,8 @@
-#include "core/model_runner.h"
+#include "engine/model_runner.h"
 
 #include <chrono>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

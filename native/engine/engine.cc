@@ -1,7 +1,6 @@
-#include "core/engine.h"
+#include "engine/engine.h"
 
-#include "backend/factory.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 
@@ -95,8 +94,9 @@ void validate_spec(const ModelSpec& s) {
   if (s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
 }
 
-Engine::Engine(const EngineOptions& opts, BatchScheduler& scheduler, const std::atomic<bool>& cancel)
-    : spec_(opts.spec), scheduler_(scheduler), cancel_(cancel) {
+Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,
+               const std::atomic<bool>& cancel)
+    : spec_(opts.spec), be_(std::move(backend)), scheduler_(scheduler), cancel_(cancel) {
   validate_spec(spec_);
   const ModelRunnerOptions& r = opts.runner;
   if (r.max_batch < 1 || r.max_context < 1 || r.kv_pool_tokens < 1 || r.block_size < 1) {
@@ -105,7 +105,6 @@ Engine::Engine(const EngineOptions& opts, BatchScheduler& scheduler, const std::
   if (r.block_size & (r.block_size - 1)) fail(ErrorCode::InvalidArgument, "blockSize must be a power of two");
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
-  be_ = make_backend(opts.device, opts.cpu_threads);
   model_ = std::make_unique<ModelRunner>(*be_, spec_, r);
 }
 

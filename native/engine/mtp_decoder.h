@@ -3,9 +3,8 @@
 // request, accepts some drafts, emits them and its own next token after them, and the MTP layer
 // drafts the next K tokens from the accepted rows' hidden states.
 //
-// With dummy weights the drafts would almost never match, so the accepted length is pinned
-// (DESIGN.md section 4), like the MoE routing; the work of a step is then that of a real one with
-// that acceptance:
+// With dummy weights the drafts would almost never match, so the accepted length is pinned, like
+// the MoE routing; the work of a step is then that of a real one with that acceptance:
 //   all      every draft accepted
 //   N        N drafts accepted every step (0 <= N <= K)
 //   rate r   request b of B accepts floor((n+1)Kr + b/B) - floor(nKr + b/B) drafts at step n: in
@@ -16,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "core/model_runner.h"
 #include "core/profiler.h"
+#include "engine/model_runner.h"
 
 namespace gpubench {
 
@@ -51,36 +50,36 @@ struct DecodeState {
 
 // What generate() keeps of request 0: the main model's logits of every emitted token (its row of
 // the verification), each drafting's tokens and logits, and the drafts accepted per step.
-struct SpecRecord {
+struct MtpRecord {
   std::vector<std::vector<float>> logits;
   std::vector<std::vector<int32_t>> drafts;
   std::vector<std::vector<std::vector<float>>> draft_logits;
   std::vector<int64_t> accepted;
 };
 
-class SpecDecoder {
+class MtpDecoder {
  public:
   // ctx_bound: the largest context of any forward (StepBuffers::set).
-  SpecDecoder(ModelRunner& model, int64_t drafts, const Acceptance& acceptance, int64_t ctx_bound)
+  MtpDecoder(ModelRunner& model, int64_t drafts, const Acceptance& acceptance, int64_t ctx_bound)
       : model_(model), K_(drafts), acc_(acceptance), ctx_bound_(ctx_bound) {}
 
   // After the prefill forward of prompts[i] for request i (first tokens in reqs[i].cur): the MTP
   // layer runs over the prompt rows (row r: the hidden state at r, the token at r + 1) and drafts.
   void draft_after_prefill(std::vector<DecodeState>& reqs, const std::vector<const std::vector<int32_t>*>& prompts,
-                           Profiler* prof, SpecRecord* rec);
+                           Profiler* prof, MtpRecord* rec);
   // Decode mode starts without hidden states to draft from: the first drafts repeat the last token
   // (the acceptance is pinned, so their values change nothing the step costs).
   void seed_drafts(std::vector<DecodeState>& reqs) const;
   // Step n: verify, accept, draft. Returns the tokens emitted over the batch (accepted drafts + 1
   // per request); appends request 0's to first_emitted when given.
   int64_t step(std::vector<DecodeState>& reqs, int64_t n, Profiler* prof, std::vector<int32_t>* first_emitted,
-               SpecRecord* rec);
+               MtpRecord* rec);
 
  private:
   // The MTP forward over `rows` (the last main forward's row layout, MTP input tokens, one logit
   // row per sequence: the row drafted from), then K - 1 more one-row forwards, each fed the previous
   // draft and its MTP hidden state.
-  void draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof, SpecRecord* rec);
+  void draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof, MtpRecord* rec);
 
   ModelRunner& model_;
   int64_t K_;

@@ -1,9 +1,9 @@
-#include "core/spec_decode.h"
+#include "engine/mtp_decoder.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 
@@ -47,13 +47,13 @@ int64_t accepted_drafts(const Acceptance& a, int64_t K, int64_t step, int64_t b,
 
 int64_t mtp_context(int64_t input_len, int64_t steps, int64_t K) { return input_len + steps * (K + 1) + K; }
 
-void SpecDecoder::seed_drafts(std::vector<DecodeState>& reqs) const {
+void MtpDecoder::seed_drafts(std::vector<DecodeState>& reqs) const {
   for (auto& r : reqs) r.drafts.assign(K_, r.cur);
 }
 
-void SpecDecoder::draft_after_prefill(std::vector<DecodeState>& reqs,
+void MtpDecoder::draft_after_prefill(std::vector<DecodeState>& reqs,
                                       const std::vector<const std::vector<int32_t>*>& prompts, Profiler* prof,
-                                      SpecRecord* rec) {
+                                      MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), L = (int64_t)prompts[0]->size();
   mtp_rows_.resize(B * L);
   std::vector<SeqStep> rows(B);
@@ -66,8 +66,8 @@ void SpecDecoder::draft_after_prefill(std::vector<DecodeState>& reqs,
   draft(reqs, rows, prof, rec);
 }
 
-int64_t SpecDecoder::step(std::vector<DecodeState>& reqs, int64_t n, Profiler* prof,
-                          std::vector<int32_t>* first_emitted, SpecRecord* rec) {
+int64_t MtpDecoder::step(std::vector<DecodeState>& reqs, int64_t n, Profiler* prof,
+                          std::vector<int32_t>* first_emitted, MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), R = 1 + K_;
   verify_rows_.resize(B * R);
   mtp_rows_.resize(B * R);
@@ -111,8 +111,8 @@ int64_t SpecDecoder::step(std::vector<DecodeState>& reqs, int64_t n, Profiler* p
   return emitted;
 }
 
-void SpecDecoder::draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof,
-                        SpecRecord* rec) {
+void MtpDecoder::draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof,
+                        MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), M = model_.mtp_layers();
   if (rec) {
     rec->drafts.emplace_back();

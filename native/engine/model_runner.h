@@ -8,9 +8,9 @@
 
 #include "backend/backend.h"
 #include "core/kv_cache.h"
+#include "core/model_spec.h"
 #include "core/profiler.h"
 #include "core/routing.h"
-#include "core/spec.h"
 #include "core/step.h"
 #include "model/activations.h"
 #include "model/forward.h"

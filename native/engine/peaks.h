@@ -1,5 +1,6 @@
 // The device's peaks, measured with the backend's own ops in the same run as the benchmark
-// (DESIGN.md section 5): a large device-to-device copy for bytes/s and a large GEMM for FLOP/s.
+// (docs/architecture.md, "Timing method"): a large device-to-device copy for bytes/s and a large
+// GEMM for FLOP/s.
 #pragma once
 #include <cstdint>
 

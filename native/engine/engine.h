@@ -1,5 +1,6 @@
-// Engine: one model on one device. Owns the backend and the model runner (weights, KV pool);
-// its methods run on the engine's worker thread (native/addon/). The batch scheduler and the
+// Engine: one model on one device. Owns the backend it is given (the addon chooses it from the
+// device string) and the model runner (weights, KV pool); its methods run on the engine's worker
+// thread (native/addon/). The batch scheduler and the
 // cancel flag belong to the caller, because JavaScript touches them while a job runs.
 #pragma once
 #include <atomic>
@@ -7,16 +8,17 @@
 #include <string>
 
 #include "backend/backend.h"
-#include "core/model_runner.h"
-#include "core/peaks.h"
-#include "core/runner.h"
-#include "core/scheduler.h"
-#include "core/spec.h"
+#include "core/model_spec.h"
+#include "engine/model_runner.h"
+#include "engine/peaks.h"
+#include "engine/point_runner.h"
+#include "engine/scheduler.h"
 
 namespace gpubench {
 
 struct EngineOptions {
   ModelSpec spec;
+  // Which backend the addon makes for the engine (the engine itself never reads them).
   std::string device = "cpu";
   int cpu_threads = 0;
   ModelRunnerOptions runner;
@@ -31,7 +33,8 @@ struct EngineInfo {
 
 class Engine {
  public:
-  Engine(const EngineOptions& opts, BatchScheduler& scheduler, const std::atomic<bool>& cancel);
+  Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,
+         const std::atomic<bool>& cancel);
   ~Engine();
 
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);

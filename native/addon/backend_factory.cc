@@ -1,7 +1,7 @@
-#include "backend/factory.h"
+#include "addon/backend_factory.h"
 
 #include "backend/cpu/cpu_backend.h"
-#include "core/error.h"
+#include "base/error.h"
 #ifdef GPUBENCH_WITH_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif

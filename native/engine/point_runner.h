@@ -1,16 +1,17 @@
-// The benchmark protocol of one grid point (DESIGN.md section 4): admit a full batch, give every
-// request its KV blocks, then run the warm-up, timed and profiled passes.
+// The benchmark protocol of one grid point (docs/architecture.md, "Data flow of one grid point"):
+// admit a full batch, give every request its KV blocks, then run the warm-up, timed and profiled
+// passes.
 #pragma once
 #include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "core/model_runner.h"
 #include "core/profiler.h"
 #include "core/routing.h"
-#include "core/scheduler.h"
-#include "core/spec_decode.h"
+#include "engine/model_runner.h"
+#include "engine/mtp_decoder.h"
+#include "engine/scheduler.h"
 
 namespace gpubench {
 
@@ -29,7 +30,7 @@ struct PointOptions {
   std::string trace_prefix;  // empty: no trace files
   std::string run_name;
   RoutingPolicy moe_routing;  // core/routing.h (default balanced); ignored by dense models
-  // MTP (core/spec_decode.h): draft tokens per step (0: off) and the pinned acceptance. A step then
+  // MTP (engine/mtp_decoder.h): draft tokens per step (0: off) and the pinned acceptance. A step then
   // verifies 1 + mtp_drafts tokens per request and emits the accepted drafts + 1; output_len still
   // counts the steps (prefill included in mode both), so every request runs the same forwards.
   int64_t mtp_drafts = 0;
@@ -82,6 +83,8 @@ struct GenerateResult {
   std::vector<int64_t> accepted;
 };
 
+struct PointShape;
+
 class PointRunner {
  public:
   PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel)
@@ -98,6 +101,8 @@ class PointRunner {
   const std::atomic<bool>& cancel_;
 
   void check_cancel() const;
+  // One-line errors for a point this engine cannot run; what the point is otherwise.
+  PointShape check_point(const PointOptions& o) const;
   // One-line errors for an MTP setting this model or engine cannot run.
   void check_mtp(int64_t drafts, const Acceptance& accept, int64_t batch) const;
 };
