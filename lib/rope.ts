@@ -5,6 +5,7 @@
 // same rope compare equal and C++ never sees an absent value.
 import type { NativeRopeSpec } from './native.js';
 import { InvalidConfigError } from './errors.js';
+import { show } from './config-fields.js';
 
 export type RopeType = NativeRopeSpec['type'];
 export const ROPE_TYPES: readonly RopeType[] = ['default', 'llama3', 'linear', 'yarn'];
@@ -13,10 +14,6 @@ type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
 }
 
 interface NumRule {
@@ -30,7 +27,7 @@ function positive(obj: Obj, key: string, where: string, rule: NumRule = {}): num
   const v = obj[key];
   if ((v === undefined || v === null) && rule.fallback !== undefined) return rule.fallback;
   const allowed = rule.integer ? 'a positive integer' : 'a positive number';
-  const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (!rule.integer || Number.isInteger(v));
+  const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (!rule.integer || Number.isSafeInteger(v));
   if (!ok) {
     throw new InvalidConfigError(`config field '${where}' is ${show(v)} (allowed: ${allowed})`, {
       field: where,
