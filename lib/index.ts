@@ -44,6 +44,7 @@ export * as errors from './errors.js';
 export {
   GpubenchError,
   InvalidArgumentError,
+  CallbackError,
   InvalidConfigError,
   DoesNotFitError,
   OutOfMemoryError,
