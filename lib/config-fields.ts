@@ -40,7 +40,7 @@ export function nonNegInt(raw: Obj, key: string, fallback: number): number {
   const v = raw[key];
   if (absent(v)) return fallback;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw fieldError(key, v, 'a non-negative integer');
-  return v;
+  return v + 0; // -0 passes the check; + 0 makes it 0, so specs compare and serialize alike
 }
 
 /** A positive finite number field; absent or null: `fallback`. */

@@ -136,7 +136,7 @@ export function normalizeRope(config: Obj, maxPositionEmbeddings: number): Nativ
             allowed: 'a number >= 0',
           });
         }
-        spec.mscaleAllDim = all;
+        spec.mscaleAllDim = all + 0; // -0 passes the check; + 0 makes it 0
       }
       if (scaling.attention_factor != null) {
         throw new InvalidConfigError(`config field '${at('attention_factor')}' is not supported (allowed: absent)`, {

@@ -79,12 +79,14 @@ describe('config normalization under random input', () => {
       {
         numRuns: RUNS,
         // Inputs that once failed: a BigInt quoted by JSON.stringify (TypeError), an integer past
-        // 2^53 accepted as a size, a layer count that allocated its layer mix until the heap ran out.
+        // 2^53 accepted as a size, a layer count that allocated its layer mix until the heap ran
+        // out, 1e300 accepted as an integer, -0 kept as -0 in the spec.
         examples: [
           [byName('llama-3.1-8b'), [{ field: 'attention_bias', value: [0n] }]],
           [byName('deepseek-v2-lite'), [{ field: 'qk_nope_head_dim', value: 2 ** 53 }]],
           [byName('deepseek-v2-lite'), [{ field: 'num_hidden_layers', value: 2 ** 31 }]],
           [byName('llama-3.1-8b'), [{ field: 'vocab_size', value: 1e300 }]],
+          [byName('tiny-deepseek-v2'), [{ field: 'n_shared_experts', value: -0 }]],
         ],
       },
     );
