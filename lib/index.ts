@@ -66,6 +66,7 @@ export * as errors from './base/errors.js';
 export {
   GpubenchError,
   InvalidArgumentError,
+  CallbackError,
   InvalidConfigError,
   DoesNotFitError,
   OutOfMemoryError,

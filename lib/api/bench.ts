@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
-import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import { AbortError, CallbackError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
 import { routingToNative } from '../bridge/wire.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
@@ -172,13 +172,18 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
           outcome = buildPointResult(ctx, point, raw, notes);
         } catch (e) {
           const err = fromNative(e);
+          if (err instanceof CallbackError) throw err;
           if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
           if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
           outcome = failedPoint(ctx, point, notes, err.code, err.message);
         }
       }
       results.push(outcome);
-      o.onPoint?.(outcome);
+      try {
+        o.onPoint?.(outcome);
+      } catch (e) {
+        throw new CallbackError('onPoint', e);
+      }
     }
     return { runName, model: spec, device, deviceName: info.deviceName, dtype: info.dtype, peaks: ctx.peaks, engine: info, plan, points: results };
   } finally {

@@ -45,6 +45,21 @@ export class InvalidArgumentError extends GpubenchError {
   }
 }
 
+/**
+ * A caller's callback (onProgress, onPoint) threw. Its point was cancelled and the run stopped; the
+ * callback's own error is `cause`.
+ */
+export class CallbackError extends InvalidArgumentError {
+  constructor(callback: string, thrown: unknown) {
+    const what = thrown instanceof Error ? thrown.message : String(thrown);
+    super(`${callback}: the callback threw (${what.split('\n')[0]}) (allowed: a callback that returns without throwing)`, {
+      field: callback,
+      allowed: 'a callback that returns without throwing',
+      cause: thrown,
+    });
+  }
+}
+
 /** A model config that cannot be run: unsupported model_type, a missing or inconsistent field. */
 export class InvalidConfigError extends GpubenchError {
   constructor(message: string, details?: ErrorDetails) {

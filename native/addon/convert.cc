@@ -20,7 +20,9 @@ double number(const Napi::Object& o, const char* name) {
 
 int64_t integer(const Napi::Object& o, const char* name) {
   double d = number(o, name);
-  if (std::floor(d) != d) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an integer");
+  // Casting a double outside int64's range is undefined behaviour: refuse it first.
+  if (std::floor(d) != d || std::fabs(d) >= 9223372036854775808.0)
+    fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an integer within int64 range");
   return (int64_t)d;
 }
 

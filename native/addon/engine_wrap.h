@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "engine/engine.h"
@@ -31,6 +32,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Engine& engine();  // worker thread only
   void require_open(Napi::Env env) const;
   Napi::Function noop(Napi::Env env);
+  std::function<void()> stopper();  // cancels the running job (any thread)
 
   EngineOptions opts_;
   BatchScheduler scheduler_;
