@@ -6,7 +6,10 @@ import type {
   NativeEngine,
   NativeEngineInfo,
   NativeGenerateResult,
+  NativeGemmAlgo,
   NativeGenerateOptions,
+  NativeOpBenchCase,
+  NativeOpTiming,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
@@ -189,6 +192,26 @@ export class Engine {
     this.check();
     try {
       return await this.native.measurePeaks();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** One op timed alone on this engine's backend, with the model's head counts and sizes. */
+  async benchOp(c: NativeOpBenchCase): Promise<NativeOpTiming> {
+    this.check();
+    try {
+      return await this.native.benchOp(c);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The GEMM kernel the backend chose for every shape it has run (empty on the CPU). */
+  async gemmAlgos(): Promise<NativeGemmAlgo[]> {
+    this.check();
+    try {
+      return await this.native.gemmAlgos();
     } catch (e) {
       throw fromNative(e);
     }

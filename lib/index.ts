@@ -66,4 +66,8 @@ export type {
   NativeGenerateOptions,
   NativePeaks,
   NativePointResult,
+  NativeOpBenchCase,
+  NativeOpTiming,
+  NativeGemmAlgo,
+  PeakCalls,
 } from './native.js';

@@ -12,6 +12,7 @@
 // 4 for the fp32 CPU reference backend.
 import type { ModelSpec } from './model-spec.js';
 
+import type { PeakCalls } from './native.js';
 export { summarize, percentile, type Stats } from './stats.js';
 
 export interface Cost {
@@ -24,6 +25,9 @@ export interface Peaks {
   flopsPerS: number;
   /** Measured bytes/s of a large device-to-device copy (bytes read + written, counted once each). */
   bytesPerS: number;
+  /** The timed calls behind each (absent where the caller gave the peaks). */
+  copyCalls?: PeakCalls;
+  gemmCalls?: PeakCalls;
 }
 
 export interface LayerMatmuls {

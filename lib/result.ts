@@ -1,6 +1,6 @@
 // What one grid point produced, with every metric of DESIGN.md section 5, built from the addon's raw
 // timings by a pure function (so the arithmetic is tested without an engine).
-import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from './native.js';
+import type { Mode, NativeEngineInfo, NativeGemmAlgo, NativeOpTime, NativePointResult } from './native.js';
 import type { GridPoint } from './options.js';
 import type { ModelSpec } from './model-spec.js';
 import type { ErrorCode } from './errors.js';
@@ -82,6 +82,8 @@ export interface PointResult extends PointBase {
    * mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /** The GEMM kernel the engine chose per shape, for every shape it has run by the end of this point. */
+  gemmAlgos: NativeGemmAlgo[];
 }
 
 export interface PointFailure extends PointBase {
@@ -164,7 +166,13 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
   };
 }
 
-export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativePointResult, notes: string[] = []): PointResult {
+export function buildPointResult(
+  ctx: RunContext,
+  point: GridPoint,
+  raw: NativePointResult,
+  notes: string[] = [],
+  gemmAlgos: NativeGemmAlgo[] = [],
+): PointResult {
   const { spec, peaks, bytesPerElem } = ctx;
   const B = point.batchSize;
   const L = point.inputLen;
@@ -240,5 +248,6 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     traceFiles: [...raw.traceFiles],
     firstRequestTokens: [...raw.firstRequestTokens],
     expertCounts: [...raw.expertCounts],
+    gemmAlgos,
   };
 }

@@ -162,8 +162,8 @@ class Backend {
   virtual void hold_stream() {}
   virtual void release_stream() {}
   // Evicts the device's cache (CUDA: overwrites twice the L2), so that the next kernel reads its
-  // inputs from memory as a forward pass's layers do. A no-op on the CPU.
-  virtual void flush_l2() {}
+  // inputs from memory as a forward pass's layers do; false where it does nothing (the CPU).
+  virtual bool flush_l2() { return false; }
   // The GEMM kernel chosen for every shape run so far (backend/gemm_algo.h); empty on the CPU.
   virtual std::vector<GemmAlgo> gemm_algos() const { return {}; }
 

@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "core/model_runner.h"
+#include "core/op_bench.h"
 #include "core/peaks.h"
 #include "core/runner.h"
 #include "core/scheduler.h"
@@ -37,6 +38,8 @@ class Engine {
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);
   GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
   Peaks peaks();
+  OpTiming bench_op(const OpBenchCase& c);
+  std::vector<GemmAlgo> gemm_algos() const { return be_->gemm_algos(); }
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }
 

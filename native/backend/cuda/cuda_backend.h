@@ -50,7 +50,7 @@ class CudaBackend : public Backend {
   std::vector<KernelRecord> kernel_trace_end() override;
   void hold_stream() override;
   void release_stream() override;
-  void flush_l2() override;
+  bool flush_l2() override;
   std::vector<GemmAlgo> gemm_algos() const override;
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;

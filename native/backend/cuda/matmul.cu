@@ -353,8 +353,9 @@ void CudaBackend::gemm(const GemmArgs& g) {
   CUBLAS_CHECK(run(p.algo));
 }
 
-void CudaBackend::flush_l2() {
+bool CudaBackend::flush_l2() {
   CUDA_CHECK(cudaMemsetAsync(l2_flush_, 0, l2_flush_bytes_, stream_));
+  return true;
 }
 
 std::vector<GemmAlgo> CudaBackend::gemm_algos() const {
