@@ -108,7 +108,7 @@ class CudaBackend : public Backend {
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;
   void* lt_workspace_ = nullptr;
-  void* l2_flush_ = nullptr;  // overwritten between the matmul tuner's timed calls
+  void* l2_flush_ = nullptr;  // overwritten by flush_l2 (the matmul tuner, the peaks, benchOp)
   size_t l2_flush_bytes_ = 0;
   MatmulPlans* plans_ = nullptr;
   // Split-KV decode partials (attention.cu). Fixed size, allocated once: ops never allocate.
