@@ -63,7 +63,9 @@ describe('sweep protocol', () => {
     expect(r.prefillFloorMs).toBeCloseTo(floorMs(prefillCost(spec, 2, 10, 4), peaks), 12);
     expect(r.prefillMfu).toBeCloseTo(prefillCost(spec, 2, 10, 4).flops / 0.02 / 1e12, 12);
     expect(r.decodeMbu).toBeCloseTo(decodeStepCost(spec, 2, 13, 4).bytes / 0.002125 / 1e11, 9);
-    expect(r.peaks).toEqual(peaks);
+    // The peaks' timed calls (the fake's) travel with them into the result.
+    const calls = { warmup: 1, count: 3, minMs: 1, medianMs: 1.01, maxMs: 1.02 };
+    expect(r.peaks).toEqual({ ...peaks, copyCalls: calls, gemmCalls: calls });
   });
 
   it('decode mode: no prefill, output_len steps, overall counts only output tokens', async () => {
