@@ -1,32 +1,39 @@
 #include "core/peaks.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace gpubench {
 
 namespace {
 
-// How many calls a peak takes: `warmup` untimed, then windows of `window` timed calls until a
-// window no longer raises the fastest call by more than kPlateau (at least min_windows windows,
-// at most max_windows).
+// How many calls a peak takes: `warmup` untimed calls (the first picks the GEMM's kernel), an
+// idle pause of settle_ms, then windows of `window` timed calls until a window no longer raises
+// the fastest call by more than kPlateau (at least min_windows windows, at most max_windows).
+// After each timed call the host idles idle_ratio times the call's duration.
 struct Schedule {
   int warmup, window, min_windows, max_windows;
+  int settle_ms;
+  double idle_ratio;
 };
 constexpr double kPlateau = 0.005;
 
 // The peak is the fastest call, not the median: a peak is the best rate the device shows, so that
 // no kernel of a forward pass beats its floor. The fastest of a fixed 20 calls moved by ~4%
-// between processes (docs/perf.md); timing on until the fastest stops improving makes it the top
-// of the distribution rather than a sample of it. Each call is preceded by an L2 flush and
-// followed by a wait, so the device runs the op between memory-bound work and idle gaps as in a
-// forward pass, never back to back for long: 200 ms of back-to-back GEMMs lowered the rate ~8%
-// below what the forward's own GEMMs reach.
+// between processes (docs/perf.md); timing on until the fastest stops improving takes the top of
+// the distribution rather than a sample of it. The device must not run the op back to back for
+// long, though: after 200 ms of back-to-back 8192^3 GEMMs an H100 ran ~8% below the rate the
+// forward's own GEMMs reach between memory-bound kernels. So the pause lets the GEMM tuner's burst
+// (its first call) pass, and the idle time after each call keeps the duty cycle at or below a
+// forward's; each call is preceded by an L2 flush, outside the timed events.
 template <typename F>
 PeakCalls time_calls(Backend& be, const Schedule& s, F&& fn) {
   Event a = be.event_create(), b = be.event_create();
   for (int i = 0; i < s.warmup; ++i) fn();
   be.synchronize();
+  std::this_thread::sleep_for(std::chrono::milliseconds(s.settle_ms));
   std::vector<double> ms;
   double fastest = 0;
   for (int w = 0; w < s.max_windows; ++w) {
@@ -40,6 +47,7 @@ PeakCalls time_calls(Backend& be, const Schedule& s, F&& fn) {
       const double t = be.event_elapsed_ms(a, b);
       ms.push_back(t);
       if (i == 0 || t < window_fastest) window_fastest = t;
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(s.idle_ratio * t));
     }
     const bool improved = w == 0 || window_fastest < fastest * (1.0 - kPlateau);
     if (w == 0 || window_fastest < fastest) fastest = window_fastest;
@@ -55,9 +63,9 @@ PeakCalls time_calls(Backend& be, const Schedule& s, F&& fn) {
 
 Peaks measure_peaks(Backend& be) {
   const bool cpu = be.act_dtype() == DType::F32;
-  // The CPU's calls take 10-100 ms each: one short window keeps the tests fast.
-  const Schedule copy_schedule = cpu ? Schedule{1, 5, 1, 1} : Schedule{10, 10, 3, 10};
-  const Schedule gemm_schedule = cpu ? Schedule{1, 3, 1, 1} : Schedule{10, 10, 3, 10};
+  // The CPU's calls take 10-100 ms each: one short window, no pauses, keeps the tests fast.
+  const Schedule copy_schedule = cpu ? Schedule{1, 5, 1, 1, 0, 0.0} : Schedule{5, 10, 3, 10, 100, 1.0};
+  const Schedule gemm_schedule = cpu ? Schedule{1, 3, 1, 1, 0, 0.0} : Schedule{5, 10, 3, 10, 100, 1.0};
   Peaks p;
   p.copy_bytes = cpu ? (256ll << 20) : (2ll << 30);
   p.gemm_m = p.gemm_n = p.gemm_k = cpu ? 1024 : 8192;
