@@ -87,6 +87,10 @@ export const ALLOWED: Record<string, string> = {
 const posInt = z.number().int().positive();
 const posIntList = z.array(posInt).min(1);
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function');
+const peakCalls = z.object({
+  warmup: z.number().int().min(0), count: z.number().int().positive(),
+  minMs: z.number().min(0), medianMs: z.number().min(0), maxMs: z.number().min(0),
+});
 
 const common = {
   model: z.union([z.string().min(1), z.looseObject({})]),
@@ -109,7 +113,15 @@ const common = {
   /** CPU worker threads (0: all cores). */
   threads: z.number().int().min(0).optional(),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
-  peaks: z.object({ flopsPerS: z.number().positive(), bytesPerS: z.number().positive() }).optional(),
+  peaks: z
+    .object({
+      flopsPerS: z.number().positive(),
+      bytesPerS: z.number().positive(),
+      // measurePeaks' timed calls, kept so that the results record them
+      copyCalls: peakCalls.optional(),
+      gemmCalls: peakCalls.optional(),
+    })
+    .optional(),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: fn.optional(),
   /** A loaded addon to use instead of build/Release or prebuilds/ (tests, custom builds). */
