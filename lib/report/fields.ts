@@ -1,8 +1,7 @@
 // One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
-import type { NativeGemmAlgo } from '../native.js';
-import type { PointOutcome } from '../result.js';
+import type { GemmAlgo, OpShare, PointOutcome } from '../api/result.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
@@ -70,6 +69,10 @@ export const FIELDS = [
   'gemm_algos',
   'used_graphs',
   'expert_counts',
+  'prefill_op_names',
+  'prefill_op_ms',
+  'decode_op_names',
+  'decode_op_ms',
   'trace_files',
   'notes',
 ] as const;
@@ -77,7 +80,7 @@ export const FIELDS = [
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
 
 /** "MxNxK[ xbatch]: algo A tile T stages S splitK K ... (candidate c of n)": cuBLASLt's numbering. */
-export function gemmAlgoText(g: NativeGemmAlgo): string {
+export function gemmAlgoText(g: GemmAlgo): string {
   const shape = `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`;
   return (
     `${shape}: algo ${g.algoId} tile ${g.tile} stages ${g.stages} splitK ${g.splitK} reduction ${g.reduction} ` +
@@ -85,6 +88,9 @@ export function gemmAlgoText(g: NativeGemmAlgo): string {
     `(candidate ${g.candidate} of ${g.candidates})`
   );
 }
+
+const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
+const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
 export function toRecord(p: PointOutcome): PointRecord {
   const r = Object.fromEntries(FIELDS.map((f) => [f, null])) as PointRecord;
@@ -155,6 +161,11 @@ export function toRecord(p: PointOutcome): PointRecord {
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
     gemm_algos: p.gemmAlgos.length > 0 ? p.gemmAlgos.map(gemmAlgoText) : null,
+    // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
+    prefill_op_names: opNames(p.breakdown.prefill),
+    prefill_op_ms: opMs(p.breakdown.prefill),
+    decode_op_names: opNames(p.breakdown.decode),
+    decode_op_ms: opMs(p.breakdown.decode),
     trace_files: p.traceFiles,
   });
   return r;

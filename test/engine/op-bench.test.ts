@@ -1,7 +1,7 @@
 // benchOp (one op timed alone, bench/ops.mjs), the peaks' timed-call spread and gemmAlgos, on the
 // CPU backend with the tiny spec (hidden 64, 4 query heads and 2 KV heads of 16, intermediate 160).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeOpTiming } from '../../lib/native.js';
+import type { NativeEngine, NativeOpTiming } from '../../lib/bridge/native.js';
 import { openEngine } from './helpers.js';
 
 const F32 = 4;
