@@ -35,7 +35,7 @@ export {
 } from './api/options.js';
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError } from './api/flag-text.js';
-export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
+export type { PointResult, PointFailure, PointOutcome, OpShare, GemmAlgo } from './api/result.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';
@@ -90,4 +90,8 @@ export type {
   NativeMoeRouting,
   NativePeaks,
   NativePointResult,
+  NativeOpBenchCase,
+  NativeOpTiming,
+  NativeGemmAlgo,
+  PeakCalls,
 } from './bridge/native.js';

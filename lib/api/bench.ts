@@ -151,7 +151,12 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       info,
       mode: o.mode,
       seed: o.seed,
-      peaks: { flopsPerS: peaks.flopsPerS, bytesPerS: peaks.bytesPerS },
+      peaks: {
+        flopsPerS: peaks.flopsPerS,
+        bytesPerS: peaks.bytesPerS,
+        ...(peaks.copyCalls && { copyCalls: peaks.copyCalls }),
+        ...(peaks.gemmCalls && { gemmCalls: peaks.gemmCalls }),
+      },
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
       routing: o.moeRouting,
@@ -169,7 +174,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       } else {
         try {
           const raw = await runPoint(engine, o, runName, point, i, points.length);
-          outcome = buildPointResult(ctx, point, raw, notes);
+          outcome = buildPointResult(ctx, point, raw, notes, await engine.gemmAlgos());
         } catch (e) {
           const err = fromNative(e);
           if (err instanceof CallbackError) throw err;

@@ -12,7 +12,7 @@
 // 4 for the fp32 CPU reference backend.
 import type { ModelSpec } from '../model/model-spec.js';
 import { biasParams, layerMatmulParams, layerNormParams, layerParams, lmHeadParams, matmulParams, moeLayerParams, normParams } from '../model/params.js';
-
+import type { PeakCalls } from '../bridge/native.js';
 export { summarize, percentile, type Stats } from './stats.js';
 export {
   biasParams,
@@ -37,6 +37,9 @@ export interface Peaks {
   flopsPerS: number;
   /** Measured bytes/s of a large device-to-device copy (bytes read + written, counted once each). */
   bytesPerS: number;
+  /** The timed calls behind each (absent where the caller gave the peaks). */
+  copyCalls?: PeakCalls;
+  gemmCalls?: PeakCalls;
 }
 
 

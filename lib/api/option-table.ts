@@ -47,6 +47,14 @@ const posInt = z.number().int().positive();
 const posIntList = z.array(posInt).min(1);
 const fn = <F>() => z.custom<F>((v) => typeof v === 'function');
 const LIST = 'a non-empty list of positive integers';
+/** measurePeaks' timed calls of one peak (bridge/native.ts PeakCalls). */
+const peakCalls = z.object({
+  warmup: z.number().int().min(0),
+  count: z.number().int().positive(),
+  minMs: z.number().min(0),
+  medianMs: z.number().min(0),
+  maxMs: z.number().min(0),
+});
 
 /** In the order of the unknown-option message. */
 export const OPTIONS = {
@@ -165,7 +173,16 @@ export const OPTIONS = {
     flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (0: all cores)', text: integer(0) },
   }),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
-  peaks: option(z.object({ flopsPerS: z.number().positive(), bytesPerS: z.number().positive() }), { allowed: '{ flopsPerS, bytesPerS }, both positive' }),
+  peaks: option(
+    z.object({
+      flopsPerS: z.number().positive(),
+      bytesPerS: z.number().positive(),
+      // measurePeaks' timed calls, kept so that the results record them
+      copyCalls: peakCalls.optional(),
+      gemmCalls: peakCalls.optional(),
+    }),
+    { allowed: '{ flopsPerS, bytesPerS }, both positive (copyCalls, gemmCalls: the timed calls, optional)' },
+  ),
   signal: option(z.instanceof(AbortSignal), { allowed: 'an AbortSignal' }),
   onProgress: option(fn<(p: ProgressEvent) => void>(), { allowed: 'a function' }),
   /** Called with each point's outcome as it finishes (before the sweep's promise settles). */

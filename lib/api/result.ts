@@ -1,6 +1,6 @@
 // What one grid point produced, with every metric of the cost model (metrics.ts), built from the
 // addon's raw timings by a pure function (so the arithmetic is tested without an engine).
-import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from '../bridge/native.js';
+import type { Mode, NativeEngineInfo, NativeGemmAlgo, NativeOpTime, NativePointResult } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { ErrorCode } from '../base/errors.js';
@@ -14,6 +14,9 @@ declare module '../base/errors.js' {
     results?: PointOutcome[];
   }
 }
+
+/** The cuBLASLt kernel chosen for one GEMM shape (bridge's wire type; report/ formats it). */
+export type GemmAlgo = NativeGemmAlgo;
 
 /** Device time of one op kind in a profiled pass. */
 export interface OpShare {
@@ -90,6 +93,8 @@ export interface PointResult extends PointBase {
    * mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /** The GEMM kernel the engine chose per shape, for every shape it has run by the end of this point. */
+  gemmAlgos: GemmAlgo[];
 }
 
 export interface PointFailure extends PointBase {
@@ -172,7 +177,13 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
   };
 }
 
-export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativePointResult, notes: string[] = []): PointResult {
+export function buildPointResult(
+  ctx: RunContext,
+  point: GridPoint,
+  raw: NativePointResult,
+  notes: string[] = [],
+  gemmAlgos: GemmAlgo[] = [],
+): PointResult {
   const { spec, peaks, bytesPerElem } = ctx;
   const B = point.batchSize;
   const L = point.inputLen;
@@ -248,5 +259,6 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     traceFiles: [...raw.traceFiles],
     firstRequestTokens: [...raw.firstRequestTokens],
     expertCounts: [...raw.expertCounts],
+    gemmAlgos,
   };
 }

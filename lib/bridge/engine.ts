@@ -6,7 +6,10 @@ import type {
   NativeEngine,
   NativeEngineInfo,
   NativeGenerateResult,
+  NativeGemmAlgo,
   NativeGenerateOptions,
+  NativeOpBenchCase,
+  NativeOpTiming,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
@@ -257,6 +260,26 @@ export class Engine {
         throw fromNative(e);
       }
     });
+  }
+
+  /** One op timed alone on this engine's backend, with the model's head counts and sizes. */
+  async benchOp(c: NativeOpBenchCase): Promise<NativeOpTiming> {
+    this.check();
+    try {
+      return await this.native.benchOp(c);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The GEMM kernel the backend chose for every shape it has run (empty on the CPU). */
+  async gemmAlgos(): Promise<NativeGemmAlgo[]> {
+    this.check();
+    try {
+      return await this.native.gemmAlgos();
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** What the engine got: device, dtype, weight bytes, KV pool tokens (possibly capped), block size. */

@@ -151,6 +151,69 @@ export interface NativePeaks {
   gemmM: number;
   gemmN: number;
   gemmK: number;
+  /** The timed calls behind each peak (the peak is the fastest): how still it held. */
+  copyCalls: PeakCalls;
+  gemmCalls: PeakCalls;
+}
+
+export interface PeakCalls {
+  /** Untimed calls before the timed ones. */
+  warmup: number;
+  count: number;
+  minMs: number;
+  medianMs: number;
+  maxMs: number;
+}
+
+/** One op timed alone (benchOp): `op` with the shape fields it uses; the model gives head counts and sizes. */
+export interface NativeOpBenchCase {
+  op: 'matmul' | 'attention_decode' | 'attention_prefill' | 'rmsnorm' | 'rope_kv_write' | 'swiglu';
+  /** matmul: out[m, n] = x[m, k] w[n, k]^T. */
+  m?: number;
+  n?: number;
+  k?: number;
+  /** attention_decode: batch sequences of context ctx; rope_kv_write: ctx > 0 writes one token per sequence at ctx. */
+  batch?: number;
+  ctx?: number;
+  /** attention_prefill (one causal sequence), rmsnorm, rope_kv_write, swiglu: rows. */
+  tokens?: number;
+  warmup: number;
+  calls: number;
+}
+
+export interface NativeOpTiming {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  calls: number;
+  /** Whether the L2 was flushed before each timed call (inputs that a forward reads from memory). */
+  l2Flushed: boolean;
+  /** The op's minimum memory traffic and its flops: the floor is max(bytes / bytes/s, flops / FLOP/s). */
+  bytes: number;
+  flops: number;
+}
+
+/** The GEMM kernel chosen for one shape (cuBLASLt's algorithm configuration; none on the CPU). */
+export interface NativeGemmAlgo {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  algoId: number;
+  tile: number;
+  stages: number;
+  splitK: number;
+  reduction: number;
+  swizzle: number;
+  custom: number;
+  innerShape: number;
+  clusterShape: number;
+  /** Its index in the heuristic's order (0: the heuristic's first), of `candidates`. */
+  candidate: number;
+  candidates: number;
+  /** Median µs of the heuristic's first and of the chosen one, L2 flushed (0: not timed). */
+  firstUs: number;
+  chosenUs: number;
 }
 
 export interface NativeEngineInfo {
@@ -191,6 +254,10 @@ export interface NativeEngine {
    */
   generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, options?: NativeGenerateOptions): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;
+  /** Times one op alone on the engine's backend (bench/ops.mjs). */
+  benchOp(c: NativeOpBenchCase): Promise<NativeOpTiming>;
+  /** The GEMM kernel chosen for every shape run so far. */
+  gemmAlgos(): Promise<NativeGemmAlgo[]>;
   info(): NativeEngineInfo;
   /** Stops the running job between steps (it rejects with ERR_ABORTED). */
   cancel(): void;

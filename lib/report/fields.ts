@@ -1,7 +1,7 @@
 // One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
-import type { OpShare, PointOutcome } from '../api/result.js';
+import type { GemmAlgo, OpShare, PointOutcome } from '../api/result.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
@@ -58,6 +58,15 @@ export const FIELDS = [
   'total_ms',
   'peak_flops_per_s',
   'peak_bytes_per_s',
+  'peak_copy_calls',
+  'peak_copy_min_ms',
+  'peak_copy_median_ms',
+  'peak_copy_max_ms',
+  'peak_gemm_calls',
+  'peak_gemm_min_ms',
+  'peak_gemm_median_ms',
+  'peak_gemm_max_ms',
+  'gemm_algos',
   'used_graphs',
   'expert_counts',
   'prefill_op_names',
@@ -69,6 +78,16 @@ export const FIELDS = [
 ] as const;
 
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
+
+/** "MxNxK[ xbatch]: algo A tile T stages S splitK K ... (candidate c of n)": cuBLASLt's numbering. */
+export function gemmAlgoText(g: GemmAlgo): string {
+  const shape = `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`;
+  return (
+    `${shape}: algo ${g.algoId} tile ${g.tile} stages ${g.stages} splitK ${g.splitK} reduction ${g.reduction} ` +
+    `swizzle ${g.swizzle} custom ${g.custom} inner ${g.innerShape} cluster ${g.clusterShape} ` +
+    `(candidate ${g.candidate} of ${g.candidates})`
+  );
+}
 
 const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
 const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
@@ -131,8 +150,17 @@ export function toRecord(p: PointOutcome): PointRecord {
     total_ms: p.totalMs,
     peak_flops_per_s: p.peaks.flopsPerS,
     peak_bytes_per_s: p.peaks.bytesPerS,
+    peak_copy_calls: p.peaks.copyCalls?.count ?? null,
+    peak_copy_min_ms: p.peaks.copyCalls?.minMs ?? null,
+    peak_copy_median_ms: p.peaks.copyCalls?.medianMs ?? null,
+    peak_copy_max_ms: p.peaks.copyCalls?.maxMs ?? null,
+    peak_gemm_calls: p.peaks.gemmCalls?.count ?? null,
+    peak_gemm_min_ms: p.peaks.gemmCalls?.minMs ?? null,
+    peak_gemm_median_ms: p.peaks.gemmCalls?.medianMs ?? null,
+    peak_gemm_max_ms: p.peaks.gemmCalls?.maxMs ?? null,
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
+    gemm_algos: p.gemmAlgos.length > 0 ? p.gemmAlgos.map(gemmAlgoText) : null,
     // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
     prefill_op_names: opNames(p.breakdown.prefill),
     prefill_op_ms: opMs(p.breakdown.prefill),

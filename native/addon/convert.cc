@@ -266,7 +266,71 @@ Napi::Object peaks_to_js(Napi::Env env, const Peaks& p) {
   o.Set("gemmM", (double)p.gemm_m);
   o.Set("gemmN", (double)p.gemm_n);
   o.Set("gemmK", (double)p.gemm_k);
+  const auto calls = [&](const PeakCalls& c) {
+    Napi::Object j = Napi::Object::New(env);
+    j.Set("warmup", c.warmup);
+    j.Set("count", c.count);
+    j.Set("minMs", c.min_ms);
+    j.Set("medianMs", c.median_ms);
+    j.Set("maxMs", c.max_ms);
+    return j;
+  };
+  o.Set("copyCalls", calls(p.copy));
+  o.Set("gemmCalls", calls(p.gemm));
   return o;
+}
+
+OpBenchCase op_bench_case_from_js(const Napi::Object& o) {
+  OpBenchCase c;
+  c.op = string(o, "op");
+  c.m = integer_or(o, "m", 0);
+  c.n = integer_or(o, "n", 0);
+  c.k = integer_or(o, "k", 0);
+  c.batch = integer_or(o, "batch", 0);
+  c.ctx = integer_or(o, "ctx", 0);
+  c.tokens = integer_or(o, "tokens", 0);
+  c.warmup = (int)integer(o, "warmup");
+  c.calls = (int)integer(o, "calls");
+  return c;
+}
+
+Napi::Object op_timing_to_js(Napi::Env env, const OpTiming& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("medianMs", t.median_ms);
+  o.Set("minMs", t.min_ms);
+  o.Set("maxMs", t.max_ms);
+  o.Set("calls", t.calls);
+  o.Set("l2Flushed", t.l2_flushed);
+  o.Set("bytes", t.bytes);
+  o.Set("flops", t.flops);
+  return o;
+}
+
+Napi::Array gemm_algos_to_js(Napi::Env env, const std::vector<GemmAlgo>& algos) {
+  Napi::Array a = Napi::Array::New(env, algos.size());
+  for (size_t i = 0; i < algos.size(); ++i) {
+    const GemmAlgo& g = algos[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("m", (double)g.m);
+    o.Set("n", (double)g.n);
+    o.Set("k", (double)g.k);
+    o.Set("batch", (double)g.batch);
+    o.Set("algoId", g.algo_id);
+    o.Set("tile", g.tile);
+    o.Set("stages", g.stages);
+    o.Set("splitK", g.split_k);
+    o.Set("reduction", g.reduction);
+    o.Set("swizzle", g.swizzle);
+    o.Set("custom", g.custom);
+    o.Set("innerShape", g.inner_shape);
+    o.Set("clusterShape", g.cluster_shape);
+    o.Set("candidate", g.candidate);
+    o.Set("candidates", g.candidates);
+    o.Set("firstUs", g.first_us);
+    o.Set("chosenUs", g.chosen_us);
+    a.Set((uint32_t)i, o);
+  }
+  return a;
 }
 
 Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {

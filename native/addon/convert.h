@@ -23,6 +23,10 @@ GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Na
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r);
 Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g);
 Napi::Object peaks_to_js(Napi::Env env, const Peaks& p);
+// benchOp's case {op, m, n, k, batch, ctx, tokens, warmup, calls} and its timing.
+OpBenchCase op_bench_case_from_js(const Napi::Object& o);
+Napi::Object op_timing_to_js(Napi::Env env, const OpTiming& t);
+Napi::Array gemm_algos_to_js(Napi::Env env, const std::vector<GemmAlgo>& algos);
 Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i);
 Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const DeviceInfo& d);
 

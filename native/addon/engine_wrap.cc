@@ -25,6 +25,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                      {InstanceMethod("open", &EngineWrap::Open), InstanceMethod("runPoint", &EngineWrap::RunPoint),
                       InstanceMethod("submit", &EngineWrap::Submit), InstanceMethod("generate", &EngineWrap::Generate),
                       InstanceMethod("measurePeaks", &EngineWrap::MeasurePeaks), InstanceMethod("info", &EngineWrap::Info),
+                      InstanceMethod("benchOp", &EngineWrap::BenchOp), InstanceMethod("gemmAlgos", &EngineWrap::GemmAlgos),
                       InstanceMethod("cancel", &EngineWrap::Cancel), InstanceMethod("close", &EngineWrap::Close)});
 }
 
@@ -174,6 +175,29 @@ Napi::Value EngineWrap::MeasurePeaks(const Napi::CallbackInfo& info) {
   return run_async<Peaks>(
       env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().peaks(); },
       [](Napi::Env env, Peaks& p) -> Napi::Value { return peaks_to_js(env, p); }, stopper());
+}
+
+Napi::Value EngineWrap::BenchOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "benchOp needs a case object");
+  OpBenchCase c;
+  guarded(env, [&] {
+    c = op_bench_case_from_js(info[0].As<Napi::Object>());
+    return env.Undefined();
+  });
+  return run_async<OpTiming>(
+      env, *worker_, noop(env), [this, c](Napi::ThreadSafeFunction&) { return engine().bench_op(c); },
+      [](Napi::Env env, OpTiming& t) -> Napi::Value { return op_timing_to_js(env, t); });
+}
+
+// On the worker: the backend's plan cache belongs to the thread that runs the ops.
+Napi::Value EngineWrap::GemmAlgos(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  return run_async<std::vector<GemmAlgo>>(
+      env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().gemm_algos(); },
+      [](Napi::Env env, std::vector<GemmAlgo>& a) -> Napi::Value { return gemm_algos_to_js(env, a); });
 }
 
 Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {

@@ -25,6 +25,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value MeasurePeaks(const Napi::CallbackInfo& info);
+  Napi::Value BenchOp(const Napi::CallbackInfo& info);
+  Napi::Value GemmAlgos(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

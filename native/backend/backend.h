@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/gemm_algo.h"
 #include "base/error.h"
 
 namespace gpubench {
@@ -160,6 +161,11 @@ class Backend {
   // No-ops where the backend runs ops synchronously.
   virtual void hold_stream() {}
   virtual void release_stream() {}
+  // Evicts the device's cache (CUDA: overwrites twice the L2), so that the next kernel reads its
+  // inputs from memory as a forward pass's layers do; false where it does nothing (the CPU).
+  virtual bool flush_l2() { return false; }
+  // The GEMM kernel chosen for every shape run so far (backend/gemm_algo.h); empty on the CPU.
+  virtual std::vector<GemmAlgo> gemm_algos() const { return {}; }
 
   // --- ops ---
   // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (base/rng.h) for every element, so all

@@ -129,6 +129,10 @@ GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t step
 
 Peaks Engine::peaks() { return measure_peaks(*be_); }
 
+OpTiming Engine::bench_op(const OpBenchCase& c) {
+  return gpubench::bench_op(*be_, spec_, model_->options().block_size, c);
+}
+
 EngineInfo Engine::info() const {
   EngineInfo i;
   i.device = be_->name();

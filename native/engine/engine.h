@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "core/model_spec.h"
 #include "engine/model_runner.h"
+#include "engine/op_bench.h"
 #include "engine/peaks.h"
 #include "engine/point_runner.h"
 #include "engine/scheduler.h"
@@ -40,6 +41,8 @@ class Engine {
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);
   GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
   Peaks peaks();
+  OpTiming bench_op(const OpBenchCase& c);
+  std::vector<GemmAlgo> gemm_algos() const { return be_->gemm_algos(); }
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }
 

@@ -31,6 +31,15 @@ describe('sweep protocol', () => {
     expect(r.dtype).toBe('f32');
   });
 
+  it("given peaks are used as given, their timed calls kept in every point", async () => {
+    const addon = fakeAddon();
+    const gemmCalls = { warmup: 5, count: 30, minMs: 1.3, medianMs: 1.31, maxMs: 1.4 };
+    const peaks = { bytesPerS: 3e12, flopsPerS: 8e14, gemmCalls };
+    const r = await sweep({ model, addon, device: 'cpu', batchSizes: [1], inputLens: [8], outputLens: [2], peaks });
+    expect(addon.log.engines[0]!.peaksCalls).toBe(0);
+    expect(r.points[0]!.ok && r.points[0]!.peaks).toEqual(peaks);
+  });
+
   it('starts the job, then submits the batch one request at a time with seeded prompts', async () => {
     const addon = fakeAddon();
     await sweep({ model, addon, device: 'cpu', batchSizes: [3], inputLens: [5], outputLens: [2], seed: 7 });
@@ -63,7 +72,9 @@ describe('sweep protocol', () => {
     expect(r.prefillFloorMs).toBeCloseTo(floorMs(prefillCost(spec, 2, 10, 4), peaks), 12);
     expect(r.prefillMfu).toBeCloseTo(prefillCost(spec, 2, 10, 4).flops / 0.02 / 1e12, 12);
     expect(r.decodeMbu).toBeCloseTo(decodeStepCost(spec, 2, 13, 4).bytes / 0.002125 / 1e11, 9);
-    expect(r.peaks).toEqual(peaks);
+    // The peaks' timed calls (the fake's) travel with them into the result.
+    const calls = { warmup: 1, count: 3, minMs: 1, medianMs: 1.01, maxMs: 1.02 };
+    expect(r.peaks).toEqual({ ...peaks, copyCalls: calls, gemmCalls: calls });
   });
 
   it('decode mode: no prefill, output_len steps, overall counts only output tokens', async () => {

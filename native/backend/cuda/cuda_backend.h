@@ -50,6 +50,8 @@ class CudaBackend : public Backend {
   std::vector<KernelRecord> kernel_trace_end() override;
   void hold_stream() override;
   void release_stream() override;
+  bool flush_l2() override;
+  std::vector<GemmAlgo> gemm_algos() const override;
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
   void fill(Tensor t, float value) override;
@@ -106,7 +108,7 @@ class CudaBackend : public Backend {
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;
   void* lt_workspace_ = nullptr;
-  void* l2_flush_ = nullptr;  // overwritten between the matmul tuner's timed calls
+  void* l2_flush_ = nullptr;  // overwritten by flush_l2 (the matmul tuner, the peaks, benchOp)
   size_t l2_flush_bytes_ = 0;
   MatmulPlans* plans_ = nullptr;
   // Split-KV decode partials (attention.cu). Fixed size, allocated once: ops never allocate.
