@@ -12,10 +12,22 @@ import path from 'node:path';
 export function appendLine(file: string, line: string): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const data = Buffer.from(line + '\n', 'utf8');
+  const created = !existsSync(file);
   const fd = openSync(file, 'a');
   try {
     const written = writeSync(fd, data, 0, data.length);
     if (written !== data.length) throw new Error(`${file}: wrote ${written} of ${data.length} bytes (disk full?)`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  // A new file's name lives in its folder: flush that too, or a machine crash can lose the file.
+  if (created) fsyncFolder(path.dirname(path.resolve(file)));
+}
+
+function fsyncFolder(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
