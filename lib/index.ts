@@ -35,7 +35,7 @@ export {
 } from './api/options.js';
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError } from './api/flag-text.js';
-export type { PointResult, PointFailure, PointOutcome, OpShare, GemmAlgo } from './api/result.js';
+export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';
@@ -55,7 +55,7 @@ export {
   type MetricChange,
   type PointComparison,
 } from './views/compare.js';
-export { readJsonl, parseJsonl, pointKey, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
+export { readJsonl, parseJsonl, pointKey, type PointIdentity, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
 export { writePlots, renderReport, reportHtml, type RenderedChart, type RenderedReport } from './views/plot.js';
 export { reportCharts, type ChartSpec, type OmittedChart } from './views/chart-specs.js';
 export { servingView, formatServing, DERIVED_NOTE, type ServingPoint, type ServingView } from './views/serving.js';

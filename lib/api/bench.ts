@@ -36,8 +36,12 @@ export interface SweepResult {
   peaks: Peaks;
   engine: NativeEngineInfo;
   plan: EnginePlan;
-  /** One per grid point, in grid order (batch × input × output). */
+  /** One per grid point not in skipPoints, in grid order (batch × input × output). */
   points: PointOutcome[];
+}
+
+function shapeKey(p: GridPoint): string {
+  return `${p.batchSize}x${p.inputLen}x${p.outputLen}`;
 }
 
 /** Makes a run name safe as a file name prefix. */
@@ -114,7 +118,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
-  const points = expandGrid(o.batchSizes, o.inputLens, outputLens);
+  const skip = new Set((o.skipPoints ?? []).map(shapeKey));
+  const points = expandGrid(o.batchSizes, o.inputLens, outputLens).filter((p) => !skip.has(shapeKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
@@ -198,7 +203,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 }
 
 /**
- * Runs the grid batchSizes × inputLens × outputLens on one engine. A point that fails with
+ * Runs the grid batchSizes × inputLens × outputLens, less skipPoints, on one engine. A point that fails with
  * ERR_DOES_NOT_FIT, ERR_OUT_OF_MEMORY, ERR_INVALID_ARGUMENT or ERR_TIMEOUT is recorded as
  * `{ ok: false, error }` and the sweep goes on; an abort (options.signal) stops it between steps and
  * rejects with AbortError, whose `results` holds the points finished before (each also delivered

@@ -85,6 +85,14 @@ export const OPTIONS = {
     allowed: LIST, required: true, only: 'sweep',
     flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32', text: integerList },
   }),
+  /**
+   * Grid points not to run (a resumed sweep's points already measured): left out of the result and
+   * of the engine's sizing. In prefill mode they name output length 1, as the points that run do;
+   * points the grid does not hold are ignored.
+   */
+  skipPoints: option(z.array(z.strictObject({ batchSize: posInt, inputLen: posInt, outputLen: posInt })), {
+    allowed: 'a list of { batchSize, inputLen, outputLen }, each a positive integer', only: 'sweep',
+  }),
   mode: option(z.enum(MODES), {
     allowed: MODES.join(', '),
     default: 'both',

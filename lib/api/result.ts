@@ -161,7 +161,6 @@ export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[],
 function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
   return {
     runName: ctx.runName,
-    model: ctx.spec.name,
     modelType: ctx.spec.modelType,
     numLayers: ctx.spec.numLayers,
     device: ctx.device,
@@ -171,6 +170,18 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     inputLen: point.inputLen,
     outputLen: point.outputLen,
     notes,
+    ...pointSettings(ctx),
+  };
+}
+
+/**
+ * The settings a point is told apart by besides its shape and mode (the views' pointKey; --resume
+ * matches the points of a saved run with them): the model, the routing of an MoE model, the MTP
+ * drafts and acceptance.
+ */
+export function pointSettings(ctx: Pick<RunContext, 'spec' | 'routing' | 'mtpDrafts' | 'mtpAccept'>): Pick<PointBase, 'model' | 'routing' | 'mtpDrafts' | 'mtpAccept'> {
+  return {
+    model: ctx.spec.name,
     routing: ctx.spec.moe ? ctx.routing : null,
     mtpDrafts: ctx.mtpDrafts,
     mtpAccept: ctx.mtpDrafts > 0 ? acceptText(ctx.mtpAccept) : null,

@@ -19,15 +19,16 @@ export type Format = (typeof FORMATS)[number];
 const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
   saveJsonl: ['--save-jsonl <file>', 'append one JSON line per point (sglang field names)'],
   saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields)'],
+  resume: ['--resume', "skip the points --save-jsonl's file holds measured (ok); run the rest"],
   saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields)'],
   format: ['--format <fmt>', `${FORMATS.join(' | ')}: how the result tables print`, 'table'],
   mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)'],
 };
 
 /** The order of the run command's help. */
-const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'saveJson' | 'format' | 'mtpAcceptRate')[] = [
+const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'resume' | 'saveJson' | 'format' | 'mtpAcceptRate')[] = [
   'model', 'batchSizes', 'inputLens', 'outputLens', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
-  'saveJsonl', 'saveCsv', 'saveJson', 'format', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
+  'saveJsonl', 'saveCsv', 'resume', 'saveJson', 'format', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
   'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
 ];
 

@@ -4,8 +4,10 @@ import {
   AbortError,
   DEFAULTS,
   checkMtpModel,
+  expandGrid,
   formatTablesMarkdown,
   getAddon,
+  pointSettings,
   resolveDevice,
   resolveModel,
   sweep,
@@ -16,9 +18,12 @@ import {
 } from '../index.js';
 import { appendJsonl } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
+import { dropTornTail } from '../report/append-line.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
 import { formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
+import { measuredPoints } from './resume.js';
+import { UsageError } from './usage-error.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
 const DEFAULT_RUN = {
@@ -41,6 +46,8 @@ export async function run(flags: RunFlags): Promise<number> {
   // The table's text readers return the option's type, which the sweep validates again.
   const given = optionValues(flags) as Partial<SweepOptions>;
   const format = formatOf(flags);
+  const { saveJsonl, saveCsv, saveJson, resume } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string; resume?: boolean };
+  if (resume && saveJsonl === undefined) throw new UsageError('--resume: needs --save-jsonl <file> (the points measured before are read from it)');
   const { model, layers, device: deviceFlag, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
   const mtpAccept = mtpAcceptOf(flags.mtpAccept as string | undefined, flags.mtpAcceptRate as string | undefined, mtpDrafts);
@@ -54,6 +61,28 @@ export async function run(flags: RunFlags): Promise<number> {
   const defaults = device === 'cpu' ? DEFAULT_RUN.cpu : DEFAULT_RUN.cuda;
   spec ??= resolve(defaults.model);
 
+  const batchSizes = given.batchSizes ?? defaults.batchSizes;
+  const inputLens = given.inputLens ?? defaults.inputLens;
+  const outputLens = given.outputLens ?? defaults.outputLens;
+  const mode = given.mode ?? DEFAULTS.mode;
+  const unique = (xs: number[]) => [...new Set(xs)];
+  // Prefill mode runs output length 1 whatever was asked (the sweep notes it).
+  const grid = expandGrid(unique(batchSizes), unique(inputLens), mode === 'prefill' ? [1] : unique(outputLens));
+
+  // A line an interrupted write left without its newline would fuse with the next one appended.
+  for (const file of [saveJsonl, saveCsv]) {
+    const dropped = file === undefined ? 0 : dropTornTail(file);
+    if (dropped > 0) process.stderr.write(`gpubench: ${file}: dropped a partial last line (${dropped} bytes) left by an interrupted write\n`);
+  }
+  const settings = pointSettings({ spec, routing: given.moeRouting ?? DEFAULTS.moeRouting, mtpDrafts, mtpAccept: mtpAccept ?? 'all' });
+  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, grid) : [];
+  const skippedLine = resume ? `skipped ${skipPoints.length} point${skipPoints.length === 1 ? '' : 's'} already in ${saveJsonl}` : undefined;
+  const count = grid.length - skipPoints.length;
+  if (count === 0) {
+    process.stdout.write(`${skippedLine}; nothing left to run\n`);
+    return 0;
+  }
+
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -63,14 +92,7 @@ export async function run(flags: RunFlags): Promise<number> {
   };
   process.on('SIGINT', onSigint);
 
-  const batchSizes = given.batchSizes ?? defaults.batchSizes;
-  const inputLens = given.inputLens ?? defaults.inputLens;
-  const outputLens = given.outputLens ?? defaults.outputLens;
-  const mode = given.mode ?? DEFAULTS.mode;
-  const distinct = (xs: number[]) => new Set(xs).size;
-  const count = distinct(batchSizes) * distinct(inputLens) * (mode === 'prefill' ? 1 : distinct(outputLens));
   const finished: PointOutcome[] = [];
-  const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
   const options: SweepOptions = {
     ...rest,
     model: spec,
@@ -78,24 +100,28 @@ export async function run(flags: RunFlags): Promise<number> {
     batchSizes,
     inputLens,
     outputLens,
+    ...(skipPoints.length > 0 ? { skipPoints } : {}),
     ...(mtpAccept !== undefined ? { mtpAccept } : {}),
     signal: controller.signal,
     addon,
     onPoint: (p) => {
       finished.push(p);
-      if (saveJsonl) appendJsonl(saveJsonl, p);
+      // The CSV row first: the JSONL line is what --resume reads, so a kill between the two writes
+      // measures that point again (a second CSV row) rather than leave it out of the CSV.
       if (saveCsv) appendCsv(saveCsv, p);
+      if (saveJsonl) appendJsonl(saveJsonl, p);
       process.stderr.write(progressLine(p, finished.length, count) + '\n');
     },
   };
-  process.stderr.write(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  process.stderr.write(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  const skippedNote = skippedLine ? skippedLine + '\n' : '';
 
   let result: SweepResult;
   try {
     result = await sweep(options);
   } catch (e) {
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
-    if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n');
+    if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n' + skippedNote);
     if (e instanceof AbortError) {
       process.stderr.write(`gpubench: ${e.message}\n`);
       return 130;
@@ -106,7 +132,7 @@ export async function run(flags: RunFlags): Promise<number> {
   }
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
   const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
-  process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
+  process.stdout.write(formatRunHeader(result) + '\n\n' + tables + skippedNote);
   if (saveJson) writeResultFile(saveJson, result);
   if ((given.profile ?? DEFAULTS.profile) !== 'none') {
     const breakdown = formatBreakdown(result.points);

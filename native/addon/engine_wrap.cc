@@ -188,7 +188,7 @@ Napi::Value EngineWrap::BenchOp(const Napi::CallbackInfo& info) {
   });
   return run_async<OpTiming>(
       env, *worker_, noop(env), [this, c](Napi::ThreadSafeFunction&) { return engine().bench_op(c); },
-      [](Napi::Env env, OpTiming& t) -> Napi::Value { return op_timing_to_js(env, t); });
+      [](Napi::Env env, OpTiming& t) -> Napi::Value { return op_timing_to_js(env, t); }, stopper());
 }
 
 // On the worker: the backend's plan cache belongs to the thread that runs the ops.
@@ -197,7 +197,7 @@ Napi::Value EngineWrap::GemmAlgos(const Napi::CallbackInfo& info) {
   require_open(env);
   return run_async<std::vector<GemmAlgo>>(
       env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().gemm_algos(); },
-      [](Napi::Env env, std::vector<GemmAlgo>& a) -> Napi::Value { return gemm_algos_to_js(env, a); });
+      [](Napi::Env env, std::vector<GemmAlgo>& a) -> Napi::Value { return gemm_algos_to_js(env, a); }, stopper());
 }
 
 Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {

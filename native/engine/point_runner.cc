@@ -27,7 +27,13 @@ class Batch {
  public:
   Batch(BlockAllocator& alloc, std::vector<Request> reqs, int64_t tokens_per_request) : alloc_(alloc), reqs_(std::move(reqs)) {
     kv_.resize(reqs_.size());
-    for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+    // A constructor that throws runs no destructor: give back the earlier requests' blocks here.
+    try {
+      for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+    } catch (...) {
+      for (auto& s : kv_) alloc_.release(s.blocks);
+      throw;
+    }
   }
   ~Batch() {
     for (auto& s : kv_) alloc_.release(s.blocks);

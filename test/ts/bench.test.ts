@@ -40,6 +40,25 @@ describe('sweep protocol', () => {
     expect(r.points[0]!.ok && r.points[0]!.peaks).toEqual(peaks);
   });
 
+  it('skipPoints leaves those grid points out of the run, the result and the engine sizing', async () => {
+    const addon = fakeAddon();
+    const progress: ProgressEvent[] = [];
+    const r = await sweep({
+      model, addon, device: 'cpu', batchSizes: [1, 4], inputLens: [8, 32], outputLens: [4],
+      skipPoints: [{ batchSize: 4, inputLen: 32, outputLen: 4 }, { batchSize: 1, inputLen: 8, outputLen: 4 }, { batchSize: 9, inputLen: 9, outputLen: 9 }],
+      onProgress: (p) => progress.push(p),
+    });
+    expect(r.points.map((p) => [p.batchSize, p.inputLen, p.outputLen])).toEqual([[1, 32, 4], [4, 8, 4]]);
+    expect(addon.log.events.filter((e) => e.startsWith('runPoint'))).toEqual(['runPoint bs=1 in=32 out=4', 'runPoint bs=4 in=8 out=4']);
+    expect(addon.log.engines[0]!.opts.kvPoolTokens).toBe(Math.max(1 * (36 + 16), 4 * (12 + 16)));
+    expect(new Set(progress.map((p) => p.pointCount))).toEqual(new Set([2]));
+  });
+
+  it('a skipPoints entry that is not a point is an InvalidArgumentError naming the option', async () => {
+    const bad = { model, addon: fakeAddon(), device: 'cpu', batchSizes: [1], inputLens: [8], outputLens: [4], skipPoints: [{ batchSize: 0, inputLen: 8, outputLen: 4 }] };
+    await expect(sweep(bad)).rejects.toThrow(/^skipPoints: .* is not allowed \(allowed: a list of \{ batchSize, inputLen, outputLen \}, each a positive integer\)$/);
+  });
+
   it('starts the job, then submits the batch one request at a time with seeded prompts', async () => {
     const addon = fakeAddon();
     await sweep({ model, addon, device: 'cpu', batchSizes: [3], inputLens: [5], outputLens: [2], seed: 7 });

@@ -1,11 +1,12 @@
 // `gpubench run` end to end in-process, with the addon replaced by the fake (test/ts/fake-addon.ts):
 // outputs, files, failing points, exit codes and Ctrl-C, without a native build.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { SGLANG_FIELDS } from '../../lib/report/fields.js';
 import { runCli } from './cli-helpers.js';
+import { csvRows } from './csv-rows.js';
 import { fakeAddon } from './fake-addon.js';
 
 const state = vi.hoisted(() => ({ addon: undefined as unknown }));
@@ -127,5 +128,80 @@ describe('gpubench run (fake addon)', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/\[1\/2\] bs=1 in=8 out=4: failed: ERR_INVALID_ARGUMENT: token id 99999/);
     expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);
+  });
+
+  describe('--resume', () => {
+    const jsonlLines = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+
+    it('skips the points the JSONL holds measured, runs the rest and a failed one again; the CSV gets the new rows only', async () => {
+      state.addon = fakeAddon();
+      const dir = tmp();
+      const jsonl = path.join(dir, 'r.jsonl');
+      const csv = path.join(dir, 'r.csv');
+      const files = ['--save-jsonl', jsonl, '--save-csv', csv, '--kv-pool-tokens', '64'];
+      const first = await runCli([...small, '--batch', '1,64', ...files]);
+      expect(jsonlLines(jsonl).map((l) => [l.batch_size, l.ok])).toEqual([[1, true], [64, false]]);
+
+      const r = await runCli([...small, '--batch', '1,64,2', ...files, '--resume']);
+      expect(first.code).toBe(0);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^gpubench: skipped 1 point already in ${jsonl}; 2 points on cpu\n`));
+      expect(r.stderr).toMatch(/\[1\/2\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT/);
+      expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);
+      expect(r.stdout).toContain(`skipped 1 point already in ${jsonl}\n`);
+      expect(r.stdout).not.toMatch(/│ 8 +│ 1 +│ 1\/1 /);
+      expect(jsonlLines(jsonl).map((l) => [l.batch_size, l.ok])).toEqual([[1, true], [64, false], [64, false], [2, true]]);
+      const rows = csvRows(readFileSync(csv, 'utf8'));
+      expect(rows.filter((cells) => cells[0] === 'run_name')).toHaveLength(1);
+      expect(rows.map((cells) => cells[1])).toEqual(['batch_size', '1', '64', '64', '2']);
+    });
+
+    it('matches on the run settings: a point of another mode is not skipped', async () => {
+      state.addon = fakeAddon();
+      const jsonl = path.join(tmp(), 'r.jsonl');
+      await runCli([...small, '--batch', '1', '--save-jsonl', jsonl]);
+      const decode = await runCli([...small, '--batch', '1', '--mode', 'decode', '--save-jsonl', jsonl, '--resume']);
+      expect(decode.stderr).toContain('gpubench: skipped 0 points already in');
+      expect(decode.stderr).toContain('[1/1] bs=1 in=8 out=4: decode');
+      const again = await runCli([...small, '--batch', '1', '--mode', 'decode', '--save-jsonl', jsonl, '--resume']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toBe(`skipped 1 point already in ${jsonl}; nothing left to run\n`);
+      expect(jsonlLines(jsonl).map((l) => l.mode)).toEqual(['both', 'decode']);
+    });
+
+    it('prefill mode matches the output length 1 its points record', async () => {
+      state.addon = fakeAddon();
+      const jsonl = path.join(tmp(), 'r.jsonl');
+      await runCli([...small, '--batch', '1,2', '--mode', 'prefill', '--save-jsonl', jsonl]);
+      const r = await runCli([...small, '--batch', '1,2', '--mode', 'prefill', '--save-jsonl', jsonl, '--resume']);
+      expect(r.stdout).toBe(`skipped 2 points already in ${jsonl}; nothing left to run\n`);
+    });
+
+    it('a missing file runs every point; a torn last line is dropped before appending', async () => {
+      state.addon = fakeAddon();
+      const dir = tmp();
+      const jsonl = path.join(dir, 'r.jsonl');
+      const fresh = await runCli([...small, '--batch', '1', '--save-jsonl', jsonl, '--resume']);
+      expect(fresh.stderr).toContain('gpubench: skipped 0 points already in');
+      appendFileSync(jsonl, '{"run_name":"tiny-ll');
+      const r = await runCli([...small, '--batch', '1,2', '--save-jsonl', jsonl, '--resume']);
+      expect(r.stderr).toContain(`gpubench: ${jsonl}: dropped a partial last line (20 bytes) left by an interrupted write\n`);
+      expect(r.stderr).toContain('skipped 1 point already in');
+      expect(jsonlLines(jsonl).map((l) => l.batch_size)).toEqual([1, 2]);
+    });
+
+    it('without --save-jsonl is a one-line usage error, exit 2; a bad file is exit 2 naming its line', async () => {
+      state.addon = fakeAddon();
+      const r = await runCli([...small, '--resume']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('gpubench: error: --resume: needs --save-jsonl <file> (the points measured before are read from it)\n');
+      const dir = tmp();
+      mkdirSync(dir, { recursive: true });
+      const bad = path.join(dir, 'bad.jsonl');
+      appendFileSync(bad, 'not json\n');
+      const b = await runCli([...small, '--save-jsonl', bad, '--resume']);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toMatch(new RegExp(`^gpubench: error: ${bad}:1: not JSON .*\n$`));
+    });
   });
 });

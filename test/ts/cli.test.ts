@@ -1,8 +1,9 @@
 // The gpubench command. The first part runs main() in-process and needs no addon (flag checking
 // happens before the addon is loaded); the second spawns `node dist/cli.js` against the real addon
 // and is skipped until build/Release/gpubench.node exists.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { presetNames } from '../../lib/model/model-spec.js';
 import { SGLANG_FIELDS } from '../../lib/report/fields.js';
 import { runCli } from './cli-helpers.js';
+import { csvRows } from './csv-rows.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const addonBuilt = existsSync(path.join(root, 'build/Release/gpubench.node'));
@@ -167,6 +169,50 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     expect(line).toMatchObject({ mtp_drafts: 2, mtp_accept: 'rate:0.5', accepted_per_step: 2, decode_steps: 4 });
     expect(line.median_decode_throughput).toBeCloseTo((2 * 2) / line.median_decode_latency, 6);
   });
+
+  it('SIGKILL mid-sweep leaves only whole JSONL and CSV lines; --resume measures the rest and the failed point again', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
+    const jsonl = path.join(dir, 'out.jsonl');
+    const csv = path.join(dir, 'out.csv');
+    // Many small points; batch 512 cannot fit the capped pool, so the file holds a failed point early.
+    const batches = [1, 512, ...Array.from({ length: 18 }, (_, i) => i + 2)];
+    const args = ['run', '--model', 'tiny-llama', '--layers', '1', '--device', 'cpu', '--threads', '1', '--batch', batches.join(','),
+      '--input-len', '32', '--output-len', '4', '--kv-pool-tokens', '4096', '--save-jsonl', jsonl, '--save-csv', csv];
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const lineCount = () => (existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').length - 1 : 0);
+    while (lineCount() < 4 && child.exitCode === null) await sleep(5);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const text = readFileSync(jsonl, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(lines.length).toBeLessThan(batches.length);
+    expect(lines.map((l) => l.batch_size)).toEqual(batches.slice(0, lines.length));
+    expect(lines[1]).toMatchObject({ batch_size: 512, ok: false, error_code: 'ERR_DOES_NOT_FIT' });
+    // The CSV row of a point goes first, so it may hold one row more than the JSONL.
+    const rows = csvRows(readFileSync(csv, 'utf8'));
+    expect(readFileSync(csv, 'utf8').endsWith('\n')).toBe(true);
+    expect(rows.every((cells) => cells.length === rows[0]!.length)).toBe(true);
+    expect(rows.length - 1 - lines.length).toBeGreaterThanOrEqual(0);
+    expect(rows.length - 1 - lines.length).toBeLessThanOrEqual(1);
+
+    const r = run([...args, '--resume']);
+    expect(r.status).toBe(0);
+    const skipped = lines.filter((l) => l.ok).length;
+    expect(r.stdout).toContain(`skipped ${skipped} points already in ${jsonl}`);
+    expect(r.stderr).toMatch(/\] bs=512 in=32 out=4: failed: ERR_DOES_NOT_FIT/);
+    const all = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const measured = all.filter((l) => l.ok).map((l) => l.batch_size);
+    expect(measured.sort((a, b) => a - b)).toEqual(batches.filter((b) => b !== 512).sort((a, b) => a - b));
+    expect(all.filter((l) => !l.ok).map((l) => l.batch_size)).toEqual([512, 512]);
+    const after = csvRows(readFileSync(csv, 'utf8'));
+    expect(after.filter((cells) => cells[0] === 'run_name')).toHaveLength(1);
+    expect(after.length - 1).toBeGreaterThanOrEqual(all.length);
+    expect(after.length - 1).toBeLessThanOrEqual(all.length + 1);
+  }, 120_000);
 
   it('devices answers on a CPU-only build too', () => {
     const r = run(['devices']);
