@@ -11,6 +11,8 @@ import { AbortError, GpubenchError } from './errors.js';
 import { resolveModel } from './model-spec.js';
 import { listPresets, formatParams } from './presets.js';
 import { backends, getAddon, listDevices, resolveDevice } from './device.js';
+import { loadedAddon } from './native.js';
+import { describeAddon } from './addon-loader.js';
 import { MODES, MOE_ROUTING_ALLOWED, PROFILES, isMoeRouting, type Mode, type ProfileWhat, type SweepOptions } from './options.js';
 import { checkMtpModel, type MtpAccept } from './mtp.js';
 import type { PointOutcome } from './result.js';
@@ -236,6 +238,7 @@ function models(): number {
 
 function devices(): number {
   const addon = getAddon();
+  process.stdout.write(`${describeAddon(loadedAddon())}\n`);
   const have = backends(addon);
   const cuda = have.includes('cuda') ? listDevices(addon).filter((d) => d.device.startsWith('cuda')) : [];
   if (!have.includes('cuda')) {

@@ -1,8 +1,8 @@
 // The contract between the TypeScript library and the Node-API addon (native/addon/).
 // Everything here is plain data; lib/engine.ts and lib/bench.ts wrap it in the public API.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { selectAddon, type AddonChoice } from './addon-loader.js';
 
 /** ModelSpec as the addon reads it (camelCase of native/core/spec.h). */
 export interface NativeRopeSpec {
@@ -257,14 +257,14 @@ export interface NativeAddon {
   listDevices(): NativeDeviceInfo[];
 }
 
-let cached: NativeAddon | undefined;
+let cached: AddonChoice<NativeAddon> | undefined;
 
-/** Loads build/Release first, then prebuilds/ (node-gyp-build). */
-export function loadAddon(): NativeAddon {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  cached = load(root);
+/** The addon addon-loader.ts picks for this package (build/Release, the CUDA prebuild, the CPU prebuild) and why. */
+export function loadedAddon(): AddonChoice<NativeAddon> {
+  cached ??= selectAddon<NativeAddon>(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'));
   return cached;
+}
+
+export function loadAddon(): NativeAddon {
+  return loadedAddon().addon;
 }
