@@ -54,7 +54,10 @@ function cmakeBuild() {
     return { ok: false, why: `cmake-js not found from ${root} (${e.message.split('\n')[0]})` };
   }
   const jobs = String(Math.max(2, Math.min(cpus().length, 16)));
-  const r = run(process.execPath, [bin, 'compile', '--out', 'build', '--parallel', jobs]);
+  // GPUBENCH_CUDA_ARCHITECTURES (e.g. 90a) builds for fewer GPUs, sooner; CMakeLists.txt's default otherwise.
+  const archs = process.env.GPUBENCH_CUDA_ARCHITECTURES;
+  const args = [bin, 'compile', '--out', 'build', '--parallel', jobs, ...(archs ? [`--CDCMAKE_CUDA_ARCHITECTURES=${archs}`] : [])];
+  const r = run(process.execPath, args);
   const ok = r.ok && existsSync(path.join(root, 'build', 'Release', 'gpubench.node'));
   const lastError = r.out.split('\n').filter((l) => /error/i.test(l)).pop()?.trim() ?? 'no error line';
   return { ok, why: ok ? '' : `cmake-js failed: ${lastError}`, ...cudaOutcome(r.out) };
@@ -72,7 +75,9 @@ if (process.env.GPUBENCH_SKIP_INSTALL_BUILD === '1') {
   process.exit(0);
 }
 
-const fromSource = process.env.GPUBENCH_BUILD_FROM_SOURCE === '1' || localBuildExists();
+// Prebuilds are for projects that depend on gpubench; its own checkout builds (tests need build/).
+const isDependency = root.split(path.sep).includes('node_modules');
+const fromSource = process.env.GPUBENCH_BUILD_FROM_SOURCE === '1' || !isDependency || localBuildExists();
 const prebuild = fromSource ? undefined : await prebuildChoice();
 if (prebuild && (prebuild.source === 'CUDA prebuild' || prebuild.noDriver)) {
   finish(`using ${prebuild.file}, compiled nothing (${prebuild.source}; ${prebuild.why})`);
