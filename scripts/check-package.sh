@@ -29,7 +29,9 @@ point=(--model tiny-llama --batch 1 --input-len 16 --output-len 4)
 
 cd "$repo" || exit 1
 echo "== 1. prebuild"
-if npm run build:ts >/dev/null && npm run prebuild | tee "$work/prebuild.txt"; then
+# dist/ as it is where TypeScript is not installed (a checkout carried without its dev tools).
+if [ -x node_modules/.bin/tsc ]; then npm run build:ts >/dev/null || fail "npm run build:ts"; fi
+if [ -f dist/index.js ] && npm run prebuild | tee "$work/prebuild.txt"; then
   pass "prebuild: $(grep '^gpubench:' "$work/prebuild.txt")"
 else
   fail "npm run prebuild (see above)"
@@ -80,7 +82,7 @@ if GPUBENCH_BUILD_FROM_SOURCE=1 GPUBENCH_CUDA_ARCHITECTURES="${GPUBENCH_CUDA_ARC
   else
     if grep -q "built the CPU" <<<"$line"; then pass "install: $line"; else fail "install: $line"; fi
   fi
-  npx gpubench devices | head -1
+  npx gpubench devices >"$work/devices.txt" 2>&1; head -1 "$work/devices.txt"
   if [ "$gpu" = 1 ] && [ "$cuda_prebuild" = 1 ]; then
     if npx gpubench run "${point[@]}" --device cuda; then pass "CUDA point on the install-time build"; else fail "CUDA point on the install-time build"; fi
   else
