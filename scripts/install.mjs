@@ -67,7 +67,7 @@ function cmakeBuild() {
 function nodeGypBuild() {
   const nodeGyp = process.env.npm_config_node_gyp
     ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  return run(process.execPath, [nodeGyp, 'rebuild']).ok;
+  return run(process.execPath, [nodeGyp, 'rebuild', '--jobs', 'max']).ok;
 }
 
 if (process.env.GPUBENCH_SKIP_INSTALL_BUILD === '1') {

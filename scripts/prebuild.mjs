@@ -45,10 +45,11 @@ function buildCpu() {
   copyFileSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
   const { name, version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
-  // npm hands scripts its own node-gyp; run outside npm, take the one npm bundles.
+  // npm hands scripts its own node-gyp; run outside npm, take the one npm bundles. node-gyp
+  // compiles one file at a time unless JOBS says otherwise.
   const nodeGyp = process.env.npm_config_node_gyp
     ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--cwd', dir, '--out', out], { ...process.env, PREBUILD_NODE_GYP: nodeGyp });
+  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--cwd', dir, '--out', out], { ...process.env, PREBUILD_NODE_GYP: nodeGyp, JOBS: process.env.JOBS ?? 'max' });
   return path.join(dest, 'gpubench.node');
 }
 
