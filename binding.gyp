@@ -3,11 +3,7 @@
     {
       "target_name": "gpubench",
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f=>f.endsWith('.cc')).map(f=>'native/addon/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cc')).map(f=>'native/core/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/model').filter(f=>f.endsWith('.cc')).map(f=>'native/model/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/backend').filter(f=>f.endsWith('.cc')).map(f=>'native/backend/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/backend/cpu').filter(f=>f.endsWith('.cc')).map(f=>'native/backend/cpu/'+f).join(' ')\")"
+        "<!@(node scripts/cmake-sources.mjs BASE CPU_BACKEND CORE MODEL ENGINE ADDON)"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,46 +1,70 @@
 // gpubench's public API. Everything a script or another tool needs: the two entry points, the engine
 // for lower-level use (golden tests read logits through Engine.generate), model specs and presets,
 // the cost model, the report formatters, and the error classes with their stable codes.
-export { benchOneBatch, sweep, type SweepResult } from './bench.js';
-export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions } from './engine.js';
+export { benchOneBatch, sweep, type SweepResult } from './api/bench.js';
+export { Engine, DEFAULT_BLOCK_SIZE, type EngineOpenOptions, type EngineSizing, type GenerateOptions, type ResolvedTarget } from './bridge/engine.js';
+export { toNative, routingToNative } from './bridge/wire.js';
 export {
   resolveModel,
   normalizeConfig,
-  toNative,
   presetNames,
   SUPPORTED_MODEL_TYPES,
   type ModelSpec,
   type ModelType,
   type RopeSpec,
   type NormalizeOptions,
-} from './model-spec.js';
-export { MOE_MODEL_TYPES, type MoeSpec } from './moe-spec.js';
-export { MLA_MODEL_TYPES, type MlaSpec } from './mla-spec.js';
-export { acceptedDrafts, mtpContext, type MtpAccept } from './mtp.js';
-export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './presets.js';
+} from './model/model-spec.js';
+export { MOE_MODEL_TYPES, type MoeSpec } from './model/moe-spec.js';
+export { MLA_MODEL_TYPES, type MlaSpec } from './model/mla-spec.js';
+export { checkMtpModel, mtpContext, type MtpAccept } from './model/mtp.js';
+export { parseMoeRouting, type MoeRouting } from './model/moe-routing.js';
+export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
   DEFAULTS,
   MODES,
   PROFILES,
   isMoeRouting,
+  MOE_ROUTING_ALLOWED,
   type BenchOptions,
   type SweepOptions,
   type GridPoint,
   type ProgressEvent,
   type Mode,
   type ProfileWhat,
-} from './options.js';
-export type { PointResult, PointFailure, PointOutcome, OpShare } from './result.js';
-export * as metrics from './metrics.js';
-export type { Cost, Peaks, Stats } from './metrics.js';
-export { makeInputIds } from './requests.js';
-export { resolveDevice, listDevices, backends, getAddon } from './device.js';
+} from './api/options.js';
+export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
+export { FlagTextError } from './api/flag-text.js';
+export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
+export * as metrics from './api/metrics.js';
+export type { Cost, Peaks, Stats } from './api/metrics.js';
+export { makeInputIds } from './api/requests.js';
+export { resolveDevice, listDevices, backends, getAddon } from './bridge/device.js';
+export { loadedAddon } from './bridge/native.js';
+export { describeAddon, type AddonChoice, type AddonSource } from './bridge/addon-loader.js';
 export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
 export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';
 export { formatTables, formatDecodeTable, formatPrefillTable, formatRunHeader } from './report/table.js';
-export * as errors from './errors.js';
+export {
+  compareRuns,
+  formatComparison,
+  COMPARE_METRICS,
+  DEFAULT_THRESHOLD_PCT,
+  type CompareOptions,
+  type CompareResult,
+  type CompareMetric,
+  type MetricChange,
+  type PointComparison,
+} from './views/compare.js';
+export { readJsonl, parseJsonl, pointKey, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
+export { writePlots, renderReport, reportHtml, type RenderedChart, type RenderedReport } from './views/plot.js';
+export { reportCharts, type ChartSpec, type OmittedChart } from './views/chart-specs.js';
+export { servingView, formatServing, DERIVED_NOTE, type ServingPoint, type ServingView } from './views/serving.js';
+export { formatTablesMarkdown, markdownTable, type MarkdownOptions } from './views/markdown.js';
+export { toResultFile, writeResultFile, resultFileJson, RESULT_FILE_VERSION, type ResultFile, type RunHeader, type RunSummary } from './views/json-file.js';
+export { resultTables, breakdownTables, type ResultTable } from './report/table.js';
+export * as errors from './base/errors.js';
 export {
   GpubenchError,
   InvalidArgumentError,
@@ -55,7 +79,7 @@ export {
   fromNative,
   ERROR_CODES,
   type ErrorCode,
-} from './errors.js';
+} from './base/errors.js';
 export type {
   NativeAddon,
   NativeModelSpec,
@@ -64,6 +88,7 @@ export type {
   NativeGenerateResult,
   NativeMtpOptions,
   NativeGenerateOptions,
+  NativeMoeRouting,
   NativePeaks,
   NativePointResult,
-} from './native.js';
+} from './bridge/native.js';

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The package check for the GPU machine, offline: gpubench as a stranger installs it.
 #   1. npm run prebuild: the CPU prebuild and, with nvcc and cuBLASLt, the CUDA prebuild;
-#   2. npm pack, and every production dependency packed from this checkout's node_modules, so the
-#      installs below need neither a registry nor a warm npm cache (they run --offline with an
-#      empty cache);
+#   2. npm pack, and every production dependency packed from this checkout's node_modules and
+#      served by scripts/offline-registry.mjs on 127.0.0.1, so the installs below need neither the
+#      network nor a warm npm cache (empty cache), and npm resolves and hoists as it does for a
+#      stranger, several versions of one name included;
 #   3. install with --ignore-scripts into a fresh project (no build/ folder): `gpubench devices`
 #      there must name the CUDA prebuild, and a CUDA point must run;
 #   4. a normal install of the tarball, built from source by the hook with the hoisted cmake-js
@@ -21,8 +22,10 @@ failed=0
 pass() { summary+=("PASS  $1"); }
 fail() { summary+=("FAIL  $1"); failed=1; }
 skip() { summary+=("SKIP  $1"); }
-# No registry can be reached from here: any fetch must fail fast rather than hang.
-offline=(--offline --cache "$work/cache" --registry http://127.0.0.1:9/ --no-audit --no-fund)
+# No registry can be reached from here: until the local one (step 2) runs, any fetch fails fast.
+offline=(--cache "$work/cache" --registry http://127.0.0.1:9/ --no-audit --no-fund)
+registry_pid=""
+trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null' EXIT
 gpu=0
 [ -e /proc/driver/nvidia/version ] && gpu=1
 point=(--model tiny-llama --batch 1 --input-len 16 --output-len 4)
@@ -48,13 +51,21 @@ if [ -f "$tarball" ] && ls "$work/deps"/*.tgz >/dev/null 2>&1; then
 else
   fail "npm pack"
 fi
+node "$repo/scripts/offline-registry.mjs" "$work/deps" >"$work/registry.port" &
+registry_pid=$!
+for _ in $(seq 50); do [ -s "$work/registry.port" ] && break; sleep 0.1; done
+if [ -s "$work/registry.port" ]; then
+  offline=(--cache "$work/cache" --registry "http://127.0.0.1:$(cat "$work/registry.port")/" --no-audit --no-fund)
+else
+  fail "the local registry of the packed dependencies did not start"
+fi
 
 fresh() { rm -rf "$1"; mkdir -p "$1" && echo "{\"name\":\"$(basename "$1")\",\"private\":true}" >"$1/package.json"; }
 
 echo "== 3. install --ignore-scripts (prebuilds only)"
 fresh "$work/prebuilt"
 cd "$work/prebuilt" || exit 1
-if npm install "${offline[@]}" --ignore-scripts "$tarball" "$work/deps"/*.tgz >/dev/null; then
+if npm install "${offline[@]}" --ignore-scripts "$tarball" >/dev/null; then
   [ -e node_modules/gpubench/build ] && fail "the installed package has a build/ folder"
   devices="$(npx gpubench devices 2>&1)"
   echo "$devices"
@@ -74,7 +85,7 @@ fi
 echo "== 4. install with the hook, built from source (cmake-js hoisted)"
 fresh "$work/source"
 cd "$work/source" || exit 1
-if GPUBENCH_BUILD_FROM_SOURCE=1 GPUBENCH_CUDA_ARCHITECTURES="${GPUBENCH_CUDA_ARCHITECTURES:-90a}" npm install "${offline[@]}" --foreground-scripts "$tarball" "$work/deps"/*.tgz | tee "$work/install.txt"; then
+if GPUBENCH_BUILD_FROM_SOURCE=1 GPUBENCH_CUDA_ARCHITECTURES="${GPUBENCH_CUDA_ARCHITECTURES:-90a}" npm install "${offline[@]}" --foreground-scripts "$tarball" | tee "$work/install.txt"; then
   line="$(grep '^gpubench:' "$work/install.txt")"
   [ -d node_modules/cmake-js ] && [ ! -e node_modules/gpubench/node_modules/cmake-js ] || fail "cmake-js was not hoisted"
   if [ "$cuda_prebuild" = 1 ]; then

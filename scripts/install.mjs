@@ -21,7 +21,7 @@ function run(cmd, args) {
   return { ok: r.status === 0, out };
 }
 
-/** Writes the log (its last line is the outcome, which addon-loader.ts reads back) and prints the line. */
+/** Writes the log (its last line is the outcome, which lib/bridge/addon-loader.ts reads back) and prints the line. */
 function finish(outcome, failed = false) {
   mkdirSync(path.dirname(logFile), { recursive: true });
   writeFileSync(logFile, `${log.join('\n')}\ngpubench: ${outcome}\n`);
@@ -32,9 +32,9 @@ function finish(outcome, failed = false) {
 const hasLocalBuild = () => readdirSync(path.join(root, 'build', 'Release'), { withFileTypes: true }).some((f) => f.name.endsWith('.node'));
 const localBuildExists = () => existsSync(path.join(root, 'build', 'Release')) && hasLocalBuild();
 
-/** addon-loader.ts's choice among the prebuilds, where the package has its compiled lib (dist/). */
+/** lib/bridge/addon-loader.ts's choice among the prebuilds, where the package has its compiled lib (dist/). */
 async function prebuildChoice() {
-  const loader = path.join(root, 'dist', 'addon-loader.js');
+  const loader = path.join(root, 'dist', 'bridge', 'addon-loader.js');
   if (!existsSync(loader) || !existsSync(path.join(root, 'prebuilds'))) return undefined;
   const { selectAddon, realProbes } = await import(pathToFileURL(loader).href);
   try {

@@ -36,13 +36,16 @@ function run(cmd, args, env = process.env) {
   return output;
 }
 
-/** binding.gyp in a folder of its own (its native/ linked), so node-gyp's build/ lands there. */
+/**
+ * binding.gyp in a folder of its own (native/ linked; CMakeLists.txt and scripts/cmake-sources.mjs,
+ * through which binding.gyp reads its source lists, copied), so node-gyp's build/ lands there.
+ */
 function buildCpu() {
   const dir = path.join(stage, 'cpu');
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(path.join(dir, 'scripts'), { recursive: true });
   symlinkSync(path.join(root, 'native'), path.join(dir, 'native'));
-  copyFileSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
+  for (const file of ['binding.gyp', 'CMakeLists.txt', 'scripts/cmake-sources.mjs']) copyFileSync(path.join(root, file), path.join(dir, file));
   const { name, version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
   // npm hands scripts its own node-gyp; run outside npm, take the one npm bundles. node-gyp

@@ -2,7 +2,7 @@
 // row per point as it finishes. Lists (trace files, notes) are joined with ';'; null is an empty cell.
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { PointOutcome } from '../result.js';
+import type { PointOutcome } from '../api/result.js';
 import { FIELDS, toRecord, type FieldValue } from './fields.js';
 
 /** RFC 4180 quoting: only cells with a comma, quote or line break are quoted. */

@@ -1,7 +1,7 @@
 // One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
-import type { PointOutcome } from '../result.js';
+import type { OpShare, PointOutcome } from '../api/result.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
@@ -60,11 +60,18 @@ export const FIELDS = [
   'peak_bytes_per_s',
   'used_graphs',
   'expert_counts',
+  'prefill_op_names',
+  'prefill_op_ms',
+  'decode_op_names',
+  'decode_op_ms',
   'trace_files',
   'notes',
 ] as const;
 
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
+
+const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
+const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
 export function toRecord(p: PointOutcome): PointRecord {
   const r = Object.fromEntries(FIELDS.map((f) => [f, null])) as PointRecord;
@@ -126,6 +133,11 @@ export function toRecord(p: PointOutcome): PointRecord {
     peak_bytes_per_s: p.peaks.bytesPerS,
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
+    // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
+    prefill_op_names: opNames(p.breakdown.prefill),
+    prefill_op_ms: opMs(p.breakdown.prefill),
+    decode_op_names: opNames(p.breakdown.decode),
+    decode_op_ms: opMs(p.breakdown.decode),
     trace_files: p.traceFiles,
   });
   return r;

@@ -2,7 +2,7 @@
 // leaves every finished point on disk (as sglang's bench_one_batch --result-filename does).
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { PointOutcome } from '../result.js';
+import type { PointOutcome } from '../api/result.js';
 import { toRecord } from './fields.js';
 
 /** The JSON line of a point (no trailing newline). Non-finite numbers become null, as JSON has none. */

@@ -1,12 +1,12 @@
 // The result tables of RTP-LLM's perf_test (`Seq Len | Batch Size | Success/Total Req | Input/Output |
 // Waiting Time(ms) | Decode Time(ms)`, and the same for prefill), with our columns after theirs: the
-// median step, throughput, the roofline floor of DESIGN.md section 5, measured/floor and MBU or MFU.
+// median step, throughput, the roofline floor of the cost model (lib/api/metrics.ts), measured/floor and MBU or MFU.
 // Rows are ordered as RTP-LLM prints them: by sequence length, then batch size.
 import Table from 'cli-table3';
-import type { PointOutcome, PointResult } from '../result.js';
-import type { SweepResult } from '../bench.js';
-import { formatParams } from '../presets.js';
-import { totalParams } from '../metrics.js';
+import type { PointOutcome, PointResult } from '../api/result.js';
+import type { SweepResult } from '../api/bench.js';
+import { formatParams } from '../model/presets.js';
+import { totalParams } from '../api/metrics.js';
 
 const DASH = '-';
 
@@ -100,56 +100,92 @@ function prefillRows(points: readonly PointOutcome[]): PointOutcome[] {
   return points.filter((p) => p.mode !== 'decode' && (!p.ok || p.prefillMs !== null));
 }
 
+/** A result table as data, for the terminal (cli-table3) and other renderers (markdown). */
+export interface ResultTable {
+  title: string;
+  head: string[];
+  rows: string[][];
+}
+
+function render(t: ResultTable): string {
+  const table = newTable(t.head);
+  for (const row of t.rows) table.push(row);
+  return `${t.title}\n${table.toString()}`;
+}
+
 /** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
-export function formatDecodeTable(points: readonly PointOutcome[]): string {
+export function decodeTable(points: readonly PointOutcome[]): ResultTable {
   const moe = isMoe(points), mtp = isMtp(points);
   const head = [...DECODE_HEAD, ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : [])];
-  const t = newTable(head);
+  const rows: string[][] = [];
   for (const p of byRtpOrder(decodeRows(points))) {
     if (!p.ok) {
-      t.push([...common(p), ...failedCells(head.length - 5, p)]);
+      rows.push([...common(p), ...failedCells(head.length - 5, p)]);
       continue;
     }
     const d = (p as PointResult).decode;
-    t.push([
+    rows.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
       fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
       ...(mtp ? mtpCells(p) : []),
     ]);
   }
-  return `Decode Result\n${t.toString()}`;
+  return { title: 'Decode Result', head, rows };
 }
 
-export function formatPrefillTable(points: readonly PointOutcome[]): string {
+export function prefillTable(points: readonly PointOutcome[]): ResultTable {
   const moe = isMoe(points);
   const head = moe ? [...PREFILL_HEAD, ...MOE_HEAD] : PREFILL_HEAD;
-  const t = newTable(head);
+  const rows: string[][] = [];
   for (const p of byRtpOrder(prefillRows(points))) {
     if (!p.ok) {
-      t.push([...common(p), ...failedCells(head.length - 5, p)]);
+      rows.push([...common(p), ...failedCells(head.length - 5, p)]);
       continue;
     }
-    t.push([
+    rows.push([
       ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
       fmtRatio(p.prefillRatio), fmtPct(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
     ]);
   }
-  return `Prefill Result\n${t.toString()}`;
+  return { title: 'Prefill Result', head, rows };
 }
 
-/** Per point, the profiled pass's time by op kind (ms per forward and share), prefill then decode. */
-export function formatBreakdown(points: readonly PointOutcome[]): string {
-  const parts: string[] = [];
+export function formatDecodeTable(points: readonly PointOutcome[]): string {
+  return render(decodeTable(points));
+}
+
+export function formatPrefillTable(points: readonly PointOutcome[]): string {
+  return render(prefillTable(points));
+}
+
+/** The result tables that apply to the points' mode (prefill, then decode). */
+export function resultTables(points: readonly PointOutcome[]): ResultTable[] {
+  const tables: ResultTable[] = [];
+  if (prefillRows(points).length > 0) tables.push(prefillTable(points));
+  if (decodeRows(points).length > 0) tables.push(decodeTable(points));
+  return tables;
+}
+
+/** Per point and phase, the profiled pass's time by op kind (ms per forward and share). */
+export function breakdownTables(points: readonly PointOutcome[]): ResultTable[] {
+  const tables: ResultTable[] = [];
   for (const p of points) {
     if (!p.ok) continue;
     for (const [phase, ops] of [['prefill', p.breakdown.prefill], ['decode', p.breakdown.decode]] as const) {
       if (ops.length === 0) continue;
-      const t = newTable(['Op', 'ms/step', 'Share', 'Calls']);
-      for (const o of ops) t.push([o.op, o.msPerStep.toFixed(3), fmtPct(o.share), String(o.calls)]);
-      parts.push(`Profiled ${phase} ops: bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}\n${t.toString()}`);
+      tables.push({
+        title: `Profiled ${phase} ops: bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}`,
+        head: ['Op', 'ms/step', 'Share', 'Calls'],
+        rows: ops.map((o) => [o.op, o.msPerStep.toFixed(3), fmtPct(o.share), String(o.calls)]),
+      });
     }
   }
-  return parts.join('\n\n');
+  return tables;
+}
+
+/** Per point, the profiled pass's time by op kind (ms per forward and share), prefill then decode. */
+export function formatBreakdown(points: readonly PointOutcome[]): string {
+  return breakdownTables(points).map(render).join('\n\n');
 }
 
 /** One line per failed point, for under the tables. */
@@ -167,9 +203,7 @@ export function oneLine(s: string): string {
 
 /** The tables that apply to the points' mode, then the failures. */
 export function formatTables(points: readonly PointOutcome[]): string {
-  const parts: string[] = [];
-  if (prefillRows(points).length > 0) parts.push(formatPrefillTable(points));
-  if (decodeRows(points).length > 0) parts.push(formatDecodeTable(points));
+  const parts = resultTables(points).map(render);
   const failures = formatFailures(points);
   if (failures) parts.push(failures);
   return parts.join('\n\n');

@@ -1,9 +1,9 @@
 // Module entry: the Engine class, the compiled backends and the device list.
 #include <napi.h>
 
+#include "addon/backend_factory.h"
 #include "addon/convert.h"
 #include "addon/engine_wrap.h"
-#include "backend/factory.h"
 
 namespace gpubench {
 

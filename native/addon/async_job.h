@@ -9,8 +9,8 @@
 #include <string>
 
 #include "addon/convert.h"
-#include "core/error.h"
-#include "core/worker.h"
+#include "base/error.h"
+#include "engine/worker.h"
 
 namespace gpubench {
 

@@ -46,6 +46,12 @@ Napi::Object object(const Napi::Object& o, const char* name) {
   return v.As<Napi::Object>();
 }
 
+// { kind, s (zipf only), text }: the policy as lib/bridge/wire.ts sends it, parsed in TypeScript.
+RoutingPolicy routing_from_js(const Napi::Object& o) {
+  const std::string kind = string(o, "kind");
+  return routing_policy(kind, kind == "zipf" ? number(o, "s") : 0.0, string(o, "text"));
+}
+
 ModelSpec spec_from_js(const Napi::Object& o) {
   ModelSpec s;
   s.model_type = string(o, "modelType");
@@ -174,7 +180,7 @@ PointOptions point_options_from_js(const Napi::Object& o) {
   p.profile_decode_steps = integer(o, "profileDecodeSteps");
   if (!o.Get("tracePrefix").IsUndefined()) p.trace_prefix = string(o, "tracePrefix");
   p.run_name = string(o, "runName");
-  if (!o.Get("moeRouting").IsUndefined()) p.moe_routing = string(o, "moeRouting");
+  if (!o.Get("moeRouting").IsUndefined()) p.moe_routing = routing_from_js(object(o, "moeRouting"));
   MtpOptions mtp = mtp_options_from_js(o);
   p.mtp_drafts = mtp.drafts;
   p.mtp_accept = mtp.accept;
@@ -211,7 +217,7 @@ GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Na
   g.mtp_drafts = mtp.drafts;
   g.mtp_accept = mtp.accept;
   if (options.IsObject() && !options.As<Napi::Object>().Get("moeRouting").IsUndefined())
-    g.moe_routing = string(options.As<Napi::Object>(), "moeRouting");
+    g.moe_routing = routing_from_js(object(options.As<Napi::Object>(), "moeRouting"));
   return g;
 }
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <napi.h>
 
-#include "core/engine.h"
-#include "core/error.h"
+#include "base/error.h"
+#include "engine/engine.h"
 
 namespace gpubench {
 

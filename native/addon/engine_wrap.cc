@@ -1,6 +1,7 @@
 #include "addon/engine_wrap.h"
 
 #include "addon/async_job.h"
+#include "addon/backend_factory.h"
 #include "addon/convert.h"
 
 namespace gpubench {
@@ -60,7 +61,9 @@ Napi::Value EngineWrap::Open(const Napi::CallbackInfo& info) {
   return run_async<EngineInfo>(
       env, *worker_, noop(env),
       [this](Napi::ThreadSafeFunction&) {
-        if (!engine_) engine_ = std::make_unique<Engine>(opts_, scheduler_, cancel_);
+        if (!engine_) {
+          engine_ = std::make_unique<Engine>(make_backend(opts_.device, opts_.cpu_threads), opts_, scheduler_, cancel_);
+        }
         return engine_->info();
       },
       [this](Napi::Env env, EngineInfo& i) -> Napi::Value {

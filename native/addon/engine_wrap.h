@@ -6,9 +6,9 @@
 #include <atomic>
 #include <memory>
 
-#include "core/engine.h"
-#include "core/scheduler.h"
-#include "core/worker.h"
+#include "engine/engine.h"
+#include "engine/scheduler.h"
+#include "engine/worker.h"
 
 namespace gpubench {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 
@@ -162,7 +162,7 @@ class Backend {
   virtual void release_stream() {}
 
   // --- ops ---
-  // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (core/rng.h) for every element, so all
+  // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (base/rng.h) for every element, so all
   // backends hold the same bf16 values (the CPU as fp32).
   virtual void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) = 0;
   // init: every element = value.

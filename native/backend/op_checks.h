@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "backend/backend.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 
@@ -20,6 +20,48 @@ template <class... Parts>
 inline void check_shape(const char* op, const char* what, const Tensor& t, int64_t rows, int64_t cols) {
   if (t.rows != rows || t.cols != cols)
     invalid(op, what, " is [", t.rows, ", ", t.cols, "], expected [", rows, ", ", cols, "]");
+}
+
+// A HeadSlices view (backend.h) of the dtype the backend computes in, whose strides describe whole
+// slices; a written view's slices must not overlap: they are laid out head-major within a row, or
+// row-major within a head.
+inline void check_head_slices(const char* op, const char* what, const Backend::HeadSlices& v, bool written,
+                              DType need, const char* backend) {
+  if (v.dtype != need) invalid(op, what, " is ", dtype_name(v.dtype), ", the ", backend, " backend needs ", dtype_name(need));
+  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
+    invalid(op, what, ": rows ", v.rows, ", heads ", v.heads, ", cols ", v.cols, ", row_stride ",
+            v.row_stride, ", head_stride ", v.head_stride, " do not describe slices");
+  const bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
+  const bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
+  if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
+    invalid(op, what, ": row_stride ", v.row_stride, " and head_stride ", v.head_stride,
+            " make its slices overlap");
+}
+
+// matmul_heads' shapes: out [T, H, N] = x [T, H, K] times w [H, N, K] (or [H, K, N] transposed).
+inline void check_matmul_heads(const Backend::HeadSlices& out, const Backend::HeadSlices& x,
+                               const Backend::HeadSlices& w, bool transpose_w, DType need, const char* backend) {
+  const char* op = "matmul_heads";
+  check_head_slices(op, "out", out, true, need, backend);
+  check_head_slices(op, "x", x, false, need, backend);
+  check_head_slices(op, "w", w, false, need, backend);
+  const int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
+  if (out.rows != T || out.heads != H || w.heads != H)
+    invalid(op, "out is ", out.rows, " rows x ", out.heads, " heads, x ", T, " x ", H, ", w has ",
+            w.heads, " heads");
+  if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
+    invalid(op, "w slices are [", w.rows, ", ", w.cols, "], expected [", transpose_w ? K : N, ", ",
+            transpose_w ? N : K, "] for x width ", K, " and out width ", N);
+}
+
+// The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
+inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
+  if (kv.num_kv_heads != 1 || kv.v != nullptr)
+    invalid(op, "the MLA cache has one KV head and no v pool, got num_kv_heads ", kv.num_kv_heads,
+            kv.v ? " and a v pool" : "");
+  if (kv.block_size <= 0 || kv.head_dim <= rope_dim)
+    invalid(op, "block_size ", kv.block_size, " must be positive and head_dim ", kv.head_dim,
+            " larger than the rope dim ", rope_dim);
 }
 
 // moe_route's parameters against its router logits (backend.h, MoeRouteParams).

@@ -1,6 +1,6 @@
 #include "core/kv_cache.h"
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gpubench {
 

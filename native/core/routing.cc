@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 
 namespace gpubench {
 
@@ -58,27 +57,18 @@ void draw_distinct(const std::vector<double>& cdf, const std::vector<int32_t>& b
 
 }  // namespace
 
-RoutingPolicy parse_routing(const std::string& text) {
+RoutingPolicy routing_policy(const std::string& kind, double zipf_s, const std::string& text) {
   RoutingPolicy p;
   p.text = text;
-  if (text == "balanced") return p;
-  if (text == "real") {
-    p.kind = RoutingKind::Real;
+  if (kind == "balanced") return p;
+  if (kind == "real" || kind == "uniform") {
+    p.kind = kind == "real" ? RoutingKind::Real : RoutingKind::Uniform;
     return p;
   }
-  if (text == "uniform") {
-    p.kind = RoutingKind::Uniform;
+  if (kind == "zipf" && std::isfinite(zipf_s) && zipf_s > 0) {
+    p.kind = RoutingKind::Zipf;
+    p.zipf_s = zipf_s;
     return p;
-  }
-  if (text.rfind("zipf:", 0) == 0 && text.size() > 5) {
-    const char* s = text.c_str() + 5;
-    char* end = nullptr;
-    double v = std::strtod(s, &end);
-    if (*end == '\0' && !std::isspace((unsigned char)*s) && std::isfinite(v) && v > 0) {
-      p.kind = RoutingKind::Zipf;
-      p.zipf_s = v;
-      return p;
-    }
   }
   fail(ErrorCode::InvalidArgument, "moe routing '" + text + "' is not allowed (allowed: " + kAllowed + ")");
 }

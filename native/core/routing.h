@@ -1,7 +1,8 @@
-// Pinned MoE routing (DESIGN.md section 4). With dummy weights and fake KV the router's scores are
-// meaningless, so which experts run would depend on noise; a pinned policy decides it instead,
-// deterministically, from (seed, layer, step, token). The router GEMM and scoring still run every
-// step (their cost is part of the step); only the experts' ids and weights are replaced.
+// Pinned MoE routing (README.md, "Mixture-of-experts models"). With dummy weights and fake KV the
+// router's scores are meaningless, so which experts run would depend on noise; a pinned policy
+// decides it instead, deterministically, from (seed, layer, step, token). The router GEMM and
+// scoring still run every step (their cost is part of the step); only the experts' ids and
+// weights are replaced.
 //
 //   balanced   slot i of the step's flattened T x top_k list -> expert (i + layer) mod E: every
 //              expert gets the same load (within 1 when T * top_k is not a multiple of E)
@@ -17,12 +18,14 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/spec.h"
+#include "core/model_spec.h"
 
 namespace gpubench {
 
 enum class RoutingKind { Real, Balanced, Uniform, Zipf };
 
+// The policy arrives parsed (lib/model/moe-routing.ts reads the option's text); `text` is that text,
+// kept only to name the policy in results and traces.
 struct RoutingPolicy {
   RoutingKind kind = RoutingKind::Balanced;
   double zipf_s = 0;  // zipf only
@@ -30,8 +33,9 @@ struct RoutingPolicy {
   bool pinned() const { return kind != RoutingKind::Real; }
 };
 
-// "balanced" | "uniform" | "zipf:<s>" (s > 0) | "real"; anything else is Error(InvalidArgument).
-RoutingPolicy parse_routing(const std::string& text);
+// The policy of kind "balanced" | "uniform" | "zipf" (with s > 0) | "real", named `text`; any other
+// kind or s is Error(InvalidArgument).
+RoutingPolicy routing_policy(const std::string& kind, double zipf_s, const std::string& text);
 
 // The pinned experts of one MoE layer in one step: ids [T * top_k] and weights (1/top_k).
 void pin_layer(const RoutingPolicy& p, int64_t num_experts, int64_t top_k, uint64_t seed, int64_t layer,

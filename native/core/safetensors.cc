@@ -13,8 +13,8 @@
 #include <map>
 #include <string_view>
 
-#include "core/error.h"
-#include "core/json.h"
+#include "base/error.h"
+#include "base/json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.cc assumes a little-endian host (safetensors data is little-endian)"

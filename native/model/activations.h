@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/spec.h"
+#include "core/model_spec.h"
 
 namespace gpubench {
 

@@ -6,9 +6,9 @@
 #pragma once
 #include "backend/backend.h"
 #include "core/kv_cache.h"
+#include "core/model_spec.h"
 #include "core/profiler.h"
 #include "core/routing.h"
-#include "core/spec.h"
 #include "core/step.h"
 #include "model/activations.h"
 #include "model/weights.h"

@@ -3,7 +3,7 @@
 #pragma once
 #include <vector>
 
-#include "core/spec.h"
+#include "core/model_spec.h"
 
 namespace gpubench {
 

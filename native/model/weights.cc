@@ -1,7 +1,7 @@
 #include "model/weights.h"
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 #include "core/safetensors.h"
 
 namespace gpubench {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/spec.h"
+#include "core/model_spec.h"
 
 namespace gpubench {
 
@@ -67,7 +67,7 @@ class WeightStore {
   WeightStore(const WeightStore&) = delete;
   WeightStore& operator=(const WeightStore&) = delete;
 
-  // Dummy weights (DESIGN.md section 3): norms 1, everything else U(-a, a) from the counter hash.
+  // Dummy weights: norms 1, everything else U(-a, a) from the counter hash.
   void init_dummy(uint64_t seed);
   // Real weights from a .safetensors file or folder, by Hugging Face names.
   void load(const std::string& path);

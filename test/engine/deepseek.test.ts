@@ -2,7 +2,8 @@
 // kv_lora + rope per token and layer (the MTP layers' too, when MTP is on), batching does not change
 // a request, and every mode runs with finite results.
 import { describe, expect, it } from 'vitest';
-import { resolveModel, toNative } from '../../lib/model-spec.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
 const v2 = toNative(resolveModel('tiny-deepseek-v2'));

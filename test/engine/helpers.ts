@@ -1,7 +1,8 @@
 // Shared by the engine tests: a tiny dense model and an engine opened on the CPU backend.
 import {
   loadAddon, type NativeEngine, type NativeEngineOptions, type NativeModelSpec, type NativePointOptions, type NativeProgress,
-} from '../../lib/native.js';
+} from '../../lib/bridge/native.js';
+import { routingToNative } from '../../lib/bridge/wire.js';
 
 export const tinySpec: NativeModelSpec = {
   modelType: 'llama',
@@ -33,10 +34,13 @@ export async function openEngine(over: Partial<NativeEngineOptions> = {}): Promi
   return e;
 }
 
-export function point(over: Partial<NativePointOptions> = {}): NativePointOptions {
+/** A point's native options; `moeRouting` is the policy's text, parsed as the sweep parses it. */
+export function point(over: Partial<Omit<NativePointOptions, 'moeRouting'>> & { moeRouting?: string } = {}): NativePointOptions {
+  const { moeRouting, ...rest } = over;
   return {
     batchSize: 2, inputLen: 16, outputLen: 4, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
-    profile: 'none', profileDecodeSteps: 2, runName: 'test', ...over,
+    profile: 'none', profileDecodeSteps: 2, runName: 'test', ...rest,
+    ...(moeRouting !== undefined ? { moeRouting: routingToNative(moeRouting) } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeConfig, toNative } from '../../lib/model-spec.js';
+import { normalizeConfig } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 import { openEngine, point, runWithRequests } from './helpers.js';
 
 describe('paged KV cache', () => {

@@ -1,10 +1,12 @@
-// MoE models on the CPU engine: each pinned routing policy gives the loads DESIGN.md section 4
+// MoE models on the CPU engine: each pinned routing policy gives the loads the README's Mixture-of-experts section
 // specifies (read back through runPoint's expertCounts), is deterministic for a seed, and never
 // leaks into generate(), which routes for real unless given a policy; bad policies and impossible expert settings
 // are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeModelSpec } from '../../lib/native.js';
-import { normalizeConfig, toNative } from '../../lib/model-spec.js';
+import type { NativeEngine, NativeModelSpec } from '../../lib/bridge/native.js';
+import { normalizeConfig } from '../../lib/model/model-spec.js';
+import { routingToNative, toNative } from '../../lib/bridge/wire.js';
+import { InvalidArgumentError } from '../../lib/base/errors.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
 const E = 8, K = 2;
@@ -97,30 +99,46 @@ describe('pinned MoE routing', () => {
   });
 
   it('generate() takes a pinned policy: the same as a pinned point routes, and not what the router picks', async () => {
-    const pinned = await e.generate(ids(16, 0), 5, false, { moeRouting: 'zipf:1.2' });
-    expect((await e.generate(ids(16, 0), 5, false, { moeRouting: 'zipf:1.2' })).logits).toEqual(pinned.logits);
+    const pinned = await e.generate(ids(16, 0), 5, false, { moeRouting: routingToNative('zipf:1.2') });
+    expect((await e.generate(ids(16, 0), 5, false, { moeRouting: routingToNative('zipf:1.2') })).logits).toEqual(pinned.logits);
     const batched = await runWithRequests(e, point({ batchSize: 1, inputLen: 16, outputLen: 6, moeRouting: 'zipf:1.2' }));
     expect(batched.firstRequestTokens).toEqual(pinned.tokens);
     const real = await e.generate(ids(16, 0), 5);
     expect(real.logits[0]).not.toEqual(pinned.logits[0]);
-    expect(await e.generate(ids(16, 0), 5, false, { moeRouting: 'real' })).toEqual(real);
+    expect(await e.generate(ids(16, 0), 5, false, { moeRouting: routingToNative('real') })).toEqual(real);
   });
 
   it('generate() refuses a pinned policy with MTP drafts, and a bad policy, in one line', async () => {
-    const err = (p: Promise<unknown>) => p.then(() => null, (x: unknown) => x as Error & { code: string });
-    const bad = await err(e.generate(ids(4, 0), 1, false, { moeRouting: 'zipf' }));
+    // The addon reads its arguments before it queues the job: a bad one throws, a job's error rejects.
+    const err = (run: () => Promise<unknown>) => Promise.resolve().then(run).then(() => null, (x: unknown) => x as Error & { code: string });
+    const bad = await err(() => e.generate(ids(4, 0), 1, false, { moeRouting: { kind: 'zipf', s: 0, text: 'zipf:0' } }));
     expect(bad?.code).toBe('ERR_INVALID_ARGUMENT');
-    expect(bad?.message).toMatch(/^moe routing 'zipf' is not allowed/);
-    const mtp = await err(e.generate(ids(4, 0), 1, false, { moeRouting: 'balanced', mtpDrafts: 1 }));
+    expect(bad?.message).toMatch(/^moe routing 'zipf:0' is not allowed/);
+    const mtp = await err(() => e.generate(ids(4, 0), 1, false, { moeRouting: routingToNative('balanced'), mtpDrafts: 1 }));
     expect(mtp?.code).toBe('ERR_INVALID_ARGUMENT');
     expect(mtp?.message).toBe('generate pins MoE routing only without MTP drafts');
   });
 
-  it.each(['', 'Balanced', 'zipf', 'zipf:0', 'zipf:-1', 'zipf:x', 'random'])('policy %j is a one-line ERR_INVALID_ARGUMENT', async (bad) => {
-    // No requests are submitted: the point is refused before it waits for its batch.
-    const err = await e.runPoint(point({ moeRouting: bad }), () => {}).then(() => null, (x: unknown) => x as Error & { code: string });
+  it.each(['', 'Balanced', 'zipf', 'zipf:0', 'zipf:-1', 'zipf:x', 'zipf: 1', 'zipf:inf', 'random'])('text %j is a one-line InvalidArgumentError before the addon', (bad) => {
+    const message = `moeRouting: ${JSON.stringify(bad)} is not allowed (allowed: balanced, uniform, zipf:<s> with s > 0, real)`;
+    expect(() => routingToNative(bad)).toThrow(InvalidArgumentError);
+    expect(() => routingToNative(bad)).toThrow(message);
+  });
+
+  it.each([
+    { kind: 'zipf', s: 0, text: 'zipf:0' },
+    { kind: 'zipf', s: -1, text: 'zipf:-1' },
+    { kind: 'random', text: 'random' },
+  ])('the addon refuses the policy %j in one line', async (bad) => {
+    const opts = { ...point(), moeRouting: bad as never };
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      e.runPoint(opts, () => {}).catch(() => {});
+    } catch (x) {
+      err = x as Error & { code: string };
+    }
     expect(err?.code).toBe('ERR_INVALID_ARGUMENT');
-    expect(err?.message).toBe(`moe routing '${bad}' is not allowed (allowed: balanced, uniform, zipf:<s> with s > 0, real)`);
+    expect(err?.message).toBe(`moe routing '${bad.text}' is not allowed (allowed: balanced, uniform, zipf:<s> with s > 0, real)`);
   });
 
   it('dense models report no expert counts', async () => {

@@ -1,11 +1,12 @@
 // MTP speculative decoding on the CPU engine (tiny-deepseek-v3, dummy weights): each pinned
-// acceptance gives the accepted lengths DESIGN.md section 4 specifies (read back through runPoint's
+// acceptance gives the accepted lengths the README's DeepSeek section specifies (read back through runPoint's
 // acceptedTokens and generate's accepted), a verification computes what a plain forward over the
 // emitted tokens computes, and settings a model or an engine cannot run are one-line errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeEngineOptions, NativeMtpOptions } from '../../lib/native.js';
-import { resolveModel, toNative } from '../../lib/model-spec.js';
-import { acceptedDrafts, type MtpAccept } from '../../lib/mtp.js';
+import type { NativeEngine, NativeEngineOptions, NativeMtpOptions } from '../../lib/bridge/native.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
+import type { MtpAccept } from '../../lib/model/mtp.js';
 import { relL2 } from '../golden/fixtures.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
@@ -14,6 +15,17 @@ const K = 3;
 
 function open(over: Partial<NativeEngineOptions> = {}): Promise<NativeEngine> {
   return openEngine({ spec: v3, maxDrafts: K, maxContext: 512, ...over });
+}
+
+/**
+ * The acceptance the engine must apply (README, DeepSeek): drafts request b of B accepts at step n of
+ * K: K ('all'), N, or for { rate: r } ⌊(n+1)·K·r + b/B⌋ − ⌊n·K·r + b/B⌋.
+ */
+function acceptedDrafts(accept: MtpAccept, drafts: number, step: number, b: number, B: number): number {
+  if (accept === 'all') return drafts;
+  if (typeof accept === 'number') return accept;
+  const offset = b / B;
+  return Math.floor((step + 1) * drafts * accept.rate + offset) - Math.floor(step * drafts * accept.rate + offset);
 }
 
 /** Tokens emitted over a batch of B at each of `steps` steps: the accepted drafts + 1 per request. */

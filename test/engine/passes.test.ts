@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine, NativeProgress } from '../../lib/native.js';
+import type { NativeEngine, NativeProgress } from '../../lib/bridge/native.js';
 import { ids, openEngine, point, runWithRequests } from './helpers.js';
 
 describe('modes and the three passes', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeEngine } from '../../lib/native.js';
+import type { NativeEngine } from '../../lib/bridge/native.js';
 import { ids, openEngine, point } from './helpers.js';
 
 describe('batch scheduler', () => {

@@ -3,8 +3,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon, type NativeGenerateResult, type NativeMtpOptions } from '../../lib/native.js';
-import { normalizeConfig, toNative } from '../../lib/model-spec.js';
+import { loadAddon, type NativeGenerateResult, type NativeMtpOptions } from '../../lib/bridge/native.js';
+import { normalizeConfig } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 
 export const FIXTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 

@@ -3,7 +3,7 @@
 // MTP module, which transformers' model does not run, against the reference in
 // scripts/golden/deepseek.py: its draft logits the same way, and identical drafts.
 import { describe, expect, it } from 'vitest';
-import { SUPPORTED_MODEL_TYPES } from '../../lib/model-spec.js';
+import { SUPPORTED_MODEL_TYPES } from '../../lib/model/model-spec.js';
 import { listFixtures, relL2, runFixture } from './fixtures.js';
 
 const REQUIRED = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3'];

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { NativePointOptions, NativePointResult } from '../../lib/native.js';
+import type { NativePointOptions, NativePointResult } from '../../lib/bridge/native.js';
+import { routingToNative } from '../../lib/bridge/wire.js';
 import { addon, expectSameGreedy, hasGpu, open, prompt, relL2 } from './helpers.js';
 
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral'];
@@ -45,8 +46,8 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
       const cpu = await open(model, 'cpu');
       const gpu = await open(model, 'cuda:0');
       const ids = prompt(37, 2048);
-      const want = await cpu.generate(ids, 8, false, { moeRouting: 'zipf:1.2' });
-      const got = await gpu.generate(ids, 8, true, { moeRouting: 'zipf:1.2' });
+      const want = await cpu.generate(ids, 8, false, { moeRouting: routingToNative('zipf:1.2') });
+      const got = await gpu.generate(ids, 8, true, { moeRouting: routingToNative('zipf:1.2') });
       await cpu.close();
       await gpu.close();
       expectSameGreedy(got, want);
@@ -55,7 +56,7 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     it(`${model}: a batch-4 point with pinned routing loads the experts as the CPU does`, async () => {
       const point: NativePointOptions = {
         batchSize: 4, inputLen: 50, outputLen: 6, mode: 'both', batchTimeoutMs: 5000, useGraphs: true,
-        profile: 'none', profileDecodeSteps: 0, moeRouting: 'zipf:1.2', runName: 'gpu-moe',
+        profile: 'none', profileDecodeSteps: 0, moeRouting: routingToNative('zipf:1.2'), runName: 'gpu-moe',
       };
       const cpu = await runPointOn(model, 'cpu', point);
       const gpu = await runPointOn(model, 'cuda:0', point);

@@ -1,7 +1,8 @@
 // GPU tests run only on a machine with a CUDA build and a GPU (npm run test:gpu).
 import { expect } from 'vitest';
-import { loadAddon, type NativeEngine, type NativeEngineOptions } from '../../lib/native.js';
-import { resolveModel, toNative } from '../../lib/model-spec.js';
+import { loadAddon, type NativeEngine, type NativeEngineOptions } from '../../lib/bridge/native.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
 
 export const addon = loadAddon();
 export const hasGpu = addon.backends().includes('cuda') && addon.listDevices().some((d) => d.device.startsWith('cuda'));

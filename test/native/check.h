@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/error.h"
-#include "core/rng.h"
+#include "base/error.h"
+#include "base/rng.h"
 
 namespace gpubench_test {
 

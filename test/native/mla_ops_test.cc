@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "base/rng.h"
 #include "check.h"
-#include "core/rng.h"
 
 using namespace gpubench;
 using Vec = std::vector<float>;

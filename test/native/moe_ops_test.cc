@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "base/rng.h"
 #include "check.h"
-#include "core/rng.h"
 #include "core/routing.h"
 
 using namespace gpubench;
@@ -200,19 +200,23 @@ bool distinct_per_token(const std::vector<int32_t>& ids, int64_t K, int64_t E) {
 }
 
 void test_pinned_policies() {
-  const char* bad[] = {"", "Balanced", "zipf", "zipf:", "zipf:0", "zipf:-1", "zipf:abc", "zipf:1x", "zipf: 1", "zipf:inf", "random"};
-  for (const char* b : bad) {
-    check_throws(std::string("parse_routing refuses '") + b + "'", ErrorCode::InvalidArgument, [&] { parse_routing(b); });
+  // The text is parsed in TypeScript (lib/model/moe-routing.ts); the policy checks the parts it gets.
+  const std::pair<const char*, double> bad[] = {{"", 0}, {"Balanced", 0}, {"random", 0}, {"zipf", 0}, {"zipf", -1},
+                                                {"zipf", INFINITY}, {"zipf", NAN}};
+  for (auto [kind, s] : bad) {
+    check_throws(std::string("routing_policy refuses '") + kind + "' s=" + std::to_string(s), ErrorCode::InvalidArgument,
+                 [&] { routing_policy(kind, s, "x"); });
   }
-  check("parse_routing zipf:1.2", parse_routing("zipf:1.2").kind == RoutingKind::Zipf && parse_routing("zipf:1.2").zipf_s == 1.2);
-  check("parse_routing real is not pinned", !parse_routing("real").pinned() && parse_routing("uniform").pinned());
+  const RoutingPolicy zipf = routing_policy("zipf", 1.2, "zipf:1.2");
+  check("routing_policy zipf 1.2", zipf.kind == RoutingKind::Zipf && zipf.zipf_s == 1.2 && zipf.text == "zipf:1.2");
+  check("routing_policy real is not pinned", !routing_policy("real", 0, "real").pinned() && routing_policy("uniform", 0, "uniform").pinned());
 
   const int64_t E = 8, K = 2;
   for (int64_t T : {1, 3, 8, 64}) {
     for (int64_t layer : {0, 5}) {
       std::vector<int32_t> ids(T * K);
       Vec w(T * K);
-      pin_layer(parse_routing("balanced"), E, K, 42, layer, 3, T, ids.data(), w.data());
+      pin_layer(RoutingPolicy{}, E, K, 42, layer, 3, T, ids.data(), w.data());
       auto c = load(ids, E);
       auto [lo, hi] = std::minmax_element(c.begin(), c.end());
       bool exact = true;
@@ -222,26 +226,25 @@ void test_pinned_policies() {
     }
   }
   // Distinct experts per token, deterministic for (seed, layer, step), and shaped as asked.
-  for (const char* policy : {"uniform", "zipf:1.2", "zipf:8"}) {
+  for (const RoutingPolicy& p : {routing_policy("uniform", 0, "uniform"), routing_policy("zipf", 1.2, "zipf:1.2"), routing_policy("zipf", 8, "zipf:8")}) {
     for (auto [e, k] : {std::pair<int64_t, int64_t>{8, 2}, {16, 12}, {6, 6}}) {
       const int64_t T = 500;
       std::vector<int32_t> a(T * k), b(T * k), c(T * k);
       Vec w(T * k);
-      RoutingPolicy p = parse_routing(policy);
       pin_layer(p, e, k, 42, 1, 7, T, a.data(), w.data());
       pin_layer(p, e, k, 42, 1, 7, T, b.data(), w.data());
       pin_layer(p, e, k, 42, 1, 8, T, c.data(), w.data());
-      check(std::string(policy) + " E=" + std::to_string(e) + " K=" + std::to_string(k) + ": distinct, repeatable, per step",
+      check(p.text + " E=" + std::to_string(e) + " K=" + std::to_string(k) + ": distinct, repeatable, per step",
             distinct_per_token(a, k, e) && a == b && (k == e || a != c) && w[0] == 1.0f / k);
     }
   }
   const int64_t T = 4000;
   std::vector<int32_t> ids(T * K);
   Vec w(T * K);
-  pin_layer(parse_routing("uniform"), E, K, 42, 0, 0, T, ids.data(), w.data());
+  pin_layer(routing_policy("uniform", 0, "uniform"), E, K, 42, 0, 0, T, ids.data(), w.data());
   auto u = load(ids, E);
   check("uniform: every expert near T*K/E", std::all_of(u.begin(), u.end(), [&](int64_t n) { return std::abs(n - T * K / E) < T * K / E / 8; }));
-  pin_layer(parse_routing("zipf:1.2"), E, K, 42, 0, 0, T, ids.data(), w.data());
+  pin_layer(zipf, E, K, 42, 0, 0, T, ids.data(), w.data());
   auto z = load(ids, E);
   std::sort(z.rbegin(), z.rend());
   check("zipf:1.2: skewed (the top expert > 2x the mean, the last < half of it)", z[0] > 2 * T * K / E && z[E - 1] < T * K / E / 2);

@@ -1,6 +1,6 @@
 // Standalone test of native/core/safetensors.{h,cc}: no framework, PASS/FAIL lines, exit 1 on failure.
 // Build and run from the repository root:
-//   g++ -std=c++17 -O1 -Inative test/native/safetensors_test.cc native/core/safetensors.cc native/core/json.cc -o /tmp/st_test && /tmp/st_test
+//   g++ -std=c++17 -O1 -Inative test/native/safetensors_test.cc native/core/safetensors.cc native/base/json.cc -o /tmp/st_test && /tmp/st_test
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/safetensors.h"
 
 using gpubench::Error;

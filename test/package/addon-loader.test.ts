@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cudaManifestFile, cudaPrebuildFile, platformDir, realProbes, selectAddon, type MachineProbes } from '../../lib/addon-loader.js';
+import { cudaManifestFile, cudaPrebuildFile, platformDir, realProbes, selectAddon, type MachineProbes } from '../../lib/bridge/addon-loader.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cpuBuild = path.join(repo, 'build', 'Release', 'gpubench.node');

@@ -30,6 +30,7 @@ function project(dir: string): string {
 let work: string;
 let tarball: string;
 let tarballHasPrebuilds: boolean;
+let packed: string[];
 
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'gpubench-package-'));
@@ -38,10 +39,24 @@ beforeAll(() => {
   expect(pack.status, pack.stderr).toBe(0);
   const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   tarball = path.join(work, info!.filename);
-  tarballHasPrebuilds = info!.files.some((f) => f.path.startsWith('prebuilds/'));
+  packed = info!.files.map((f) => f.path);
+  tarballHasPrebuilds = packed.some((f) => f.startsWith('prebuilds/'));
 });
 
 describe('gpubench as a published package', () => {
+  it('the tarball carries what the install hook needs: the hook and its scripts, CMakeLists.txt, binding.gyp, every listed source, the loader', () => {
+    for (const file of ['scripts/install.mjs', 'scripts/cmake-js.mjs', 'scripts/cmake-sources.mjs', 'CMakeLists.txt', 'binding.gyp', 'dist/index.js', 'dist/cli.js', 'dist/bridge/addon-loader.js']) {
+      expect(packed, file).toContain(file);
+    }
+    // Every source CMakeLists.txt lists for the addon (what cmake-js and binding.gyp compile), and every header of native/.
+    const listed = sh(process.execPath, ['scripts/cmake-sources.mjs', 'BASE', 'CPU_BACKEND', 'CORE', 'MODEL', 'ENGINE', 'ADDON', 'CUDA_BACKEND'], repo);
+    expect(listed.status, listed.all).toBe(0);
+    const sources = listed.stdout.trim().split(' ');
+    expect(sources.length).toBeGreaterThan(30);
+    expect(sources.filter((f) => !packed.includes(f))).toEqual([]);
+    expect(packed.filter((f) => f.startsWith('test/'))).toEqual([]);
+  });
+
   it('npm run prebuild makes the CPU prebuild, and says why there is no CUDA one without the toolkit', () => {
     const localBuild = path.join(repo, 'build', 'Release', 'gpubench.node');
     const before = existsSync(localBuild) ? statSync(localBuild).mtimeMs : undefined;
@@ -70,6 +85,10 @@ describe('gpubench as a published package', () => {
     const log = path.join(pkg, 'build', 'install.log');
     expect(outcome[0]).toContain(`(log: ${log})`);
     expect(readFileSync(log, 'utf8')).toMatch(/cmake-js compile --out build/);
+    // The node-gyp fallback's source lists resolve in the installed package (binding.gyp runs this).
+    const lists = sh(process.execPath, ['scripts/cmake-sources.mjs', 'BASE', 'CPU_BACKEND', 'CORE', 'MODEL', 'ENGINE', 'ADDON'], pkg);
+    expect(lists.status, lists.all).toBe(0);
+    expect(lists.stdout.trim().split(' ').filter((f) => !existsSync(path.join(pkg, f)))).toEqual([]);
 
     const devices = sh('npx', ['gpubench', 'devices'], app);
     expect(devices.status, devices.all).toBe(0);

@@ -1,15 +1,15 @@
-// The protocol of lib/bench.ts against the fake addon (test/ts/fake-addon.ts).
+// The protocol of lib/api/bench.ts against the fake addon (test/ts/fake-addon.ts).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { benchOneBatch, sweep } from '../../lib/bench.js';
-import { AbortError, DoesNotFitError, InvalidArgumentError } from '../../lib/errors.js';
-import { makeInputIds } from '../../lib/requests.js';
-import { decodeStepCost, floorMs, prefillCost } from '../../lib/metrics.js';
-import { resolveModel } from '../../lib/model-spec.js';
-import type { PointOutcome, PointResult } from '../../lib/result.js';
-import type { ProgressEvent } from '../../lib/options.js';
+import { benchOneBatch, sweep } from '../../lib/api/bench.js';
+import { AbortError, DoesNotFitError, InvalidArgumentError } from '../../lib/base/errors.js';
+import { makeInputIds } from '../../lib/api/requests.js';
+import { decodeStepCost, floorMs, prefillCost } from '../../lib/api/metrics.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import type { PointOutcome, PointResult } from '../../lib/api/result.js';
+import type { ProgressEvent } from '../../lib/api/options.js';
 import { fakeAddon } from './fake-addon.js';
 
 const model = 'tiny-llama';
@@ -43,7 +43,7 @@ describe('sweep protocol', () => {
     expect(ev.at(-1)).toBe('close');
   });
 
-  it('computes the metrics of DESIGN.md section 5', async () => {
+  it('computes the metrics of the cost model', async () => {
     const addon = fakeAddon({ stepMs: (b, ctx) => 2 + ctx / 100 });
     const r = await benchOneBatch({ model, addon, device: 'cpu', batchSize: 2, inputLen: 10, outputLen: 5, mode: 'both' });
     const spec = resolveModel(model);

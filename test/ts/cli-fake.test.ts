@@ -9,8 +9,8 @@ import { runCli } from './cli-helpers.js';
 import { fakeAddon } from './fake-addon.js';
 
 const state = vi.hoisted(() => ({ addon: undefined as unknown }));
-vi.mock('../../lib/native.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../lib/native.js')>()),
+vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../lib/bridge/native.js')>()),
   loadAddon: () => {
     if (state.addon instanceof Error) throw state.addon;
     return state.addon;

@@ -1,6 +1,6 @@
 // Runs the CLI's main() in-process, capturing what it writes.
 import { vi } from 'vitest';
-import { main } from '../../lib/cli.js';
+import { main } from '../../lib/cli/main.js';
 
 export interface CliRun {
   code: number;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { presetNames } from '../../lib/model-spec.js';
+import { presetNames } from '../../lib/model/model-spec.js';
 import { SGLANG_FIELDS } from '../../lib/report/fields.js';
 import { runCli } from './cli-helpers.js';
 

@@ -1,7 +1,7 @@
 // Shared by the config tests: normalizeConfig must reject `config` with a one-line InvalidConfigError.
 import { expect } from 'vitest';
-import { InvalidConfigError } from '../../lib/errors.js';
-import { normalizeConfig } from '../../lib/model-spec.js';
+import { InvalidConfigError } from '../../lib/base/errors.js';
+import { normalizeConfig } from '../../lib/model/model-spec.js';
 
 export function configError(config: object): InvalidConfigError {
   try {

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../lib/engine.js';
-import { benchOneBatch, sweep } from '../../lib/bench.js';
-import { AbortError, InvalidArgumentError } from '../../lib/errors.js';
-import { makeInputIds } from '../../lib/requests.js';
-import type { PointOutcome } from '../../lib/result.js';
+import { Engine } from '../../lib/bridge/engine.js';
+import { benchOneBatch, sweep } from '../../lib/api/bench.js';
+import { AbortError, InvalidArgumentError } from '../../lib/base/errors.js';
+import { makeInputIds } from '../../lib/api/requests.js';
+import type { PointOutcome } from '../../lib/api/result.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const addonBuilt = existsSync(path.join(root, 'build/Release/gpubench.node'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as errors from '../../lib/errors.js';
-import { ERROR_CODES, GpubenchError, InternalError, fromNative } from '../../lib/errors.js';
+import * as errors from '../../lib/base/errors.js';
+import { ERROR_CODES, GpubenchError, InternalError, fromNative } from '../../lib/base/errors.js';
 
 const classOf: Record<string, new (m: string) => GpubenchError> = {
   ERR_INVALID_ARGUMENT: errors.InvalidArgumentError,

@@ -1,6 +1,6 @@
-// A stand-in for the native addon that follows lib/native.ts's contract: the scheduler waits for
+// A stand-in for the native addon that follows lib/bridge/native.ts's contract: the scheduler waits for
 // batchSize submitted requests (or times out), refuses a point whose KV does not fit, honours
-// cancel(), and returns synthetic but consistent timings. It lets the protocol of lib/bench.ts be
+// cancel(), and returns synthetic but consistent timings. It lets the protocol of lib/api/bench.ts be
 // tested without a build; the real addon is exercised by test/ts/cli.test.ts and the native tests.
 import type {
   NativeAddon,
@@ -9,7 +9,7 @@ import type {
   NativePointOptions,
   NativePointResult,
   NativeProgress,
-} from '../../lib/native.js';
+} from '../../lib/bridge/native.js';
 
 export interface FakeLog {
   events: string[];
@@ -110,7 +110,7 @@ export class FakeEngine implements NativeEngine {
         { op: 'rmsnorm', layer: 0, ms: 0.2 },
       ],
       traceFiles: traces,
-      routing: o.moeRouting ?? 'balanced',
+      routing: o.moeRouting?.text ?? 'balanced',
       expertCounts: [],
     };
   }

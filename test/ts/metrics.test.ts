@@ -14,8 +14,8 @@ import {
   summarize,
   totalParams,
   weightBytesRead,
-} from '../../lib/metrics.js';
-import { normalizeConfig, resolveModel } from '../../lib/model-spec.js';
+} from '../../lib/api/metrics.js';
+import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
 
 // A shape small enough to count by hand: hidden 8, 2 heads of 4 (q 8), 1 kv head (kv 4),
 // intermediate 16, vocab 10, 2 layers.
@@ -63,7 +63,7 @@ describe('decode step', () => {
     expect(weightBytesRead(tiny, 3, 4)).toBe((1232 + 40 + 24) * 4);
   });
 
-  it('Llama 3.1 8B at batch 1, context 1024, bf16 reads 15.14 GB (DESIGN.md section 5)', () => {
+  it('Llama 3.1 8B at batch 1, context 1024, bf16 reads 15.14 GB', () => {
     const c = decodeStepCost(resolveModel('llama-3.1-8b'), 1, 1024, 2);
     expect(Math.abs(c.bytes / 15.14e9 - 1)).toBeLessThan(0.005);
     expect(c.bytes).toBe(15_144_206_336);

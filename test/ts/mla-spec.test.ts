@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { normalizeConfig, resolveModel, toNative } from '../../lib/model-spec.js';
-import { presetConfig } from '../../lib/presets.js';
-import { mtpParams, totalParams } from '../../lib/metrics.js';
+import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
+import { presetConfig } from '../../lib/model/presets.js';
+import { mtpParams, totalParams } from '../../lib/api/metrics.js';
 import { FIXTURES_DIR } from '../golden/fixtures.js';
 import { configError } from './config-error.js';
 

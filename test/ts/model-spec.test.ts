@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { normalizeConfig, resolveModel, toNative, presetNames, type ModelSpec } from '../../lib/model-spec.js';
-import { presetConfig, listPresets } from '../../lib/presets.js';
-import { InvalidArgumentError, InvalidConfigError } from '../../lib/errors.js';
+import { normalizeConfig, resolveModel, presetNames, type ModelSpec } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
+import { presetConfig, listPresets } from '../../lib/model/presets.js';
+import { InvalidArgumentError, InvalidConfigError } from '../../lib/base/errors.js';
 import { configError } from './config-error.js';
 
 const llama = () => presetConfig('llama-3.1-8b') as Record<string, unknown>;

@@ -1,17 +1,17 @@
-// DESIGN.md section 5 for MoE models: flops count the experts actually routed (top_k per token, the
+// The cost model (lib/api/metrics.ts) for MoE models: flops count the experts actually routed (top_k per token, the
 // router and the shared expert); bytes read only the experts that receive a token, taken from the
 // result's expert counts when present, else the balanced coverage min(E, tokens · top_k). And the
 // routing policy and expert counts in results, tables, JSONL and CSV.
 import { describe, expect, it } from 'vitest';
 import {
   decodeStepCost, expertsHit, floorMs, layerKinds, matmulParams, moeLayerParams, prefillCost, totalParams, weightBytesRead,
-} from '../../lib/metrics.js';
-import { resolveModel, type ModelSpec } from '../../lib/model-spec.js';
-import { buildPointResult, failedPoint, type RunContext } from '../../lib/result.js';
+} from '../../lib/api/metrics.js';
+import { resolveModel, type ModelSpec } from '../../lib/model/model-spec.js';
+import { buildPointResult, failedPoint, type RunContext } from '../../lib/api/result.js';
 import { toJsonlLine } from '../../lib/report/jsonl.js';
 import { toCsvLine, csvHeader } from '../../lib/report/csv.js';
 import { formatTables } from '../../lib/report/table.js';
-import type { NativePointResult } from '../../lib/native.js';
+import type { NativePointResult } from '../../lib/bridge/native.js';
 
 // Hidden 8, 2 heads of 4 (1 KV head), vocab 10; layer 0 dense (width 10), layer 1 MoE: 4 experts of
 // width 3, top-2, a shared expert of width 5 with its gate.

@@ -1,8 +1,9 @@
 // MoE configs (mixtral, qwen2_moe, qwen3_moe) normalized as transformers builds them: the expert
 // fields, the layer mix, the attention flags, and a bad field named in a one-line error.
 import { describe, expect, it } from 'vitest';
-import { normalizeConfig, resolveModel, toNative } from '../../lib/model-spec.js';
-import { presetConfig } from '../../lib/presets.js';
+import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
+import { presetConfig } from '../../lib/model/presets.js';
 import { configError } from './config-error.js';
 
 const preset = (name: string) => presetConfig(name) as Record<string, unknown>;

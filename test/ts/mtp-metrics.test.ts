@@ -1,18 +1,18 @@
-// DESIGN.md section 5 for MLA and MTP: the absorbed MLA cost (a cache row of kv_lora + rope per token
+// The cost model (lib/api/metrics.ts) for MLA and MTP: the absorbed MLA cost (a cache row of kv_lora + rope per token
 // and layer, 2·ctx·H·(2·kv_lora + rope) attention flops per row and layer), an MTP step's verification
 // of 1 + K rows per request and the MTP module's drafts; and the accepted tokens per step in results,
 // throughput, tables, JSONL and CSV.
 import { describe, expect, it } from 'vitest';
 import {
   attnFlopsPerToken, decodeStepCost, floorMs, kvBytesPerToken, layerMatmulParams, matmulParams, mtpParams, normParams, prefillCost,
-} from '../../lib/metrics.js';
-import { resolveModel, type ModelSpec } from '../../lib/model-spec.js';
-import { buildPointResult, type RunContext } from '../../lib/result.js';
+} from '../../lib/api/metrics.js';
+import { resolveModel, type ModelSpec } from '../../lib/model/model-spec.js';
+import { buildPointResult, type RunContext } from '../../lib/api/result.js';
 import { toJsonlLine } from '../../lib/report/jsonl.js';
 import { csvHeader, toCsvLine } from '../../lib/report/csv.js';
 import { formatTables } from '../../lib/report/table.js';
-import type { NativePointResult } from '../../lib/native.js';
-import type { MtpAccept } from '../../lib/mtp.js';
+import type { NativePointResult } from '../../lib/bridge/native.js';
+import type { MtpAccept } from '../../lib/model/mtp.js';
 
 // Hidden 8, 2 heads; MLA: q direct, kv_lora 4, nope 2, rope 2, v 3; vocab 10; layer 0 dense (width 10),
 // layer 1 MoE: 4 experts of width 3, top-2, a shared expert of width 3; one MTP layer.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expandGrid, parseBenchOptions, parseSweepOptions, type SweepOptions } from '../../lib/options.js';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { expandGrid, parseBenchOptions, parseSweepOptions, type SweepOptions } from '../../lib/api/options.js';
+import { InvalidArgumentError } from '../../lib/base/errors.js';
 
 const base: SweepOptions = { model: 'tiny-llama', batchSizes: [1], inputLens: [8], outputLens: [4] };
 

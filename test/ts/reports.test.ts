@@ -6,9 +6,9 @@ import { appendJsonl, toJsonlLine } from '../../lib/report/jsonl.js';
 import { appendCsv, csvHeader, toCsvLine } from '../../lib/report/csv.js';
 import { FIELDS, SGLANG_FIELDS } from '../../lib/report/fields.js';
 import { formatBreakdown, formatDecodeTable, formatPrefillTable, formatRunHeader, formatTables } from '../../lib/report/table.js';
-import { buildPointResult, failedPoint, type RunContext } from '../../lib/result.js';
-import { resolveModel } from '../../lib/model-spec.js';
-import type { Mode, NativePointResult } from '../../lib/native.js';
+import { buildPointResult, failedPoint, type RunContext } from '../../lib/api/result.js';
+import { resolveModel } from '../../lib/model/model-spec.js';
+import type { Mode, NativePointResult } from '../../lib/bridge/native.js';
 
 const spec = resolveModel('tiny-llama');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hash32, makeInputIds } from '../../lib/requests.js';
+import { hash32, makeInputIds } from '../../lib/api/requests.js';
 
 // The same hash with BigInt, written from splitmix64's definition, to check the 32-bit arithmetic.
 const MASK = (1n << 64n) - 1n;

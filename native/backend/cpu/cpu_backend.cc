@@ -15,7 +15,7 @@
 #include <unistd.h>
 #endif
 
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace gpubench {
 

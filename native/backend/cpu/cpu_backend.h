@@ -8,9 +8,9 @@
 #include <string>
 
 #include "backend/backend.h"
-#include "backend/op_checks.h"
 #include "backend/cpu/parallel.h"
-#include "core/error.h"
+#include "backend/op_checks.h"
+#include "base/error.h"
 
 namespace gpubench {
 

@@ -1,6 +1,6 @@
 // init ops: dummy weights (the same bf16 values on every backend, held here as fp32) and fill.
 #include "backend/cpu/cpu_backend.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace gpubench {
 

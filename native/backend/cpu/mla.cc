@@ -16,30 +16,6 @@ float* slice(const Backend::HeadSlices& v, int64_t r, int64_t h) {
   return static_cast<float*>(v.data) + r * v.row_stride + h * v.head_stride;
 }
 
-void check_view(const char* op, const char* what, const Backend::HeadSlices& v, bool written) {
-  if (v.dtype != DType::F32) invalid(op, what, " is ", dtype_name(v.dtype), ", the cpu backend needs f32");
-  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
-    invalid(op, what, ": rows ", v.rows, ", heads ", v.heads, ", cols ", v.cols, ", row_stride ",
-            v.row_stride, ", head_stride ", v.head_stride, " do not describe slices");
-  // A written view must not overlap itself: its slices are laid out head-major within a row, or
-  // row-major within a head.
-  bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
-  bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
-  if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
-    invalid(op, what, ": row_stride ", v.row_stride, " and head_stride ", v.head_stride,
-            " make its slices overlap");
-}
-
-// The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
-void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
-  if (kv.num_kv_heads != 1 || kv.v != nullptr)
-    invalid(op, "the MLA cache has one KV head and no v pool, got num_kv_heads ", kv.num_kv_heads,
-            kv.v ? " and a v pool" : "");
-  if (kv.block_size <= 0 || kv.head_dim <= rope_dim)
-    invalid(op, "block_size ", kv.block_size, " must be positive and head_dim ", kv.head_dim,
-            " larger than the rope dim ", rope_dim);
-}
-
 // Turns each interleaved pair (x[2i], x[2i+1]) of x[0, rope_dim) by the angle whose cos and sin
 // are cs[2i], cs[2i+1]: DeepSeek-V2's complex multiply x * (cos + i sin).
 void rotate_pairs(float* x, const float* cs, int64_t rope_dim) {
@@ -53,17 +29,8 @@ void rotate_pairs(float* x, const float* cs, int64_t rope_dim) {
 }  // namespace
 
 void CpuBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
-  const char* op = "matmul_heads";
-  check_view(op, "out", out, true);
-  check_view(op, "x", x, false);
-  check_view(op, "w", w, false);
-  int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
-  if (out.rows != T || out.heads != H || w.heads != H)
-    invalid(op, "out is ", out.rows, " rows x ", out.heads, " heads, x ", T, " x ", H, ", w has ",
-            w.heads, " heads");
-  if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
-    invalid(op, "w slices are [", w.rows, ", ", w.cols, "], expected [", transpose_w ? K : N, ", ",
-            transpose_w ? N : K, "] for x width ", K, " and out width ", N);
+  check_matmul_heads(out, x, w, transpose_w, DType::F32, "cpu");
+  const int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
   // Head-major items, so that consecutive items of a chunk reuse one head's weights from cache.
   pool_.parallel_for(H * T, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
@@ -88,7 +55,7 @@ void CpuBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool t
 void CpuBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
                                    const int32_t* slots, RopeParams rope, KvLayer kv) {
   const char* op = "mla_rope_kv_write";
-  check_view(op, "q_pe", q_pe, true);
+  check_head_slices(op, "q_pe", q_pe, true, DType::F32, "cpu");
   check_f32(op, "kv_a", kv_a);
   int64_t R = q_pe.cols, D = kv.head_dim, L = D - R, T = q_pe.rows;
   if (R % 2 != 0) invalid(op, "rope dim ", R, " is odd");
@@ -129,7 +96,7 @@ void CpuBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvL
   const char* op = "mla_attention";
   check_f32(op, "out", out);
   check_f32(op, "q_latent", q_latent);
-  check_view(op, "q_pe", q_pe, false);
+  check_head_slices(op, "q_pe", q_pe, false, DType::F32, "cpu");
   int64_t H = q_pe.heads, R = q_pe.cols, D = kv.head_dim, L = D - R;
   check_mla_cache(op, kv, R);
   check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);

@@ -33,20 +33,6 @@ __device__ __forceinline__ int64_t kv_offset(const AttnArgs& a, const int32_t* s
   return row * a.head_dim;
 }
 
-// Splits of a decode's context per CTA (attention_decode.cu, mla_attention.cu), from `ctas` CTAs
-// before splitting, at most max_splits, and `slots` CTAs resident at once. When one-chunk splits
-// all fit in one wave, take them: a CTA's time is then one chunk's chain of dependent loads (the
-// small-batch case). Otherwise the fewest splits whose CTAs fill their waves to 85% or more, so
-// neither a short last wave nor needless partials cost time. Depends on host-side sizes only.
-inline int64_t choose_splits(int64_t ctas, int64_t max_splits, int64_t slots) {
-  if (ctas * max_splits <= slots) return max_splits;
-  for (int64_t s = 1; s < max_splits; ++s) {
-    const int64_t total = ctas * s, waves = (total + slots - 1) / slots;
-    if (total * 100 >= waves * slots * 85) return s;
-  }
-  return max_splits;
-}
-
 // Split-KV decode; partials go to `scratch` (scratch_bytes long) when the context is split.
 void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, int num_sms,
                       cudaStream_t stream);

@@ -17,11 +17,13 @@
 // the partials through their log-sum-exp.
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <type_traits>
 
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
+#include "backend/cuda/split_kv.cuh"
 
 namespace gpubench {
 
@@ -204,32 +206,17 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
   }
 }
 
-// One block of D threads per (head, sequence): out = sum_i w_i o_i / sum_i w_i with
-// w_i = 2^(lse_i - max lse). Empty splits (lse = -inf) are skipped, never multiplied: their
-// o_part was not written. Every thread recomputes the weights from shared memory; there are
-// at most a few hundred splits.
+// One block of D threads per (head, sequence), one thread per dim: the splits' merge
+// (split_kv.cuh).
 template <int D>
 __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
   extern __shared__ float s_lse[];
   const AttnArgs& a = p.a;
   const int h = blockIdx.x, seq = blockIdx.y, d = threadIdx.x;
   const int64_t base = ((int64_t)seq * a.num_heads + h) * p.num_splits;
-  for (int i = threadIdx.x; i < p.num_splits; i += D) s_lse[i] = p.lse_part[base + i];
-  __syncthreads();
-  float m = -INFINITY;
-  for (int i = 0; i < p.num_splits; ++i) m = fmaxf(m, s_lse[i]);
-  float num = 0.0f, den = 0.0f;
-  // Unrolled with the skip as a predicate rather than a branch, so several splits' loads are in
-  // flight at once (a long context at batch 1 has a hundred splits or more).
-#pragma unroll 8
-  for (int i = 0; i < p.num_splits; ++i) {
-    const bool empty = s_lse[i] == -INFINITY;
-    const float w = empty ? 0.0f : exp2f(s_lse[i] - m);
-    num += empty ? 0.0f : w * p.o_part[(base + i) * D + d];
-    den += w;
-  }
+  load_split_lse(s_lse, p.lse_part + base, p.num_splits);
+  const float o = combine_splits(s_lse, p.num_splits, p.o_part + base * D + d, D);
   const int q_row = a.q_start[seq];
-  const float o = den > 0.0f ? num / den : 0.0f;
   a.out[q_row * a.out_stride + (int64_t)h * D + d] = __float2bfloat16_rn(o);
 }
 
@@ -273,14 +260,11 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
   });
   // No split shorter than kMinSplitTokens, and no more partials than the scratch holds.
   const int64_t ctas = (int64_t)a.num_seqs * a.num_kv_heads * p.head_groups;
-  const int64_t by_len = std::max(1, (a.max_ctx_len + kMinSplitTokens - 1) / kMinSplitTokens);
-  const int64_t per_split = (int64_t)a.num_seqs * a.num_heads * (a.head_dim + 1) * sizeof(float);
-  const int64_t by_scratch = std::max<int64_t>(1, (int64_t)scratch_bytes / per_split);
-  const int64_t splits =
-      choose_splits(ctas, std::min(by_len, by_scratch), (int64_t)std::max(1, per_sm) * num_sms);
-  const int64_t ctx = std::max(1, a.max_ctx_len);
-  p.split_tokens = (int)(((ctx + splits - 1) / splits + kChunk - 1) / kChunk * kChunk);
-  p.num_splits = (int)((ctx + p.split_tokens - 1) / p.split_tokens);
+  const int64_t split_bytes = (int64_t)a.num_seqs * a.num_heads * (a.head_dim + 1) * sizeof(float);
+  const SplitPlan plan = plan_splits(ctas, a.max_ctx_len, kMinSplitTokens, kChunk, split_bytes, scratch_bytes,
+                                     std::numeric_limits<int64_t>::max(), (int64_t)std::max(1, per_sm) * num_sms);
+  p.split_tokens = plan.split_tokens;
+  p.num_splits = plan.num_splits;
   p.o_part = static_cast<float*>(scratch);
   p.lse_part = p.o_part + (int64_t)a.num_seqs * a.num_heads * p.num_splits * a.head_dim;
   with_head_dim(a.head_dim, [&](auto d) { launch<decltype(d)::value>(p, smem, stream); });

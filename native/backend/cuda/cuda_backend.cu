@@ -8,7 +8,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/wgmma.cuh"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace gpubench {
 

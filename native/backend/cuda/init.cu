@@ -1,4 +1,4 @@
-// init ops: dummy weights (core/rng.h) and constant fills. Reference: backend/cpu/init.cc.
+// init ops: dummy weights (base/rng.h) and constant fills. Reference: backend/cpu/init.cc.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -6,7 +6,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
-#include "core/rng.h"
+#include "base/rng.h"
 
 namespace gpubench {
 

@@ -26,24 +26,6 @@ namespace gpubench {
 
 namespace {
 
-std::string describe(const Backend::HeadSlices& v) {
-  return "rows " + std::to_string(v.rows) + ", heads " + std::to_string(v.heads) + ", cols " +
-         std::to_string(v.cols) + ", row_stride " + std::to_string(v.row_stride) +
-         ", head_stride " + std::to_string(v.head_stride);
-}
-
-// The CPU op's checks (backend/cpu/mla.cc), for bf16 views.
-void check_view(const char* op, const char* what, const Backend::HeadSlices& v, bool written) {
-  if (v.dtype != DType::BF16)
-    invalid(op, std::string(what) + " is " + dtype_name(v.dtype) + ", the cuda backend needs bf16");
-  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
-    invalid(op, std::string(what) + ": " + describe(v) + " do not describe slices");
-  const bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
-  const bool by_head = v.head_stride >= (v.rows - 1) * v.row_stride + v.cols;
-  if (written && v.rows > 1 && v.heads > 1 && !by_row && !by_head)
-    invalid(op, std::string(what) + ": " + describe(v) + " make its slices overlap");
-}
-
 // ---- mla_rope_kv_write ----
 
 constexpr int kRopeWarps = 4;  // tasks per block
@@ -111,20 +93,8 @@ __global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
 }  // namespace
 
 void CudaBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) {
-  const char* op = "matmul_heads";
-  check_view(op, "out", out, true);
-  check_view(op, "x", x, false);
-  check_view(op, "w", w, false);
+  check_matmul_heads(out, x, w, transpose_w, DType::BF16, "cuda");
   const int64_t T = x.rows, H = x.heads, K = x.cols, N = out.cols;
-  if (out.rows != T || out.heads != H || w.heads != H)
-    invalid(op, "out is " + std::to_string(out.rows) + " rows x " + std::to_string(out.heads) +
-                    " heads, x " + std::to_string(T) + " x " + std::to_string(H) + ", w has " +
-                    std::to_string(w.heads) + " heads");
-  if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
-    invalid(op, "w slices are [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) +
-                    "], expected [" + std::to_string(transpose_w ? K : N) + ", " +
-                    std::to_string(transpose_w ? N : K) + "] for x width " + std::to_string(K) +
-                    " and out width " + std::to_string(N));
   if (T == 0) return;
 
   gemm(GemmArgs{out.data, x.data, w.data, DType::BF16, nullptr, T, N, K, H, transpose_w,
@@ -135,15 +105,10 @@ void CudaBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool 
 void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,
                                     const int32_t* slots, RopeParams rope, KvLayer kv) {
   const char* op = "mla_rope_kv_write";
-  check_view(op, "q_pe", q_pe, true);
+  check_head_slices(op, "q_pe", q_pe, true, DType::BF16, "cuda");
   const int64_t R = q_pe.cols, D = kv.head_dim, L = D - R, T = q_pe.rows;
-  if (R % 2 != 0) invalid(op, "rope dim " + std::to_string(R) + " is odd");
-  if (kv.num_kv_heads != 1 || kv.v != nullptr)
-    invalid(op, "the MLA cache has one KV head and no v pool, got num_kv_heads " +
-                    std::to_string(kv.num_kv_heads) + (kv.v ? " and a v pool" : ""));
-  if (kv.block_size <= 0 || L <= 0)
-    invalid(op, "block_size " + std::to_string(kv.block_size) + " must be positive and head_dim " +
-                    std::to_string(D) + " larger than the rope dim " + std::to_string(R));
+  if (R % 2 != 0) invalid(op, "rope dim ", R, " is odd");
+  check_mla_cache(op, kv, R);
   if (kv_a.dtype != DType::BF16 || kv_a.rows != T || kv_a.cols != D)
     invalid(op, "kv_a is " + std::string(dtype_name(kv_a.dtype)) + " [" +
                     std::to_string(kv_a.rows) + ", " + std::to_string(kv_a.cols) +

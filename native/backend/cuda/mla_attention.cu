@@ -16,11 +16,11 @@
 // reads the cache once per 16 or 32 heads; for DeepSeek-V2-Lite's 16 heads a chunk's MMAs take
 // less time than its 74 KiB take to arrive, so decode is bound by the cache read.
 //
-// Split-KV as attention_decode.cu: the split count depends on host-side sizes only (max_ctx_len,
-// max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for max_ctx_len stays
-// valid for shorter contexts: a CTA whose split starts past its rows' real (device) context
-// writes an empty partial. With one split the CTA writes the output; otherwise a combine kernel
-// merges the partials by their log-sum-exp.
+// Split-KV as attention_decode.cu (split_kv.cuh): the split count depends on host-side sizes only
+// (max_ctx_len, max_q_len, heads, rows of q_latent, SM count), so a CUDA graph captured for
+// max_ctx_len stays valid for shorter contexts: a CTA whose split starts past its rows' real
+// (device) context writes an empty partial. With one split the CTA writes the output; otherwise a
+// combine kernel merges the partials by their log-sum-exp.
 //
 // Room left for speed: prefill in absorbed form does (L + R + L) / (nope + R + V) = 3.4x the FLOPs
 // of attention over per-head keys and values (what vLLM runs for prefill), and its M tiles of 32
@@ -31,10 +31,11 @@
 #include <string>
 #include <type_traits>
 
-#include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/split_kv.cuh"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -388,9 +389,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
   }
 }
 
-// Grid (row x head of the sequence, sequence, group of kCombineThreads dims): out = sum_i w_i o_i /
-// sum_i w_i with w_i = 2^(lse_i - max lse). Empty splits (lse = -inf) are skipped, never
-// multiplied: their o_part was not written.
+// Grid (row x head of the sequence, sequence, group of kCombineThreads dims), one thread per dim:
+// the splits' merge (split_kv.cuh).
 __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a) {
   extern __shared__ float s_lse_all[];
   const int H = a.heads, L = a.latent, S = a.num_splits;
@@ -398,22 +398,11 @@ __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a)
   const int q0 = a.q_start[seq];
   if (i >= a.q_start[seq + 1] - q0) return;  // the grid covers max_q_len rows
   const int64_t t = q0 + i, base = (t * H + h) * S;
-  for (int k = threadIdx.x; k < S; k += kCombineThreads) s_lse_all[k] = a.lse_part[base + k];
-  __syncthreads();
+  load_split_lse(s_lse_all, a.lse_part + base, S);
   const int d = blockIdx.z * kCombineThreads + threadIdx.x;
   if (d >= L) return;
-  float m = -INFINITY;
-  for (int k = 0; k < S; ++k) m = fmaxf(m, s_lse_all[k]);
-  float num = 0.0f, den = 0.0f;
-  // The skip is a predicate rather than a branch, so several splits' loads are in flight at once.
-#pragma unroll 8
-  for (int k = 0; k < S; ++k) {
-    const bool empty = s_lse_all[k] == -INFINITY;
-    const float w = empty ? 0.0f : exp2f(s_lse_all[k] - m);
-    num += empty ? 0.0f : w * a.o_part[(base + k) * L + d];
-    den += w;
-  }
-  a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(den > 0.0f ? num / den : 0.0f);
+  const float o = combine_splits(s_lse_all, S, a.o_part + base * L + d, L);
+  a.out[t * H * L + (int64_t)h * L + d] = __float2bfloat16_rn(o);
 }
 
 // Calls f with the kernel for MT M tiles and the smallest DP that covers L / 16 column pairs.
@@ -443,38 +432,27 @@ int log2_exact(int64_t v) {
   return (int64_t(1) << s) == v ? s : -1;
 }
 
-[[noreturn]] void invalid(const std::string& what) {
-  fail(ErrorCode::InvalidArgument, "mla_attention: " + what);
-}
-
 }  // namespace
 
 void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                                 const AttnMeta& meta, float scale) {
+  const char* op = "mla_attention";
   const int64_t H = q_pe.heads, R = q_pe.cols, D = kv.head_dim, L = D - R;
-  if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16 || q_pe.dtype != DType::BF16)
-    invalid("out, q_latent and q_pe must be bf16");
-  if (H <= 0 || R <= 0 || q_pe.rows < 0 || q_pe.row_stride < R || q_pe.head_stride < R)
-    invalid("q_pe: rows " + std::to_string(q_pe.rows) + ", heads " + std::to_string(H) + ", cols " +
-            std::to_string(R) + ", row_stride " + std::to_string(q_pe.row_stride) +
-            ", head_stride " + std::to_string(q_pe.head_stride) + " do not describe slices");
-  if (kv.num_kv_heads != 1 || kv.v != nullptr)
-    invalid("the MLA cache has one KV head and no v pool, got num_kv_heads " +
-            std::to_string(kv.num_kv_heads) + (kv.v ? " and a v pool" : ""));
+  if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16) invalid(op, "out and q_latent must be bf16");
+  check_head_slices(op, "q_pe", q_pe, false, DType::BF16, "cuda");
+  check_mla_cache(op, kv, R);
   // The tensor-core steps take the latent in 16-dim column pairs; the cache rows travel in
   // 16-byte pieces.
-  if (L <= 0 || L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
-    invalid("kv_lora_rank " + std::to_string(L) + " must be a multiple of 16 up to " +
-            std::to_string(kMaxLatent) + " and the rope dim " + std::to_string(R) +
+  if (L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
+    invalid(op, "kv_lora_rank ", L, " must be a multiple of 16 up to ", kMaxLatent, " and the rope dim ", R,
             " a multiple of 8");
-  if (q_latent.cols != H * L || out.cols != H * L)
-    invalid("q_latent and out must have heads * kv_lora_rank = " + std::to_string(H * L) +
-            " columns");
+  check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);
+  check_shape(op, "out", out, out.rows, H * L);
   const int block_shift = log2_exact(kv.block_size);
-  if (block_shift < 0) invalid("block_size must be a power of two");
+  if (block_shift < 0) invalid(op, "block_size must be a power of two");
   // q_latent is read in 16-byte vectors, out written in 4-byte pairs.
   if (!aligned16(kv.k) || !aligned16(q_latent.data) || ((uintptr_t)out.data & 3) != 0)
-    invalid("the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
+    invalid(op, "the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
   if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
 
   MlaArgs a{};
@@ -509,7 +487,7 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
         a.stages = stages;
       }
   if (mt == 0)
-    invalid("kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
+    invalid(op, "kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
             std::to_string(smem_max) + " bytes the device has");
   const size_t smem = smem_layout(a.width_pad, 16 * mt, a.stages).total;
   const int64_t m_tiles = (m_rows + 16 * mt - 1) / (16 * mt);
@@ -524,14 +502,11 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
   // by output row, so every row of q_latent counts.
   const int64_t rows = std::min({q_latent.rows, out.rows, q_pe.rows});
   const int64_t ctas = (int64_t)meta.num_seqs * m_tiles;
-  const int64_t by_len = std::max<int64_t>(1, ((int64_t)meta.max_ctx_len + kChunk - 1) / kChunk);
-  const int64_t per_split = std::max<int64_t>(1, rows * H * (L + 1) * (int64_t)sizeof(float));
-  const int64_t by_scratch = std::max<int64_t>(1, (int64_t)kAttnScratchBytes / per_split);
-  const int64_t splits = choose_splits(ctas, std::min({by_len, by_scratch, (int64_t)kMaxSplits}),
-                                       (int64_t)std::max(1, per_sm) * num_sms_);
-  const int64_t ctx = std::max(1, meta.max_ctx_len);
-  a.split_tokens = (int)(((ctx + splits - 1) / splits + kChunk - 1) / kChunk * kChunk);
-  a.num_splits = (int)((ctx + a.split_tokens - 1) / a.split_tokens);
+  const int64_t split_bytes = rows * H * (L + 1) * (int64_t)sizeof(float);
+  const SplitPlan plan = plan_splits(ctas, meta.max_ctx_len, kChunk, kChunk, split_bytes, kAttnScratchBytes,
+                                     kMaxSplits, (int64_t)std::max(1, per_sm) * num_sms_);
+  a.split_tokens = plan.split_tokens;
+  a.num_splits = plan.num_splits;
   a.o_part = static_cast<float*>(attn_scratch_);
   a.lse_part = a.o_part + rows * H * a.num_splits * L;
 

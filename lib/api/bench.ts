@@ -1,0 +1,209 @@
+// benchOneBatch and sweep: the benchmark protocol (docs/architecture.md, Data flow of one grid point) driven from JS. One engine
+// serves the whole grid (weights made once, the KV pool reused), sized for its largest point; the
+// device peaks are measured once; each point's requests are submitted one at a time, yielding to the
+// event loop in between, so the native scheduler really has to wait for the full batch (as it would
+// for a server's requests) and waitingMs means what it says.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
+import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
+import { routingToNative } from '../bridge/wire.js';
+import { resolveModel, type ModelSpec } from '../model/model-spec.js';
+import { bytesPerElemOf, type Peaks } from './metrics.js';
+import { makeInputIds } from './requests.js';
+import { getAddon, resolveDevice } from '../bridge/device.js';
+import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
+import { checkMtpModel } from '../model/mtp.js';
+import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
+import {
+  expandGrid,
+  parseBenchOptions,
+  parseSweepOptions,
+  type BenchOptions,
+  type GridPoint,
+  type ResolvedSweepOptions,
+  type SweepOptions,
+} from './options.js';
+
+export interface SweepResult {
+  runName: string;
+  model: ModelSpec;
+  device: string;
+  deviceName: string;
+  dtype: 'f32' | 'bf16';
+  peaks: Peaks;
+  engine: NativeEngineInfo;
+  plan: EnginePlan;
+  /** One per grid point, in grid order (batch × input × output). */
+  points: PointOutcome[];
+}
+
+/** Makes a run name safe as a file name prefix. */
+function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+function abortError(done: number, total: number, results: PointOutcome[]): AbortError {
+  const e = new AbortError(`aborted after ${done} of ${total} points`);
+  e.results = results;
+  return e;
+}
+
+/** Runs one point: starts the native job, then feeds it its batch one request at a time. */
+async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string, point: GridPoint, index: number, count: number): Promise<NativePointResult> {
+  const { batchSize: B, inputLen: L, outputLen: O } = point;
+  const nativeOpts: NativePointOptions = {
+    batchSize: B,
+    inputLen: L,
+    outputLen: O,
+    mode: o.mode,
+    batchTimeoutMs: o.batchTimeoutMs,
+    useGraphs: o.useGraphs,
+    profile: o.profile,
+    profileDecodeSteps: o.profileDecodeSteps,
+    runName,
+    moeRouting: routingToNative(o.moeRouting),
+    ...(o.mtpDrafts > 0 ? { mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' } : {}),
+    ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
+  };
+  const onProgress = o.onProgress;
+  const job = engine.runPoint(nativeOpts, (p) => onProgress?.({ point, pointIndex: index, pointCount: count, ...p }));
+  // Stop feeding a job that already failed (e.g. refused as too large) or was aborted; the
+  // handler also keeps an early rejection from being reported as unhandled before we await it.
+  let settled = false;
+  job.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  try {
+    // Yield first: a point the addon refuses up front (does not fit) settles before any request is sent.
+    await yieldToLoop();
+    for (let i = 0; i < B && !settled && !o.signal?.aborted; i++) {
+      // Request i of every point gets the same prompt: points differ only in what they vary.
+      engine.submit(makeInputIds(o.seed, i, L, engine.spec.vocabSize));
+      await yieldToLoop();
+    }
+  } catch (e) {
+    // A submission failed: stop the job that waits for the batch before the next point starts.
+    engine.cancel();
+    await job.catch(() => {});
+    throw e;
+  }
+  return await job;
+}
+
+// The model and the device are resolved here, once per sweep; the plan, the engine and the results
+// take the resolved spec and device.
+async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
+  if (o.signal?.aborted) throw abortError(0, 0, []);
+  const spec = resolveModel(o.model, o.layers === undefined ? {} : { layers: o.layers });
+  checkMtpModel(spec, o.mtpDrafts);
+  const addon = getAddon(o.addon);
+  const device = resolveDevice(addon, o.device);
+  const runName = o.runName ?? spec.name;
+
+  // Prefill mode runs one forward and makes one token, whatever output length was asked.
+  const notes: string[] = [];
+  let outputLens = o.outputLens;
+  if (o.mode === 'prefill' && outputLens.some((x) => x !== 1)) {
+    notes.push(`prefill mode: output_len forced to 1 (asked ${outputLens.join(',')})`);
+    outputLens = [1];
+  }
+  if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
+    notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
+  }
+  const points = expandGrid(o.batchSizes, o.inputLens, outputLens);
+  const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
+  const runnable = points.filter((_, i) => refusals[i] === undefined);
+
+  const plan = planEngine({
+    points: runnable,
+    mode: o.mode,
+    blockSize: DEFAULT_BLOCK_SIZE,
+    drafts: o.mtpDrafts,
+    ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
+  });
+  const engine = await Engine.openResolved({ spec, device, addon }, {
+    seed: o.seed,
+    ...(o.weightsPath !== undefined ? { weightsPath: o.weightsPath } : {}),
+    maxBatch: plan.maxBatch,
+    maxContext: plan.maxContext,
+    maxTokensPerStep: plan.maxTokensPerStep,
+    kvPoolTokens: plan.kvPoolTokens,
+    blockSize: DEFAULT_BLOCK_SIZE,
+    ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+  });
+
+  const results: PointOutcome[] = [];
+  const onAbort = () => engine.cancel();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const info = engine.info();
+    const peaks: Peaks = o.peaks ?? (await engine.measurePeaks());
+    if (o.profile !== 'none') mkdirSync(o.outDir, { recursive: true });
+    const ctx: RunContext = {
+      runName,
+      spec,
+      device,
+      info,
+      mode: o.mode,
+      seed: o.seed,
+      peaks: { flopsPerS: peaks.flopsPerS, bytesPerS: peaks.bytesPerS },
+      bytesPerElem: bytesPerElemOf(info.dtype),
+      profileDecodeSteps: o.profileDecodeSteps,
+      routing: o.moeRouting,
+      mtpDrafts: o.mtpDrafts,
+      mtpAccept: o.mtpAccept ?? 'all',
+    };
+
+    for (let i = 0; i < points.length; i++) {
+      if (o.signal?.aborted) throw abortError(results.length, points.length, results);
+      const point = points[i] as GridPoint;
+      const refusal = refusals[i];
+      let outcome: PointOutcome;
+      if (refusal !== undefined) {
+        outcome = failedPoint(ctx, point, notes, 'ERR_INVALID_ARGUMENT', refusal);
+      } else {
+        try {
+          const raw = await runPoint(engine, o, runName, point, i, points.length);
+          outcome = buildPointResult(ctx, point, raw, notes);
+        } catch (e) {
+          const err = fromNative(e);
+          if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
+          if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
+          outcome = failedPoint(ctx, point, notes, err.code, err.message);
+        }
+      }
+      results.push(outcome);
+      o.onPoint?.(outcome);
+    }
+    return { runName, model: spec, device, deviceName: info.deviceName, dtype: info.dtype, peaks: ctx.peaks, engine: info, plan, points: results };
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await engine.close();
+  }
+}
+
+/**
+ * Runs the grid batchSizes × inputLens × outputLens on one engine. A point that fails with
+ * ERR_DOES_NOT_FIT, ERR_OUT_OF_MEMORY, ERR_INVALID_ARGUMENT or ERR_TIMEOUT is recorded as
+ * `{ ok: false, error }` and the sweep goes on; an abort (options.signal) stops it between steps and
+ * rejects with AbortError, whose `results` holds the points finished before (each also delivered
+ * through onPoint). Any other error rejects. The engine is closed in every case.
+ */
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
+  return runSweep(parseSweepOptions(options));
+}
+
+/** One point. Rejects with the point's error (a GpubenchError subclass) when it fails. */
+export async function benchOneBatch(options: BenchOptions): Promise<PointResult> {
+  const result = await runSweep(parseBenchOptions(options));
+  const outcome = result.points[0];
+  if (!outcome) throw errorForCode('ERR_INTERNAL', 'benchOneBatch: no result');
+  if (!outcome.ok) throw errorForCode(outcome.error.code, outcome.error.message);
+  return outcome;
+}
+

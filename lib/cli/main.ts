@@ -1,0 +1,57 @@
+// The gpubench command. Exit codes: 0 the run finished (failed points are reported, not fatal, as
+// long as one point ran); 1 the run failed (or every point did); 2 a bad flag or value, one line on
+// stderr; 130 interrupted (Ctrl-C), after printing what was measured. It goes through the package's
+// public API (lib/index.ts) and prints with lib/report/.
+import { Command, CommanderError } from 'commander';
+import { GpubenchError } from '../index.js';
+import { oneLine } from '../report/table.js';
+import { addRunFlags, flagMessage, type RunFlags } from './flags.js';
+import { devices, models } from './lists.js';
+import { run } from './run.js';
+import { UsageError } from './usage-error.js';
+import { addViewCommands } from './views.js';
+
+function program(setCode: (code: number) => void): Command {
+  const cmd = new Command('gpubench')
+    .description('LLM inference microbenchmark: prefill and decode forward passes over a grid of batch sizes and sequence lengths')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} }); // errors are printed once, in main()
+  addRunFlags(cmd.command('run').description('run a sweep (batch × input × output) and print the result tables'))
+    .action(async (flags: RunFlags) => setCode(await run(flags)));
+  cmd.command('models').description('list the preset models').action(() => setCode(models()));
+  cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));
+  addViewCommands(cmd, setCode);
+  return cmd;
+}
+
+function printError(message: string): void {
+  process.stderr.write(`gpubench: error: ${oneLine(message)}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  try {
+    await program((c) => (code = c)).parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; a bare `gpubench` prints the help to stderr: a usage error.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        return e.exitCode === 0 ? 0 : 2;
+      }
+      // Commander's own messages start with 'error: '; say where help is.
+      printError(`${e.message.replace(/^error:\s*/, '')} (see gpubench --help)`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      printError(e.message);
+      return 2;
+    }
+    if (e instanceof GpubenchError) {
+      printError(flagMessage(e));
+      return e.code === 'ERR_INVALID_ARGUMENT' || e.code === 'ERR_INVALID_CONFIG' ? 2 : 1;
+    }
+    printError(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+}

@@ -1,0 +1,2 @@
+/** A usage error: printed as `gpubench: error: <message>`, exit code 2. */
+export class UsageError extends Error {}

@@ -1,0 +1,56 @@
+#include "addon/backend_factory.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "base/error.h"
+#ifdef GPUBENCH_WITH_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace gpubench {
+
+namespace {
+// "cuda" -> 0, "cuda:3" -> 3, anything else -> -1.
+int cuda_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) != 0 || device.size() == 5) return -1;
+  for (size_t i = 5; i < device.size(); ++i) {
+    if (device[i] < '0' || device[i] > '9') return -1;
+  }
+  return std::stoi(device.substr(5));
+}
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(const std::string& device, int cpu_threads) {
+  if (device == "cpu") return make_cpu_backend(cpu_threads);
+  int index = cuda_index(device);
+  if (index < 0) fail(ErrorCode::InvalidArgument, "unknown device '" + device + "' (allowed: cpu, cuda, cuda:N)");
+#ifdef GPUBENCH_WITH_CUDA
+  int count = cuda_device_count();
+  if (index >= count) {
+    fail(ErrorCode::InvalidArgument, "device '" + device + "' does not exist: " + std::to_string(count) + " CUDA device(s) found");
+  }
+  return make_cuda_backend(index);
+#else
+  fail(ErrorCode::InvalidArgument, "device '" + device + "': this build of gpubench has no CUDA backend (built without nvcc and cuBLASLt)");
+#endif
+}
+
+std::vector<std::string> compiled_backends() {
+#ifdef GPUBENCH_WITH_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
+}
+
+std::vector<std::pair<std::string, DeviceInfo>> list_devices() {
+  std::vector<std::pair<std::string, DeviceInfo>> out;
+  out.emplace_back("cpu", make_cpu_backend(1)->device_info());
+#ifdef GPUBENCH_WITH_CUDA
+  int count = cuda_device_count();
+  for (int i = 0; i < count; ++i) out.emplace_back("cuda:" + std::to_string(i), cuda_device_info(i));
+#endif
+  return out;
+}
+
+}  // namespace gpubench
