@@ -40,6 +40,8 @@ export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';
 export { resolveDevice, listDevices, backends, getAddon } from './bridge/device.js';
+export { loadedAddon } from './bridge/native.js';
+export { describeAddon, type AddonChoice, type AddonSource } from './bridge/addon-loader.js';
 export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
 export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';

@@ -1,8 +1,8 @@
 // The contract between the TypeScript library and the Node-API addon (native/addon/).
 // Everything here is plain data; bridge/engine.ts wraps it in a typed API for lib/api/.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { selectAddon, type AddonChoice } from './addon-loader.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { RopeSpec } from '../model/rope.js';
 import type { MoeSpec } from '../model/moe-spec.js';
@@ -272,15 +272,15 @@ export interface NativeAddon {
   listDevices(): NativeDeviceInfo[];
 }
 
-let cached: NativeAddon | undefined;
+let cached: AddonChoice<NativeAddon> | undefined;
 
-/** Loads build/Release first, then prebuilds/ (node-gyp-build). */
-export function loadAddon(): NativeAddon {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+/** The addon addon-loader.ts picks for this package (build/Release, the CUDA prebuild, the CPU prebuild) and why. */
+export function loadedAddon(): AddonChoice<NativeAddon> {
   // This file is dist/bridge/native.js (or lib/bridge/native.ts under vitest): the package root is two up.
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  cached = load(root);
+  cached ??= selectAddon<NativeAddon>(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..'));
   return cached;
+}
+
+export function loadAddon(): NativeAddon {
+  return loadedAddon().addon;
 }

@@ -1,6 +1,7 @@
-// `gpubench models` and `gpubench devices`: the presets, and the devices this build can run on.
+// `gpubench models` and `gpubench devices`: the presets, and the devices this build can run on
+// (after one line saying which addon binary was loaded and why).
 import Table from 'cli-table3';
-import { backends, formatParams, getAddon, listDevices, listPresets } from '../index.js';
+import { backends, describeAddon, formatParams, getAddon, listDevices, listPresets, loadedAddon } from '../index.js';
 import { COMPACT } from '../report/table.js';
 
 export function models(): number {
@@ -14,6 +15,7 @@ export function models(): number {
 
 export function devices(): number {
   const addon = getAddon();
+  process.stdout.write(`${describeAddon(loadedAddon())}\n`);
   const have = backends(addon);
   const cuda = have.includes('cuda') ? listDevices(addon).filter((d) => d.device.startsWith('cuda')) : [];
   if (!have.includes('cuda')) {

@@ -16,6 +16,7 @@ vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
     if (state.addon instanceof Error) throw state.addon;
     return state.addon;
   },
+  loadedAddon: () => ({ addon: state.addon, file: 'fake.node', source: 'local build', why: 'the fake addon' }),
 }));
 
 const small = ['run', '--model', 'tiny-llama', '--layers', '1', '--input-len', '8', '--output-len', '4', '--device', 'cpu'];
@@ -97,6 +98,7 @@ describe('gpubench run (fake addon)', () => {
     state.addon = fakeAddon({ cuda: true });
     const r = await runCli(['devices']);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^addon: fake\.node \(local build; the fake addon\)\n/);
     expect(r.stdout).toMatch(/│ cuda:0 +│ Fake H100 +│ 80\.0 +│ 79\.0 +│ 9\.0 +│ 13\.0 /);
     state.addon = fakeAddon();
     const c = await runCli(['devices']);
@@ -108,7 +110,7 @@ describe('gpubench run (fake addon)', () => {
     const r = await runCli(small);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'gpubench: error: the gpubench native addon is not built (No native build was found for platform=linux arch=x64); run `npm run build:native`\n',
+      'gpubench: error: the gpubench native addon is not usable (No native build was found for platform=linux arch=x64); build it: `npm rebuild gpubench --foreground-scripts` where gpubench is a dependency, `npm run build:native` in its own checkout\n',
     );
     expect((await runCli([...small, '--mode', 'x'])).code).toBe(2);
   });
