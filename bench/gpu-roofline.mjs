@@ -4,7 +4,7 @@
 // the same process. A benchmark, not a test: it prints a table last and saves every result as JSON.
 // With --repeat N it runs N processes one after another and prints each point's median over them
 // and their spread (max / min - 1), and the peaks' spread.
-// Run on the GPU machine: npm run build && node bench/gpu-roofline.mjs [--repeat 3] [--model NAME]
+// Run on the GPU machine: npm run compile && node bench/gpu-roofline.mjs [--repeat 3] [--model NAME]
 //   [--out DIR] [--json FILE]; on the CPU (a scaled-down grid): --device cpu --model tiny-llama
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

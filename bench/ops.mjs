@@ -3,7 +3,7 @@
 // op's inputs come from memory in a forward pass), beside its own floor: max(bytes / measured copy
 // bandwidth, flops / measured GEMM rate), with the peaks measured in the same process. A change
 // to one kernel is measured here without a whole forward.
-// Run on the GPU machine: npm run build && npm run bench:ops -- [--model NAME] [--op matmul,attention_decode]
+// Run on the GPU machine: npm run compile && npm run bench:ops -- [--model NAME] [--op matmul,attention_decode]
 //   [--calls N] [--json FILE]; on the CPU (small shapes): --device cpu --model tiny-llama
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
