@@ -6,6 +6,7 @@ import type { ModelSpec } from '../model/model-spec.js';
 import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
+import type { Provenance } from './provenance.js';
 
 // AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
 declare module '../base/errors.js' {
@@ -47,6 +48,8 @@ interface PointBase {
   mtpDrafts: number;
   /** The pinned MTP acceptance ('all', 'N' or 'rate:r'); null with MTP off. */
   mtpAccept: string | null;
+  /** Where the result came from (one object per sweep); null when the engine could not be opened. */
+  provenance: Provenance | null;
 }
 
 export interface PointResult extends PointBase {
@@ -115,6 +118,7 @@ export interface RunContext {
   /** The mtpDrafts option (0: off) and the acceptance it runs with. */
   mtpDrafts: number;
   mtpAccept: MtpAccept;
+  provenance: Provenance | null;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -147,7 +151,9 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'>;
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'> & {
+  provenance: Provenance | null;
+};
 
 export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
   return { ...base(ctx, point, notes), ok: false, error: { code, message } };
@@ -169,6 +175,7 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     routing: ctx.spec.moe ? ctx.routing : null,
     mtpDrafts: ctx.mtpDrafts,
     mtpAccept: ctx.mtpDrafts > 0 ? acceptText(ctx.mtpAccept) : null,
+    provenance: ctx.provenance,
   };
 }
 

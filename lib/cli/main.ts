@@ -1,7 +1,8 @@
-// The gpubench command. Exit codes: 0 the run finished (failed points are reported, not fatal, as
-// long as one point ran); 1 the run failed (or every point did); 2 a bad flag or value, one line on
-// stderr; 130 interrupted (Ctrl-C), after printing what was measured. It goes through the package's
-// public API (lib/index.ts) and prints with lib/report/.
+// The gpubench command. Exit codes: 0 every point ran and every output was written; 1 some or all
+// points failed (named on stderr), an output could not be written to the end, or the run failed; 2
+// usage: a bad flag or value, a missing weights file, an output path that cannot be written (one
+// line on stderr, before anything runs); 130 interrupted (Ctrl-C), after printing what was measured.
+// It goes through the package's public API (lib/index.ts) and prints with lib/report/.
 import { Command, CommanderError } from 'commander';
 import { GpubenchError } from '../index.js';
 import { oneLine } from '../report/table.js';

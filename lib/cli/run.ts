@@ -14,11 +14,14 @@ import {
   type SweepOptions,
   type SweepResult,
 } from '../index.js';
+import { existsSync } from 'node:fs';
 import { appendJsonl } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
 import { formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
+import { checkOutputs, OutputWriters } from './outputs.js';
+import { UsageError } from './usage-error.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
 const DEFAULT_RUN = {
@@ -48,6 +51,18 @@ export async function run(flags: RunFlags): Promise<number> {
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
+  const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
+  const profile = given.profile ?? DEFAULTS.profile;
+  checkOutputs([
+    { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
+    { flag: '--save-csv', path: saveCsv, kind: 'file' },
+    { flag: '--save-json', path: saveJson, kind: 'file' },
+    // Trace files are the only thing written there.
+    { flag: '--out-dir', path: profile === 'none' ? undefined : (given.outDir ?? DEFAULTS.outDir), kind: 'dir' },
+  ]);
+  if (given.weightsPath !== undefined && !existsSync(given.weightsPath)) {
+    throw new UsageError(`--weights: '${given.weightsPath}' does not exist (allowed: a .safetensors file or a folder of them)`);
+  }
 
   const addon = getAddon();
   const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
@@ -70,7 +85,7 @@ export async function run(flags: RunFlags): Promise<number> {
   const distinct = (xs: number[]) => new Set(xs).size;
   const count = distinct(batchSizes) * distinct(inputLens) * (mode === 'prefill' ? 1 : distinct(outputLens));
   const finished: PointOutcome[] = [];
-  const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
+  const writers = new OutputWriters((line) => process.stderr.write(line + '\n'));
   const options: SweepOptions = {
     ...rest,
     model: spec,
@@ -83,8 +98,8 @@ export async function run(flags: RunFlags): Promise<number> {
     addon,
     onPoint: (p) => {
       finished.push(p);
-      if (saveJsonl) appendJsonl(saveJsonl, p);
-      if (saveCsv) appendCsv(saveCsv, p);
+      if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
+      if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
       process.stderr.write(progressLine(p, finished.length, count) + '\n');
     },
   };
@@ -107,14 +122,23 @@ export async function run(flags: RunFlags): Promise<number> {
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
   const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
   process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
-  if (saveJson) writeResultFile(saveJson, result);
-  if ((given.profile ?? DEFAULTS.profile) !== 'none') {
+  if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
+  if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
     if (breakdown) process.stdout.write('\n' + breakdown + '\n');
     const traces = result.points.flatMap((p) => (p.ok ? p.traceFiles : []));
     if (traces.length) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
   }
-  const ok = result.points.filter((p) => p.ok).length;
-  if (ok < result.points.length) process.stderr.write(`gpubench: ${result.points.length - ok} of ${result.points.length} points failed\n`);
-  return ok > 0 ? 0 : 1;
+  return exitCode(result.points, writers.failures());
+}
+
+/** 0: every point ran and every output was written; 1 otherwise, saying which points failed. */
+function exitCode(points: PointOutcome[], failedOutputs: string[]): number {
+  const failed = points.filter((p) => !p.ok);
+  if (failed.length > 0) {
+    const which = failed.map((p) => `bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen} (${p.ok ? '' : p.error.code})`).join(', ');
+    process.stderr.write(`gpubench: ${failed.length} of ${points.length} points failed (exit 1): ${which}\n`);
+  }
+  if (failedOutputs.length > 0) process.stderr.write(`gpubench: not saved completely: ${failedOutputs.join(', ')}\n`);
+  return failed.length > 0 || failedOutputs.length > 0 ? 1 : 0;
 }

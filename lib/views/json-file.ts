@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SweepResult } from '../api/bench.js';
-import { totalParams } from '../api/metrics.js';
+import { totalParams, type Peaks } from '../api/metrics.js';
+import type { Provenance } from '../api/provenance.js';
 import { toRecord, type PointRecord } from '../report/fields.js';
 
 export const RESULT_FILE_VERSION = 1;
@@ -27,7 +28,11 @@ export interface ResultFile {
   points: PointRecord[];
 }
 
-export type RunSummary = Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'peaks' | 'points'>;
+/** What the file is written from: a SweepResult, or the same fields gathered otherwise (peak values only, no provenance). */
+export type RunSummary = Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'points'> & {
+  peaks: Peaks;
+  provenance?: Provenance;
+};
 
 /** The result file's object; `extra` fields are added to the header (they may not replace its own). */
 export function toResultFile(r: RunSummary, extra: Record<string, unknown> = {}, now: Date = new Date()): ResultFile {
