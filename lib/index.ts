@@ -36,7 +36,7 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError } from './api/flag-text.js';
 export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
-export { buildIdentity, canonicalJson, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';
+export { buildIdentity, canonicalJson, cudaVersionText, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';
 export { PEAK_MAX_ATTEMPTS, PEAK_TOLERANCE, type PeaksMeasurement } from './api/peaks.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';

@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { GpubenchError } from '../index.js';
 import { oneLine } from '../report/table.js';
 import { addRunFlags, flagMessage, type RunFlags } from './flags.js';
-import { devices, models } from './lists.js';
+import { devices, models, versionText } from './lists.js';
 import { run } from './run.js';
 import { UsageError } from './usage-error.js';
 import { addViewCommands } from './views.js';
@@ -16,7 +16,13 @@ function program(setCode: (code: number) => void): Command {
   const cmd = new Command('gpubench')
     .description('LLM inference microbenchmark: prefill and decode forward passes over a grid of batch sizes and sequence lengths')
     .exitOverride()
-    .configureOutput({ outputError: () => {} }); // errors are printed once, in main()
+    .configureOutput({ outputError: () => {} }) // errors are printed once, in main()
+    // Not commander's .version(text): the commit and backends are the loaded addon's, read only when asked.
+    .option('-V, --version', 'print the version, the commit and the backends of the loaded addon')
+    .on('option:version', () => {
+      process.stdout.write(versionText() + '\n');
+      throw new CommanderError(0, 'commander.version', '');
+    });
   addRunFlags(cmd.command('run').description('run a sweep (batch × input × output) and print the result tables'))
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));

@@ -12,7 +12,9 @@ function existingAncestor(p: string): { at: string; isDir: boolean } {
     try {
       return { at, isDir: statSync(at).isDirectory() };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // ENOTDIR: a file stands where a folder of the path would be; the walk up finds it.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
       const up = path.dirname(at);
       if (up === at) throw e;
       at = up;

@@ -1,0 +1,81 @@
+// Output paths and exit codes of `gpubench run` in-process with the fake addon: every path is
+// checked before anything runs (exit 2 naming the flag), an engine that cannot open still leaves a
+// failure line per point, and a missing weights file is a usage error.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { outputProblem } from '../../lib/cli/outputs.js';
+import { runCli } from './cli-helpers.js';
+import { fakeAddon } from './fake-addon.js';
+
+const state = vi.hoisted(() => ({ addon: undefined as unknown }));
+vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../lib/bridge/native.js')>()),
+  loadAddon: () => state.addon,
+}));
+
+const small = ['run', '--model', 'tiny-llama', '--layers', '1', '--input-len', '8', '--output-len', '4', '--device', 'cpu'];
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'gpubench-outputs-'));
+
+describe('output paths are checked before the first point', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, 'x');
+
+  it.each([
+    ['--save-jsonl', dir, `--save-jsonl: '${dir}' is a directory (allowed: a file path)`],
+    ['--save-csv', path.join(file, 'r.csv'), `--save-csv: '${path.join(file, 'r.csv')}' cannot be created: ${file} is a file`],
+    ['--save-json', path.join(file, 'deeper', 'r.json'), `--save-json: '${path.join(file, 'deeper', 'r.json')}' cannot be created: ${file} is a file`],
+  ])('%s %s is exit 2, one line naming the flag, and nothing runs', async (flag, where, message) => {
+    const addon = fakeAddon();
+    state.addon = addon;
+    const r = await runCli([...small, '--batch', '1', flag, where]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`gpubench: error: ${message}\n`);
+    expect(addon.log.engines).toHaveLength(0);
+  });
+
+  it('--out-dir is checked where traces are written (--profile), as a directory', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small, '--batch', '1', '--profile', 'decode', '--out-dir', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`gpubench: error: --out-dir: '${file}' is a file (allowed: a directory path)\n`);
+    // Without --profile nothing goes there, so it is not checked.
+    expect((await runCli([...small, '--batch', '1', '--out-dir', file])).code).toBe(0);
+  });
+
+  it('paths that can be created pass: a new file in a new folder, an existing file', () => {
+    expect(outputProblem(path.join(dir, 'new', 'deeper', 'r.jsonl'), 'file')).toBeUndefined();
+    expect(outputProblem(file, 'file')).toBeUndefined();
+    expect(outputProblem(dir, 'dir')).toBeUndefined();
+  });
+
+  it('a missing --weights file is exit 2 before the addon loads', async () => {
+    state.addon = fakeAddon();
+    const missing = path.join(dir, 'none.safetensors');
+    const r = await runCli([...small, '--batch', '1', '--weights', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`gpubench: error: --weights: '${missing}' does not exist (allowed: a .safetensors file or a folder of them)\n`);
+  });
+});
+
+describe('no point is lost', () => {
+  it('an engine that does not fit writes a failure line per point (a single-point run too), exit 1', async () => {
+    const addon = fakeAddon();
+    const orig = addon.Engine;
+    addon.Engine = class extends orig {
+      override async open(): Promise<never> {
+        throw Object.assign(new Error('weights need 16 GiB, 8 GiB free'), { code: 'ERR_OUT_OF_MEMORY' });
+      }
+    } as typeof orig;
+    state.addon = addon;
+    const jsonl = path.join(tmp(), 'r.jsonl');
+    const r = await runCli([...small, '--batch', '1', '--save-jsonl', jsonl]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[1\/1\] bs=1 in=8 out=4: failed: ERR_OUT_OF_MEMORY: weights need 16 GiB, 8 GiB free/);
+    const lines = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ ok: false, batch_size: 1, error_code: 'ERR_OUT_OF_MEMORY', prov_version: null });
+  });
+});
