@@ -15,6 +15,7 @@ import { resolveModel, type ModelSpec } from '../model/model-spec.js';
 import { bytesPerElemOf } from './metrics.js';
 import { givenPeaks, measureSteadyPeaks, type PeaksMeasurement } from './peaks.js';
 import { gatherProvenance, type Provenance } from './provenance.js';
+import { kvPoolNote, kvTokensOf, opt, withFitAdvice, type FitContext } from './fit-advice.js';
 import { makeInputIds } from './requests.js';
 import { getAddon, resolveDevice } from '../bridge/device.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
@@ -120,7 +121,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   }
   const cores = availableParallelism();
   if (device === 'cpu' && o.threads !== undefined && o.threads > cores) {
-    notes.push(`threads ${o.threads} is more than the ${cores} cores here: workers share cores, so the times rise and vary`);
+    notes.push(`${opt('threads')} ${o.threads} is more than the ${cores} cores here: workers share cores, so the times rise and vary`);
   }
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
@@ -129,6 +130,12 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
+  const fit: FitContext = {
+    kvPoolTokens: o.kvPoolTokens,
+    gridKvTokens: Math.max(0, ...runnable.map((p) => kvTokensOf(p, o.mode, o.mtpDrafts, DEFAULT_BLOCK_SIZE))),
+  };
+  const kvNote = kvPoolNote(fit);
+  if (kvNote) notes.push(kvNote);
   const plan = planEngine({
     points: runnable,
     mode: o.mode,
@@ -154,7 +161,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   } catch (e) {
     // The engine does not fit (weights, or the activations of the largest point): no point can run,
     // and each is reported failed through onPoint, as a point that fails in a sweep is.
-    const err = fromNative(e);
+    const native = fromNative(e);
+    const err = native.code === 'ERR_DOES_NOT_FIT' ? errorForCode(native.code, withFitAdvice(native.message, fit), { cause: native }) : native;
     if (POINT_FAILURE_CODES.includes(err.code) && err.code !== 'ERR_INVALID_ARGUMENT') {
       for (const point of points) o.onPoint?.(failedPoint({ ...baseCtx, provenance: null }, point, notes, err.code, err.message));
     }
@@ -193,7 +201,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
           const err = fromNative(e);
           if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
           if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
-          outcome = failedPoint(ctx, point, notes, err.code, err.message);
+          outcome = failedPoint(ctx, point, notes, err.code, err.code === 'ERR_DOES_NOT_FIT' ? withFitAdvice(err.message, fit) : err.message);
         }
       }
       results.push(outcome);

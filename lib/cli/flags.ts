@@ -93,9 +93,14 @@ export function formatOf(flags: RunFlags): Format {
   return text as Format;
 }
 
+/** API text with each backquoted option name (`batchSizes`) replaced by its flag (--batch). */
+export function flagText(text: string): string {
+  return text.replace(/`(\w+)`/g, (quoted, name: string) => FLAG_OF[name] ?? quoted);
+}
+
 /** A GpubenchError about an option, with the option's name replaced by its flag. */
 export function flagMessage(e: GpubenchError): string {
   const flag = e.field !== undefined ? FLAG_OF[e.field] : undefined;
-  const msg = oneLine(e.message);
+  const msg = flagText(oneLine(e.message));
   return flag && e.field !== undefined && msg.startsWith(`${e.field}:`) ? flag + msg.slice(e.field.length) : msg;
 }

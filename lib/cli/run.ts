@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { appendJsonl } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
-import { formatOf, optionValues, type RunFlags } from './flags.js';
+import { flagText, formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
 import { checkOutputs, OutputWriters } from './outputs.js';
 import { UsageError } from './usage-error.js';
@@ -29,9 +29,14 @@ const DEFAULT_RUN = {
   cuda: { model: 'llama-3.1-8b', batchSizes: [1, 8, 32], inputLens: [1024], outputLens: [32] },
 };
 
+/** A point as the terminal shows it: its error's advice names flags, not options. */
+function withFlags(p: PointOutcome): PointOutcome {
+  return p.ok ? p : { ...p, error: { ...p.error, message: flagText(p.error.message) } };
+}
+
 function progressLine(p: PointOutcome, index: number, count: number): string {
   const head = `[${index}/${count}] bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}`;
-  if (!p.ok) return `${head}: failed: ${p.error.code}: ${oneLine(p.error.message)}`;
+  if (!p.ok) return `${head}: failed: ${p.error.code}: ${flagText(oneLine(p.error.message))}`;
   const parts: string[] = [];
   if (p.prefillMs !== null) parts.push(`prefill ${fmtMs(p.prefillMs)} ms (${fmtRate(p.prefillTokPerS)} tok/s, ${fmtRatio(p.prefillRatio)} floor)`);
   const perStep = p.acceptedPerStep !== null ? `, ${p.acceptedPerStep.toFixed(2)} tok/step` : '';
@@ -110,7 +115,7 @@ export async function run(flags: RunFlags): Promise<number> {
     result = await sweep(options);
   } catch (e) {
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
-    if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n');
+    if (finished.length > 0) process.stdout.write(formatTables(finished.map(withFlags)) + '\n');
     if (e instanceof AbortError) {
       process.stderr.write(`gpubench: ${e.message}\n`);
       return 130;
@@ -119,8 +124,9 @@ export async function run(flags: RunFlags): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
-  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
-  const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
+  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
+  const shown = result.points.map(withFlags);
+  const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';
   process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
   if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
   if (profile !== 'none') {

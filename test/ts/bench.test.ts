@@ -127,7 +127,7 @@ describe('failing points', () => {
     expect(f.ok).toBe(false);
     if (!f.ok) {
       expect(f.error.code).toBe('ERR_DOES_NOT_FIT');
-      expect(f.error.message).toContain('pool has 64');
+      expect(f.error.message).toContain('64 tokens available');
     }
     expect(seen).toHaveLength(3);
   });

@@ -61,7 +61,11 @@ describe('gpubench run (fake addon)', () => {
     const r = await runCli([...small, '--batch', '1,64,2', '--kv-pool-tokens', '64']);
     expect(r.code).toBe(1);
     const fails = r.stderr.split('\n').filter((l) => l.includes('failed:'));
-    expect(fails).toEqual([expect.stringMatching(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch needs 1024 KV tokens, pool has 64$/)]);
+    expect(fails).toEqual([
+      '[2/3] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch does not fit the KV cache: needs 1024 tokens, 64 tokens available; ' +
+        "what helps: --kv-pool-tokens of at least 1024 (the grid's largest point needs that many)",
+    ]);
+    expect(r.stderr).toContain("gpubench: note: --kv-pool-tokens 64 is below the 1024 KV tokens the grid's largest point needs: points that need more fail\n");
     expect(r.stderr).toContain('gpubench: 1 of 3 points failed (exit 1): bs=64 in=8 out=4 (ERR_DOES_NOT_FIT)\n');
     expect(r.stdout).toContain('0/64');
     expect(r.stdout).toContain('2/2');

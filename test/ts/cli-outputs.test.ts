@@ -2,7 +2,7 @@
 // checked before anything runs (exit 2 naming the flag), an engine that cannot open still leaves a
 // failure line per point, and a missing weights file is a usage error.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { outputProblem } from '../../lib/cli/outputs.js';
@@ -77,5 +77,30 @@ describe('no point is lost', () => {
     const lines = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ ok: false, batch_size: 1, error_code: 'ERR_OUT_OF_MEMORY', prov_version: null });
+  });
+
+  it('weights that do not fit: every point fails naming --layers, and the error line names it too', async () => {
+    const addon = fakeAddon();
+    const orig = addon.Engine;
+    addon.Engine = class extends orig {
+      override async open(): Promise<never> {
+        throw Object.assign(new Error('the weights do not fit on cpu: 9.0 GiB + a reserve of 0.3 GiB, 8.0 GiB free'), { code: 'ERR_DOES_NOT_FIT' });
+      }
+    } as typeof orig;
+    state.addon = addon;
+    const r = await runCli([...small, '--batch', '1']);
+    expect(r.code).toBe(1);
+    const advice = '; what helps: fewer layers (--layers) or a device with more memory';
+    expect(r.stderr).toContain(`[1/1] bs=1 in=8 out=4: failed: ERR_DOES_NOT_FIT: the weights do not fit on cpu: 9.0 GiB + a reserve of 0.3 GiB, 8.0 GiB free${advice}\n`);
+    expect(r.stderr).toContain(`gpubench: error: the weights do not fit on cpu: 9.0 GiB + a reserve of 0.3 GiB, 8.0 GiB free${advice}\n`);
+  });
+
+  it('--threads above the cores warns once', async () => {
+    state.addon = fakeAddon();
+    const cores = availableParallelism();
+    const r = await runCli([...small, '--batch', '1,2', '--threads', String(cores + 1)]);
+    expect(r.code).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('--threads'));
+    expect(warnings).toEqual([`gpubench: note: --threads ${cores + 1} is more than the ${cores} cores here: workers share cores, so the times rise and vary`]);
   });
 });

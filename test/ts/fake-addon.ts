@@ -57,7 +57,7 @@ export class FakeEngine implements NativeEngine {
     if (need > this.kvTokens) {
       // As the real scheduler must: a refused point drops whatever was queued for it.
       this.queue = [];
-      throw err('ERR_DOES_NOT_FIT', `batch needs ${need} KV tokens,\n pool has ${this.kvTokens}`);
+      throw err('ERR_DOES_NOT_FIT', `batch does not fit the KV cache: needs ${need} tokens,\n ${this.kvTokens} tokens available`);
     }
     onProgress({ phase: 'waiting', step: 0, totalSteps: 0 });
     const t0 = Date.now();
