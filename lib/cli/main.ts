@@ -9,6 +9,7 @@ import { oneLine } from '../report/table.js';
 import { addRunFlags, flagMessage, type RunFlags } from './flags.js';
 import { devices, models, versionText } from './lists.js';
 import { run } from './run.js';
+import { runHelpText } from './run-help.js';
 import { UsageError } from './usage-error.js';
 import { addViewCommands } from './views.js';
 
@@ -24,6 +25,7 @@ function program(setCode: (code: number) => void): Command {
       throw new CommanderError(0, 'commander.version', '');
     });
   addRunFlags(cmd.command('run').description('run a sweep (batch × input × output) and print the result tables'))
+    .addHelpText('after', runHelpText())
     .action(async (flags: RunFlags) => setCode(await run(flags)));
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));

@@ -15,7 +15,7 @@ import {
   type SweepResult,
 } from '../index.js';
 import { existsSync } from 'node:fs';
-import { appendJsonl } from '../report/jsonl.js';
+import { appendJsonl, toJsonlLine } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
 import { flagText, formatOf, optionValues, type RunFlags } from './flags.js';
@@ -24,7 +24,7 @@ import { checkOutputs, OutputWriters } from './outputs.js';
 import { UsageError } from './usage-error.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
-const DEFAULT_RUN = {
+export const DEFAULT_RUN = {
   cpu: { model: 'tiny-llama', batchSizes: [1, 4], inputLens: [32, 128], outputLens: [8] },
   cuda: { model: 'llama-3.1-8b', batchSizes: [1, 8, 32], inputLens: [1024], outputLens: [32] },
 };
@@ -58,6 +58,15 @@ export async function run(flags: RunFlags): Promise<number> {
   if (spec) checkMtpModel(spec, mtpDrafts);
   const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
   const profile = given.profile ?? DEFAULTS.profile;
+  const { json, quiet } = flags as { json?: boolean; quiet?: boolean };
+  // --json: stdout holds the results (a JSON line per point); what people read goes to stderr, or
+  // nowhere with --quiet (warnings and errors still do).
+  const show = (text: string) => {
+    if (!quiet) (json ? process.stderr : process.stdout).write(text);
+  };
+  const progress = (text: string) => {
+    if (!quiet) process.stderr.write(text);
+  };
   checkOutputs([
     { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
     { flag: '--save-csv', path: saveCsv, kind: 'file' },
@@ -105,17 +114,18 @@ export async function run(flags: RunFlags): Promise<number> {
       finished.push(p);
       if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
       if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
-      process.stderr.write(progressLine(p, finished.length, count) + '\n');
+      if (json) process.stdout.write(toJsonlLine(p) + '\n');
+      progress(progressLine(p, finished.length, count) + '\n');
     },
   };
-  process.stderr.write(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  progress(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
 
   let result: SweepResult;
   try {
     result = await sweep(options);
   } catch (e) {
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
-    if (finished.length > 0) process.stdout.write(formatTables(finished.map(withFlags)) + '\n');
+    if (finished.length > 0) show(formatTables(finished.map(withFlags)) + '\n');
     if (e instanceof AbortError) {
       process.stderr.write(`gpubench: ${e.message}\n`);
       return 130;
@@ -127,11 +137,11 @@ export async function run(flags: RunFlags): Promise<number> {
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
   const shown = result.points.map(withFlags);
   const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';
-  process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
+  show(formatRunHeader(result) + '\n\n' + tables);
   if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
   if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
-    if (breakdown) process.stdout.write('\n' + breakdown + '\n');
+    if (breakdown) show('\n' + breakdown + '\n');
     const traces = result.points.flatMap((p) => (p.ok ? p.traceFiles : []));
     if (traces.length) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
   }

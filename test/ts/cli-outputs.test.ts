@@ -104,3 +104,35 @@ describe('no point is lost', () => {
     expect(warnings).toEqual([`gpubench: note: --threads ${cores + 1} is more than the ${cores} cores here: workers share cores, so the times rise and vary`]);
   });
 });
+
+describe('what run prints', () => {
+  it('--json: one JSON line per point on stdout, the tables on stderr', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small, '--batch', '1,2', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { batch_size: number; ok: boolean });
+    expect(lines.map((l) => [l.batch_size, l.ok])).toEqual([[1, true], [2, true]]);
+    expect(r.stderr).toContain('Decode Result');
+    expect(r.stderr).toMatch(/\[2\/2\] bs=2/);
+  });
+
+  it('--json --quiet: only the JSON lines; no progress and no tables', async () => {
+    state.addon = fakeAddon();
+    const r = await runCli([...small, '--batch', '1,2', '--json', '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(r.stderr).toBe('');
+  });
+
+  it('run --help gives every flag a default and explains the columns per mode and the exit codes', async () => {
+    const r = await runCli(['run', '--help']);
+    expect(r.code).toBe(0);
+    // Each flag's entry runs from its line to the next flag's (commander wraps descriptions).
+    const entries = r.stdout.split(/\n(?=  -)/).filter((e) => e.startsWith('  --'));
+    expect(entries.length).toBeGreaterThan(25);
+    for (const e of entries) expect(e, e).toMatch(/default/);
+    expect(r.stdout).toContain('cpu:   --model tiny-llama --batch 1,4 --input-len 32,128 --output-len 8');
+    expect(r.stdout).toContain('cuda:  --model llama-3.1-8b --batch 1,8,32 --input-len 1024 --output-len 32');
+    for (const words of ['Waiting Time(ms)', 'Decode Time(ms)    the mean decode step', 'overall_throughput', 'Exit codes: 0']) expect(r.stdout).toContain(words);
+  });
+});
