@@ -1,6 +1,6 @@
 // GPU roofline benchmark (issue 4): the device's peaks, then the Llama-3.1-8B shape with dummy
 // weights — decode at batch 1..128 (context 1024), long-context decode, prefill — each beside its
-// floor (DESIGN.md section 5) computed from peaks measured in this same run. A benchmark, not a
+// floor (docs/design.md, the cost model) computed from peaks measured in this same run. A benchmark, not a
 // test: it prints a table last and saves every result as JSON.
 // Run on the GPU machine: npm run build && node bench/gpu-roofline.mjs [--out DIR] [--model NAME]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

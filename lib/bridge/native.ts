@@ -11,7 +11,7 @@ import type { MtpAccept } from '../model/mtp.js';
 import type { MoeRouting } from '../model/moe-routing.js';
 
 /**
- * The spec as the addon reads it (camelCase of native/core/spec.h): the model's plain-data spec
+ * The spec as the addon reads it (camelCase of native/core/model_spec.h): the model's plain-data spec
  * (lib/model/) less its name; bridge/wire.ts converts one to the other.
  */
 export type NativeRopeSpec = RopeSpec;

@@ -5,7 +5,7 @@
 // same rope compare equal and C++ never sees an absent value.
 import { InvalidConfigError } from '../base/errors.js';
 
-/** RoPE as the engine computes it (every field filled; native/core/spec.h RopeSpec). */
+/** RoPE as the engine computes it (every field filled; native/core/model_spec.h RopeSpec). */
 export interface RopeSpec {
   theta: number;
   type: 'default' | 'llama3' | 'linear' | 'yarn';
