@@ -136,3 +136,15 @@ describe('what run prints', () => {
     for (const words of ['Waiting Time(ms)', 'Decode Time(ms)    the mean decode step', 'overall_throughput', 'Exit codes: 0']) expect(r.stdout).toContain(words);
   });
 });
+
+describe('the README', () => {
+  it("CLI block lists every flag of run --help", async () => {
+    const readme = readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../README.md'), 'utf8');
+    const block = readme.slice(readme.indexOf('## CLI')).split('```')[1]!;
+    const help = (await runCli(['run', '--help'])).stdout;
+    const flags = [...help.matchAll(/^ {2}(--[\w-]+)/gm)].map((m) => m[1]!);
+    expect(flags.length).toBeGreaterThan(25);
+    expect(flags.filter((f) => !block.includes(f))).toEqual([]);
+    expect(block).toContain('--version');
+  });
+});
