@@ -1,6 +1,7 @@
 // A whole run as one JSON file: a `run` header (what ran where, the peaks the floors use) and the
-// points with the JSONL's fields. The header is an open record: callers add fields (provenance such
-// as the commit, driver and clocks) through `extra`, and readers keep what they do not know.
+// points with the JSONL's fields. The header carries the run's provenance (commit, driver, clocks…)
+// where the summary has it, and is an open record: callers add fields through `extra`, and readers
+// keep what they do not know.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SweepResult } from '../api/bench.js';
@@ -28,7 +29,7 @@ export interface ResultFile {
   points: PointRecord[];
 }
 
-/** What the file is written from: a SweepResult, or the same fields gathered otherwise (peak values only, no provenance). */
+/** What the file is written from: a SweepResult, or the same fields gathered otherwise (the provenance is optional). */
 export type RunSummary = Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'points'> & {
   peaks: Peaks;
   provenance?: Provenance;
@@ -47,6 +48,7 @@ export function toResultFile(r: RunSummary, extra: Record<string, unknown> = {},
     dtype: r.dtype,
     peak_flops_per_s: r.peaks.flopsPerS,
     peak_bytes_per_s: r.peaks.bytesPerS,
+    ...(r.provenance ? { provenance: r.provenance } : {}),
   };
   return { run, points: r.points.map(toRecord) };
 }

@@ -8,6 +8,7 @@ import { resolveModel } from '../../lib/model/model-spec.js';
 import { PROVENANCE_FIELDS, toRecord } from '../../lib/report/fields.js';
 import { csvHeader } from '../../lib/report/csv.js';
 import { fakeAddon } from './fake-addon.js';
+import { toResultFile } from '../../lib/views/json-file.js';
 
 describe('model spec hash', () => {
   it('is the sha256 of the canonical JSON: key order does not matter, content does', () => {
@@ -54,6 +55,11 @@ describe('a sweep carries its provenance', () => {
       gitCommit: null, driverVersion: null, cudaRuntimeVersion: null, computeCapability: null, cpuModel: cpus()[0]!.model.trim(), cpuThreads: 2,
       clocks: { smMhz: null, memMhz: null, source: 'not read on the CPU (the CPU backend has no clock query)' },
     });
+  });
+
+  it('the --save-json header carries it', async () => {
+    const r = await sweep({ ...grid, addon: fakeAddon(), device: 'cpu' });
+    expect(toResultFile(r).run.provenance).toEqual(r.provenance);
   });
 
   it('the CSV header ends with the prov_ fields', () => {
