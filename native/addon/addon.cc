@@ -5,10 +5,10 @@
 #include "addon/convert.h"
 #include "addon/engine_wrap.h"
 
-// The commit this binary was built from: CMake writes build_info.h at every build
+// The commit this binary was built from: CMake writes addon/build_info.h (in the build tree) at every build
 // (scripts/git-commit.mjs), node-gyp passes it as a define; a build outside a checkout has none.
-#if __has_include("build_info.h")
-#include "build_info.h"
+#if __has_include("addon/build_info.h")
+#include "addon/build_info.h"
 #endif
 #ifndef GPUBENCH_GIT_COMMIT
 #define GPUBENCH_GIT_COMMIT "unknown"
