@@ -10,6 +10,7 @@ import {
   resolveModel,
   sweep,
   writeResultFile,
+  type PointFailure,
   type PointOutcome,
   type SweepOptions,
   type SweepResult,
@@ -150,9 +151,9 @@ export async function run(flags: RunFlags): Promise<number> {
 
 /** 0: every point ran and every output was written; 1 otherwise, saying which points failed. */
 function exitCode(points: PointOutcome[], failedOutputs: string[]): number {
-  const failed = points.filter((p) => !p.ok);
+  const failed = points.filter((p): p is PointFailure => !p.ok);
   if (failed.length > 0) {
-    const which = failed.map((p) => `bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen} (${p.ok ? '' : p.error.code})`).join(', ');
+    const which = failed.map((p) => `bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen} (${p.error.code})`).join(', ');
     process.stderr.write(`gpubench: ${failed.length} of ${points.length} points failed (exit 1): ${which}\n`);
   }
   if (failedOutputs.length > 0) process.stderr.write(`gpubench: not saved completely: ${failedOutputs.join(', ')}\n`);
