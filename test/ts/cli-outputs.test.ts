@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { outputProblem } from '../../lib/cli/outputs.js';
+import { OutputWriters, outputProblem } from '../../lib/cli/outputs.js';
 import { runCli } from './cli-helpers.js';
 import { fakeAddon } from './fake-addon.js';
 
@@ -146,5 +146,24 @@ describe('the README', () => {
     expect(flags.length).toBeGreaterThan(25);
     expect(flags.filter((f) => !block.includes(f))).toEqual([]);
     expect(block).toContain('--version');
+  });
+});
+
+describe('OutputWriters', () => {
+  it('after a flag\'s write fails it says so once and skips that flag; other flags go on', () => {
+    const warnings: string[] = [];
+    const w = new OutputWriters((line) => warnings.push(line));
+    const done: string[] = [];
+    w.write('--save-jsonl', 'r.jsonl', () => done.push('jsonl 1'));
+    w.write('--save-jsonl', 'r.jsonl', () => {
+      throw new Error('ENOSPC: no space left on device, write');
+    });
+    w.write('--save-jsonl', 'r.jsonl', () => done.push('jsonl 3'));
+    w.write('--save-csv', 'r.csv', () => done.push('csv 3'));
+    expect(done).toEqual(['jsonl 1', 'csv 3']);
+    expect(warnings).toEqual([
+      "gpubench: --save-jsonl: cannot write 'r.jsonl': ENOSPC: no space left on device, write; what was written is kept, later points are not saved to it",
+    ]);
+    expect(w.failures()).toEqual(['--save-jsonl']);
   });
 });
