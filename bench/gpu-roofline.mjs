@@ -1,6 +1,6 @@
 // GPU roofline benchmark (issues 4 and 10): the device's peaks, then the Llama-3.1-8B shape with
 // dummy weights — decode at batch 1..128 (context 1024), long-context decode, prefill, and prefill
-// attention alone — each beside its floor (DESIGN.md section 5) computed from peaks measured in
+// attention alone — each beside its floor (docs/design.md, the cost model) computed from peaks measured in
 // the same process. A benchmark, not a test: it prints a table last and saves every result as JSON.
 // With --repeat N it runs N processes one after another and prints each point's median over them
 // and their spread (max / min - 1), and the peaks' spread.

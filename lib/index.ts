@@ -36,6 +36,8 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError } from './api/flag-text.js';
 export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
+export { buildIdentity, canonicalJson, cudaVersionText, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';
+export { PEAK_MAX_ATTEMPTS, PEAK_TOLERANCE, type PeaksMeasurement } from './api/peaks.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';
@@ -44,7 +46,7 @@ export { loadedAddon } from './bridge/native.js';
 export { describeAddon, type AddonChoice, type AddonSource } from './bridge/addon-loader.js';
 export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
-export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';
+export { FIELDS, SGLANG_FIELDS, PROVENANCE_FIELDS, toRecord } from './report/fields.js';
 export { formatTables, formatDecodeTable, formatPrefillTable, formatRunHeader } from './report/table.js';
 export {
   compareRuns,

@@ -37,8 +37,9 @@ function run(cmd, args, env = process.env) {
 }
 
 /**
- * binding.gyp in a folder of its own (native/ linked; CMakeLists.txt and scripts/cmake-sources.mjs,
- * through which binding.gyp reads its source lists, copied), so node-gyp's build/ lands there.
+ * binding.gyp in a folder of its own (native/ and scripts/git-commit.mjs linked; CMakeLists.txt and
+ * scripts/cmake-sources.mjs, through which binding.gyp reads its source lists, copied), so node-gyp's
+ * build/ lands there.
  */
 function buildCpu() {
   const dir = path.join(stage, 'cpu');
@@ -46,6 +47,8 @@ function buildCpu() {
   mkdirSync(path.join(dir, 'scripts'), { recursive: true });
   symlinkSync(path.join(root, 'native'), path.join(dir, 'native'));
   for (const file of ['binding.gyp', 'CMakeLists.txt', 'scripts/cmake-sources.mjs']) copyFileSync(path.join(root, file), path.join(dir, file));
+  // Linked, not copied: Node runs it from its real path, so it reads this checkout's commit.
+  symlinkSync(path.join(root, 'scripts/git-commit.mjs'), path.join(dir, 'scripts/git-commit.mjs'));
   const { name, version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
   // npm hands scripts its own node-gyp; run outside npm, take the one npm bundles. node-gyp

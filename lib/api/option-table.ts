@@ -75,15 +75,15 @@ export const OPTIONS = {
   outputLen: option(posInt, { allowed: 'a positive integer', required: true, only: 'bench' }),
   batchSizes: option(posIntList, {
     allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--batch', arg: '<list>', help: 'batch sizes, e.g. 1,2,4', text: integerList },
+    flag: { name: '--batch', arg: '<list>', help: 'batch sizes, e.g. 1,2,4 (default: per device, below)', text: integerList },
   }),
   inputLens: option(posIntList, {
     allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024', text: integerList },
+    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024 (default: per device, below)', text: integerList },
   }),
   outputLens: option(posIntList, {
     allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32', text: integerList },
+    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32 (default: per device, below)', text: integerList },
   }),
   /**
    * Grid points not to run (a resumed sweep's points already measured): left out of the result and
@@ -107,12 +107,12 @@ export const OPTIONS = {
   /** Replaces num_hidden_layers. */
   layers: option(posInt, {
     allowed: 'a positive integer',
-    flag: { name: '--layers', arg: '<n>', help: 'replace num_hidden_layers', text: integer(1) },
+    flag: { name: '--layers', arg: '<n>', help: "replace num_hidden_layers (default: the model's)", text: integer(1) },
   }),
   /** Real weights (.safetensors file or folder); dummy weights when absent. */
   weightsPath: option(z.string().min(1), {
     allowed: 'a path to a .safetensors file or a folder of them',
-    flag: { name: '--weights', arg: '<path>', help: 'real weights: a .safetensors file or a folder of them', text: anyText },
+    flag: { name: '--weights', arg: '<path>', help: 'real weights: a .safetensors file or a folder of them (default: dummy weights from --seed)', text: anyText },
   }),
   /** Names the run in reports and trace files; defaults to the model's name. */
   runName: option(z.string().min(1), {
@@ -138,7 +138,7 @@ export const OPTIONS = {
   useGraphs: option(z.boolean(), {
     allowed: 'true or false',
     default: true,
-    flag: { name: '--no-graphs', help: 'decode steps run eagerly instead of replaying CUDA graphs', negate: true },
+    flag: { name: '--no-graphs', help: 'decode steps run eagerly instead of replaying CUDA graphs (default: graphs where the backend has them)', negate: true },
   }),
   batchTimeoutMs: option(z.number().positive().finite(), {
     allowed: 'a positive number of milliseconds',
@@ -173,12 +173,12 @@ export const OPTIONS = {
   /** Caps the KV pool (tokens); points that need more fail with ERR_DOES_NOT_FIT. */
   kvPoolTokens: option(posInt, {
     allowed: 'a positive integer',
-    flag: { name: '--kv-pool-tokens', arg: '<n>', help: 'cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT', text: integer(1) },
+    flag: { name: '--kv-pool-tokens', arg: '<n>', help: "cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT (default: the grid's largest point, capped to free memory)", text: integer(1) },
   }),
   /** CPU worker threads (0: all cores). */
   threads: option(z.number().int().min(0), {
     allowed: 'a non-negative integer (0: all cores)',
-    flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (0: all cores)', text: integer(0) },
+    flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (default 0: all cores)', text: integer(0) },
   }),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
   peaks: option(

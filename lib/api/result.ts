@@ -6,6 +6,7 @@ import type { ModelSpec } from '../model/model-spec.js';
 import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
+import type { Provenance } from './provenance.js';
 
 // AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
 declare module '../base/errors.js' {
@@ -50,6 +51,8 @@ interface PointBase {
   mtpDrafts: number;
   /** The pinned MTP acceptance ('all', 'N' or 'rate:r'); null with MTP off. */
   mtpAccept: string | null;
+  /** Where the result came from (one object per sweep); null when the engine could not be opened. */
+  provenance: Provenance | null;
 }
 
 export interface PointResult extends PointBase {
@@ -120,6 +123,7 @@ export interface RunContext {
   /** The mtpDrafts option (0: off) and the acceptance it runs with. */
   mtpDrafts: number;
   mtpAccept: MtpAccept;
+  provenance: Provenance | null;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -152,7 +156,9 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'>;
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'> & {
+  provenance: Provenance | null;
+};
 
 export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
   return { ...base(ctx, point, notes), ok: false, error: { code, message } };
@@ -171,6 +177,7 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     outputLen: point.outputLen,
     notes,
     ...pointSettings(ctx),
+    provenance: ctx.provenance,
   };
 }
 

@@ -1,5 +1,5 @@
 // Error classes with stable codes, as better-sqlite3 and sharp do: callers branch on `code`
-// (or `instanceof`), never on message text. The codes are the names in native/core/error.h, so an
+// (or `instanceof`), never on message text. The codes are the names in native/base/error.h, so an
 // error thrown by the addon (a plain Error with `.code`) maps onto the same class here.
 
 export const ERROR_CODES = [

@@ -11,7 +11,7 @@ import type { MtpAccept } from '../model/mtp.js';
 import type { MoeRouting } from '../model/moe-routing.js';
 
 /**
- * The spec as the addon reads it (camelCase of native/core/spec.h): the model's plain-data spec
+ * The spec as the addon reads it (camelCase of native/core/model_spec.h): the model's plain-data spec
  * (lib/model/) less its name; bridge/wire.ts converts one to the other.
  */
 export type NativeRopeSpec = RopeSpec;
@@ -226,6 +226,8 @@ export interface NativeEngineInfo {
   blockSize: number;
   /** Seconds spent making (dummy) or loading the weights. */
   weightInitMs: number;
+  /** The engine's own device (its CPU threads, its CUDA versions). */
+  deviceInfo: NativeDeviceInfo;
 }
 
 export interface NativeDeviceInfo {
@@ -233,8 +235,22 @@ export interface NativeDeviceInfo {
   name: string;
   totalBytes: number;
   freeBytes: number;
+  /** 'major.minor' on CUDA, '' on the CPU. */
   computeCapability: string;
+  /** cudaDriverGetVersion / cudaRuntimeGetVersion (12040: 12.4); 0 on the CPU. */
   driverVersion: number;
+  runtimeVersion: number;
+  /** Rated SM and memory clocks (cudaDevAttrClockRate, cudaDevAttrMemoryClockRate); 0 where unknown. */
+  smClockMhz: number;
+  memClockMhz: number;
+  /** CPU worker threads; 0 on CUDA. */
+  threads: number;
+}
+
+/** What the loaded binary is: the commit it was built from ('unknown' outside a checkout), its backends. */
+export interface NativeBuildInfo {
+  commit: string;
+  backends: string[];
 }
 
 export interface NativeEngine {
@@ -270,6 +286,7 @@ export interface NativeAddon {
   /** Backends compiled into this build: always 'cpu', plus 'cuda' where built with CUDA. */
   backends(): string[];
   listDevices(): NativeDeviceInfo[];
+  buildInfo(): NativeBuildInfo;
 }
 
 let cached: AddonChoice<NativeAddon> | undefined;

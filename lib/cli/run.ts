@@ -12,28 +12,36 @@ import {
   resolveModel,
   sweep,
   writeResultFile,
+  type PointFailure,
   type PointOutcome,
   type SweepOptions,
   type SweepResult,
 } from '../index.js';
-import { appendJsonl } from '../report/jsonl.js';
+import { existsSync } from 'node:fs';
+import { appendJsonl, toJsonlLine } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
 import { dropTornTail } from '../report/append-line.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
-import { formatOf, optionValues, type RunFlags } from './flags.js';
+import { flagText, formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
+import { checkOutputs, OutputWriters } from './outputs.js';
 import { measuredPoints } from './resume.js';
 import { UsageError } from './usage-error.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
-const DEFAULT_RUN = {
+export const DEFAULT_RUN = {
   cpu: { model: 'tiny-llama', batchSizes: [1, 4], inputLens: [32, 128], outputLens: [8] },
   cuda: { model: 'llama-3.1-8b', batchSizes: [1, 8, 32], inputLens: [1024], outputLens: [32] },
 };
 
+/** A point as the terminal shows it: its error's advice names flags, not options. */
+function withFlags(p: PointOutcome): PointOutcome {
+  return p.ok ? p : { ...p, error: { ...p.error, message: flagText(p.error.message) } };
+}
+
 function progressLine(p: PointOutcome, index: number, count: number): string {
   const head = `[${index}/${count}] bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}`;
-  if (!p.ok) return `${head}: failed: ${p.error.code}: ${oneLine(p.error.message)}`;
+  if (!p.ok) return `${head}: failed: ${p.error.code}: ${flagText(oneLine(p.error.message))}`;
   const parts: string[] = [];
   if (p.prefillMs !== null) parts.push(`prefill ${fmtMs(p.prefillMs)} ms (${fmtRate(p.prefillTokPerS)} tok/s, ${fmtRatio(p.prefillRatio)} floor)`);
   const perStep = p.acceptedPerStep !== null ? `, ${p.acceptedPerStep.toFixed(2)} tok/step` : '';
@@ -55,6 +63,26 @@ export async function run(flags: RunFlags): Promise<number> {
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
+  const profile = given.profile ?? DEFAULTS.profile;
+  const { json, quiet } = flags as { json?: boolean; quiet?: boolean };
+  // --json: stdout holds the results (a JSON line per point); what people read goes to stderr, or
+  // nowhere with --quiet (warnings and errors still do).
+  const show = (text: string) => {
+    if (!quiet) (json ? process.stderr : process.stdout).write(text);
+  };
+  const progress = (text: string) => {
+    if (!quiet) process.stderr.write(text);
+  };
+  checkOutputs([
+    { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
+    { flag: '--save-csv', path: saveCsv, kind: 'file' },
+    { flag: '--save-json', path: saveJson, kind: 'file' },
+    // Trace files are the only thing written there.
+    { flag: '--out-dir', path: profile === 'none' ? undefined : (given.outDir ?? DEFAULTS.outDir), kind: 'dir' },
+  ]);
+  if (given.weightsPath !== undefined && !existsSync(given.weightsPath)) {
+    throw new UsageError(`--weights: '${given.weightsPath}' does not exist (allowed: a .safetensors file or a folder of them)`);
+  }
 
   const addon = getAddon();
   const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
@@ -79,7 +107,7 @@ export async function run(flags: RunFlags): Promise<number> {
   const skippedLine = resume ? `skipped ${skipPoints.length} point${skipPoints.length === 1 ? '' : 's'} already in ${saveJsonl}` : undefined;
   const count = grid.length - skipPoints.length;
   if (count === 0) {
-    process.stdout.write(`${skippedLine}; nothing left to run\n`);
+    show(`${skippedLine}; nothing left to run\n`);
     return 0;
   }
 
@@ -93,6 +121,7 @@ export async function run(flags: RunFlags): Promise<number> {
   process.on('SIGINT', onSigint);
 
   const finished: PointOutcome[] = [];
+  const writers = new OutputWriters((line) => process.stderr.write(line + '\n'));
   const options: SweepOptions = {
     ...rest,
     model: spec,
@@ -108,12 +137,13 @@ export async function run(flags: RunFlags): Promise<number> {
       finished.push(p);
       // The CSV row first: the JSONL line is what --resume reads, so a kill between the two writes
       // measures that point again (a second CSV row) rather than leave it out of the CSV.
-      if (saveCsv) appendCsv(saveCsv, p);
-      if (saveJsonl) appendJsonl(saveJsonl, p);
-      process.stderr.write(progressLine(p, finished.length, count) + '\n');
+      if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
+      if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
+      if (json) process.stdout.write(toJsonlLine(p) + '\n');
+      progress(progressLine(p, finished.length, count) + '\n');
     },
   };
-  process.stderr.write(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  progress(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
   const skippedNote = skippedLine ? skippedLine + '\n' : '';
 
   let result: SweepResult;
@@ -121,7 +151,7 @@ export async function run(flags: RunFlags): Promise<number> {
     result = await sweep(options);
   } catch (e) {
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
-    if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n' + skippedNote);
+    if (finished.length > 0) show(formatTables(finished.map(withFlags)) + '\n' + skippedNote);
     if (e instanceof AbortError) {
       process.stderr.write(`gpubench: ${e.message}\n`);
       return 130;
@@ -130,17 +160,27 @@ export async function run(flags: RunFlags): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
-  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
-  const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
-  process.stdout.write(formatRunHeader(result) + '\n\n' + tables + skippedNote);
-  if (saveJson) writeResultFile(saveJson, result);
-  if ((given.profile ?? DEFAULTS.profile) !== 'none') {
+  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
+  const shown = result.points.map(withFlags);
+  const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';
+  show(formatRunHeader(result) + '\n\n' + tables + skippedNote);
+  if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
+  if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
-    if (breakdown) process.stdout.write('\n' + breakdown + '\n');
+    if (breakdown) show('\n' + breakdown + '\n');
     const traces = result.points.flatMap((p) => (p.ok ? p.traceFiles : []));
     if (traces.length) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
   }
-  const ok = result.points.filter((p) => p.ok).length;
-  if (ok < result.points.length) process.stderr.write(`gpubench: ${result.points.length - ok} of ${result.points.length} points failed\n`);
-  return ok > 0 ? 0 : 1;
+  return exitCode(result.points, writers.failures());
+}
+
+/** 0: every point ran and every output was written; 1 otherwise, saying which points failed. */
+function exitCode(points: PointOutcome[], failedOutputs: string[]): number {
+  const failed = points.filter((p): p is PointFailure => !p.ok);
+  if (failed.length > 0) {
+    const which = failed.map((p) => `bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen} (${p.error.code})`).join(', ');
+    process.stderr.write(`gpubench: ${failed.length} of ${points.length} points failed (exit 1): ${which}\n`);
+  }
+  if (failedOutputs.length > 0) process.stderr.write(`gpubench: not saved completely: ${failedOutputs.join(', ')}\n`);
+  return failed.length > 0 || failedOutputs.length > 0 ? 1 : 0;
 }

@@ -17,7 +17,7 @@
 import { InvalidArgumentError } from '../base/errors.js';
 import { aliasedPosInt, bool, fieldError, nonNegInt, oneOf, posInt, posNumber, type Obj } from './config-fields.js';
 
-/** Mixture of experts (native/core/spec.h MoeSpec). */
+/** Mixture of experts (native/core/model_spec.h MoeSpec). */
 export interface MoeSpec {
   numExperts: number;
   topK: number;

@@ -6,7 +6,7 @@
 import { InvalidConfigError } from '../base/errors.js';
 import { show } from './config-fields.js';
 
-/** RoPE as the engine computes it (every field filled; native/core/spec.h RopeSpec). */
+/** RoPE as the engine computes it (every field filled; native/core/model_spec.h RopeSpec). */
 export interface RopeSpec {
   theta: number;
   type: 'default' | 'llama3' | 'linear' | 'yarn';

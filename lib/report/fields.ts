@@ -2,6 +2,7 @@
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
 import type { GemmAlgo, OpShare, PointOutcome } from '../api/result.js';
+import type { Provenance } from '../api/provenance.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
@@ -18,6 +19,58 @@ export const SGLANG_FIELDS = [
   'total_latency',
   'overall_throughput',
 ] as const;
+
+/**
+ * The point's provenance (lib/api/provenance.ts), flattened; what the record already has (model,
+ * device, device_name, seed, dtype, the peak values) is not repeated.
+ */
+export const PROVENANCE_FIELDS = [
+  'prov_version',
+  'prov_commit',
+  'prov_timestamp',
+  'prov_host',
+  'prov_node',
+  'prov_backends',
+  'prov_driver',
+  'prov_cuda_runtime',
+  'prov_compute_capability',
+  'prov_sm_clock_mhz',
+  'prov_mem_clock_mhz',
+  'prov_clocks_source',
+  'prov_cpu_model',
+  'prov_cpu_threads',
+  'prov_model_sha256',
+  'prov_peaks_method',
+  'prov_peaks_attempts',
+  'prov_peaks_steady',
+  'prov_peak_flops_spread',
+  'prov_peak_bytes_spread',
+] as const;
+
+function provenanceFields(v: Provenance): Record<(typeof PROVENANCE_FIELDS)[number], FieldValue> {
+  return {
+    prov_version: v.gpubenchVersion,
+    prov_commit: v.gitCommit,
+    prov_timestamp: v.timestamp,
+    prov_host: v.hostName,
+    prov_node: v.nodeVersion,
+    prov_backends: v.backends,
+    prov_driver: v.driverVersion,
+    prov_cuda_runtime: v.cudaRuntimeVersion,
+    prov_compute_capability: v.computeCapability,
+    prov_sm_clock_mhz: v.clocks.smMhz,
+    prov_mem_clock_mhz: v.clocks.memMhz,
+    prov_clocks_source: v.clocks.source,
+    prov_cpu_model: v.cpuModel,
+    prov_cpu_threads: v.cpuThreads,
+    prov_model_sha256: v.modelSpecSha256,
+    prov_peaks_method: v.peaks.method,
+    prov_peaks_attempts: v.peaks.attempts,
+    prov_peaks_steady: v.peaks.steady,
+    prov_peak_flops_spread: v.peaks.spread.flopsPerS,
+    prov_peak_bytes_spread: v.peaks.spread.bytesPerS,
+  };
+}
 
 export const FIELDS = [
   ...SGLANG_FIELDS,
@@ -75,6 +128,7 @@ export const FIELDS = [
   'decode_op_ms',
   'trace_files',
   'notes',
+  ...PROVENANCE_FIELDS,
 ] as const;
 
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
@@ -111,6 +165,7 @@ export function toRecord(p: PointOutcome): PointRecord {
     mtp_accept: p.mtpAccept,
     notes: p.notes,
   });
+  if (p.provenance) Object.assign(r, provenanceFields(p.provenance));
   if (!p.ok) {
     r.error_code = p.error.code;
     r.error_message = p.error.message;

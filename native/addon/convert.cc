@@ -343,6 +343,7 @@ Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
   o.Set("kvBytesPerToken", (double)i.kv_bytes_per_token);
   o.Set("blockSize", (double)i.block_size);
   o.Set("weightInitMs", i.weight_init_ms);
+  o.Set("deviceInfo", device_info_to_js(env, i.device, i.device_info));
   return o;
 }
 
@@ -354,6 +355,10 @@ Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const D
   o.Set("freeBytes", (double)d.free_bytes);
   o.Set("computeCapability", d.cc_major ? std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) : "");
   o.Set("driverVersion", d.driver_version);
+  o.Set("runtimeVersion", d.runtime_version);
+  o.Set("smClockMhz", d.sm_clock_mhz);
+  o.Set("memClockMhz", d.mem_clock_mhz);
+  o.Set("threads", d.threads);
   return o;
 }
 

@@ -1,5 +1,5 @@
 // Conversions between JavaScript values and the engine's C++ structs (camelCase names, see
-// lib/native.ts), and C++ errors into JS Errors with a stable `code`.
+// lib/bridge/native.ts), and C++ errors into JS Errors with a stable `code`.
 #pragma once
 #include <napi.h>
 

@@ -107,7 +107,7 @@ Napi::Value EngineWrap::RunPoint(const Napi::CallbackInfo& info) {
           auto copy = std::make_shared<Progress>(pr);
           tsfn.NonBlockingCall([copy](Napi::Env env, Napi::Function cb) {
             if (!can_run_js(env)) return;
-            // Throws when the callback throws (lib/engine.ts catches the caller's own throw
+            // Throws when the callback throws (lib/bridge/engine.ts catches the caller's own throw
             // first); escaping here would terminate the process.
             try {
               Napi::Object o = Napi::Object::New(env);

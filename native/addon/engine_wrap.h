@@ -1,4 +1,4 @@
-// The JS class `Engine` (lib/native.ts NativeEngine): a thin wrapper that owns the worker thread,
+// The JS class `Engine` (lib/bridge/native.ts NativeEngine): a thin wrapper that owns the worker thread,
 // the scheduler and the cancel flag, and posts every engine call to the worker.
 #pragma once
 #include <napi.h>

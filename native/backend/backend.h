@@ -113,6 +113,11 @@ struct DeviceInfo {
   size_t free_bytes = 0;
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;
+  // Provenance of a result (0: unknown or not applicable). The clocks are the device's rated
+  // maxima as the runtime reports them, not the clocks of the moment (telemetry samples those).
+  int runtime_version = 0;
+  int sm_clock_mhz = 0, mem_clock_mhz = 0;
+  int threads = 0;  // CPU worker threads
 };
 
 struct KernelRecord {

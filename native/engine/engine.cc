@@ -136,7 +136,8 @@ OpTiming Engine::bench_op(const OpBenchCase& c) {
 EngineInfo Engine::info() const {
   EngineInfo i;
   i.device = be_->name();
-  i.device_name = be_->device_info().name;
+  i.device_info = be_->device_info();
+  i.device_name = i.device_info.name;
   i.dtype = dtype_name(be_->act_dtype());
   i.weight_bytes = model_->weight_bytes();
   i.kv_pool_tokens = model_->options().kv_pool_tokens;

@@ -30,6 +30,7 @@ struct EngineInfo {
   size_t weight_bytes = 0;
   int64_t kv_pool_tokens = 0, kv_bytes_per_token = 0, block_size = 0;
   double weight_init_ms = 0;
+  DeviceInfo device_info;  // of the engine's own backend (its CPU threads, the CUDA versions)
 };
 
 class Engine {

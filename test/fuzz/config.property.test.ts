@@ -1,4 +1,4 @@
-// Property-based tests of the config path (lib/model-spec.ts and its moe-spec, mla-spec,
+// Property-based tests of the config path (lib/model/model-spec.ts and its moe-spec, mla-spec,
 // config-fields and rope helpers): whatever config arrives — arbitrary JSON, a real preset with one
 // field replaced by any value or removed, a rope section of any shape, a truncated config.json
 // file — normalization either returns a spec C++ can run (positive integer sizes, finite numbers,

@@ -61,10 +61,14 @@ describe('gpubench run (fake addon)', () => {
   it('a failing point prints one line and the sweep goes on', async () => {
     state.addon = fakeAddon();
     const r = await runCli([...small, '--batch', '1,64,2', '--kv-pool-tokens', '64']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     const fails = r.stderr.split('\n').filter((l) => l.includes('failed:'));
-    expect(fails).toEqual([expect.stringMatching(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch needs 1024 KV tokens, pool has 64$/)]);
-    expect(r.stderr).toContain('gpubench: 1 of 3 points failed');
+    expect(fails).toEqual([
+      '[2/3] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch does not fit the KV cache: needs 1024 tokens, 64 tokens available; ' +
+        "what helps: --kv-pool-tokens of at least 1024 (the grid's largest point needs that many)",
+    ]);
+    expect(r.stderr).toContain("gpubench: note: --kv-pool-tokens 64 is below the 1024 KV tokens the grid's largest point needs: points that need more fail\n");
+    expect(r.stderr).toContain('gpubench: 1 of 3 points failed (exit 1): bs=64 in=8 out=4 (ERR_DOES_NOT_FIT)\n');
     expect(r.stdout).toContain('0/64');
     expect(r.stdout).toContain('2/2');
   });
@@ -127,7 +131,7 @@ describe('gpubench run (fake addon)', () => {
     } as typeof orig;
     state.addon = addon;
     const r = await runCli([...small, '--batch', '1,2']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[1\/2\] bs=1 in=8 out=4: failed: ERR_INVALID_ARGUMENT: token id 99999/);
     expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);
   });
@@ -145,8 +149,9 @@ describe('gpubench run (fake addon)', () => {
       expect(jsonlLines(jsonl).map((l) => [l.batch_size, l.ok])).toEqual([[1, true], [64, false]]);
 
       const r = await runCli([...small, '--batch', '1,64,2', ...files, '--resume']);
-      expect(first.code).toBe(0);
-      expect(r.code).toBe(0);
+      // bs=64 fails in both runs: exit 1 each time.
+      expect(first.code).toBe(1);
+      expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^gpubench: skipped 1 point already in ${jsonl}; 2 points on cpu\n`));
       expect(r.stderr).toMatch(/\[1\/2\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT/);
       expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);

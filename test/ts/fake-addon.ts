@@ -57,7 +57,7 @@ export class FakeEngine implements NativeEngine {
     if (need > this.kvTokens) {
       // As the real scheduler must: a refused point drops whatever was queued for it.
       this.queue = [];
-      throw err('ERR_DOES_NOT_FIT', `batch needs ${need} KV tokens,\n pool has ${this.kvTokens}`);
+      throw err('ERR_DOES_NOT_FIT', `batch does not fit the KV cache: needs ${need} tokens,\n ${this.kvTokens} tokens available`);
     }
     onProgress({ phase: 'waiting', step: 0, totalSteps: 0 });
     const t0 = Date.now();
@@ -150,6 +150,7 @@ export class FakeEngine implements NativeEngine {
       kvBytesPerToken: 0,
       blockSize: this.opts.blockSize ?? 16,
       weightInitMs: 0,
+      deviceInfo: this.opts.device === 'cpu' ? FAKE_CPU : FAKE_H100,
     };
   }
 
@@ -163,6 +164,13 @@ export class FakeEngine implements NativeEngine {
     this.closed = true;
   }
 }
+
+const NOT_CUDA = { computeCapability: '', driverVersion: 0, runtimeVersion: 0, smClockMhz: 0, memClockMhz: 0 };
+export const FAKE_CPU = { device: 'cpu', name: 'CPU (2 threads)', totalBytes: 8 * 2 ** 30, freeBytes: 4 * 2 ** 30, ...NOT_CUDA, threads: 2 };
+const FAKE_H100 = {
+  device: 'cuda:0', name: 'Fake H100', totalBytes: 80 * 2 ** 30, freeBytes: 79 * 2 ** 30, computeCapability: '9.0',
+  driverVersion: 13000, runtimeVersion: 12080, smClockMhz: 1980, memClockMhz: 2619, threads: 0,
+};
 
 export function fakeAddon(
   opts: { cuda?: boolean; capKvTokens?: number; stepMs?: (b: number, ctx: number) => number; /** real time per step */ wallMs?: number } = {},
@@ -179,9 +187,7 @@ export function fakeAddon(
     log,
     Engine,
     backends: () => (opts.cuda ? ['cpu', 'cuda'] : ['cpu']),
-    listDevices: () =>
-      opts.cuda
-        ? [{ device: 'cuda:0', name: 'Fake H100', totalBytes: 80 * 2 ** 30, freeBytes: 79 * 2 ** 30, computeCapability: '9.0', driverVersion: 13000 }]
-        : [],
+    listDevices: () => (opts.cuda ? [FAKE_CPU, FAKE_H100] : [FAKE_CPU]),
+    buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'] }),
   };
 }

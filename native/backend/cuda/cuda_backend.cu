@@ -195,6 +195,12 @@ DeviceInfo cuda_device_info(int index) {
   info.cc_major = p.major;
   info.cc_minor = p.minor;
   CUDA_CHECK(cudaDriverGetVersion(&info.driver_version));
+  CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
+  int khz = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, index));
+  info.sm_clock_mhz = khz / 1000;
+  CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrMemoryClockRate, index));
+  info.mem_clock_mhz = khz / 1000;
   // Free memory is per device: ask with that device current, then restore the caller's.
   int previous = 0;
   CUDA_CHECK(cudaGetDevice(&previous));
