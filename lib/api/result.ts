@@ -90,6 +90,8 @@ export interface PointResult extends PointBase {
    * mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /** The kernel path each op family took: 'fast', 'general' or 'fast+general' (empty on the CPU). */
+  kernelPaths: Record<string, string>;
 }
 
 export interface PointFailure extends PointBase {
@@ -248,5 +250,6 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     traceFiles: [...raw.traceFiles],
     firstRequestTokens: [...raw.firstRequestTokens],
     expertCounts: [...raw.expertCounts],
+    kernelPaths: { ...raw.kernelPaths },
   };
 }

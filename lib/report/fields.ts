@@ -60,6 +60,7 @@ export const FIELDS = [
   'peak_bytes_per_s',
   'used_graphs',
   'expert_counts',
+  'kernel_paths',
   'prefill_op_names',
   'prefill_op_ms',
   'decode_op_names',
@@ -70,6 +71,10 @@ export const FIELDS = [
 
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
 
+const kernelPathList = (paths: Record<string, string>): string[] | null => {
+  const list = Object.entries(paths).map(([op, path]) => `${op}:${path}`);
+  return list.length > 0 ? list : null;
+};
 const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
 const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
@@ -133,6 +138,8 @@ export function toRecord(p: PointOutcome): PointRecord {
     peak_bytes_per_s: p.peaks.bytesPerS,
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
+    // "op:path" per op family (e.g. "attention:general"); null where the backend has one path.
+    kernel_paths: kernelPathList(p.kernelPaths),
     // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
     prefill_op_names: opNames(p.breakdown.prefill),
     prefill_op_ms: opMs(p.breakdown.prefill),

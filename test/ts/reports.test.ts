@@ -35,6 +35,7 @@ function raw(mode: Mode, steps: number, inputLen: number, batch: number): Native
     traceFiles: [],
     routing: 'balanced',
     expertCounts: [],
+    kernelPaths: {},
   };
 }
 
