@@ -1,6 +1,7 @@
 // mla_attention: causal paged attention of every (query row, head) over the one shared MLA cache
 // head [c | k_pe], on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate); decode and
-// prefill alike. Reference: mla_attention() in backend/cpu/mla.cc.
+// prefill alike, for kv_lora_rank in 16s up to 512 and rope dims in 8s; other shapes run the
+// general kernel (attention_general.cu). Reference: mla_attention() in backend/cpu/mla.cc.
 //
 // All heads attend to the same cache rows (MQA with keys of width L + R and values = the first L of
 // them), so the "query rows" of one GEMM are a sequence's (row, head) pairs, m = i * H + h: a CTA

@@ -24,6 +24,8 @@
 // Row tiles are 16 rows while experts get few rows each (decode: every used expert's weights
 // stream from HBM once, and the step is bound by that stream), 128 x 128 tiles when they get many
 // (prefill: each weight tile in shared memory then feeds 128 rows).
+// Widths that are not multiples of 8 and unaligned views take the general path instead of steps 2,
+// 4 and 5's vector kernels: moe_grouped_gemm.cu's scalar grouped GEMM and a one-column combine.
 // Expert ids outside [0, E) cannot be refused without reading them on the host: their slots are
 // left out of the GEMMs and their tokens' output rows come out NaN.
 //
