@@ -98,6 +98,8 @@ export interface PointResult extends PointBase {
   expertCounts: number[];
   /** The GEMM kernel the engine chose per shape, for every shape it has run by the end of this point. */
   gemmAlgos: GemmAlgo[];
+  /** The kernel path each op family took: 'fast', 'general' or 'fast+general' (empty on the CPU). */
+  kernelPaths: Record<string, string>;
 }
 
 export interface PointFailure extends PointBase {
@@ -278,5 +280,6 @@ export function buildPointResult(
     firstRequestTokens: [...raw.firstRequestTokens],
     expertCounts: [...raw.expertCounts],
     gemmAlgos,
+    kernelPaths: { ...raw.kernelPaths },
   };
 }

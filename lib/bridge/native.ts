@@ -44,6 +44,11 @@ export interface NativeEngineOptions {
   maxDrafts?: number;
   /** CPU worker threads (0: all cores). */
   threads?: number;
+  /**
+   * 1: move every dummy weight one bf16 ulp up or down (seeded): the logits' distance to the
+   * unmoved model's is the bf16 noise floor the GPU tests judge the CUDA backend's error against.
+   */
+  nudgeWeights?: number;
 }
 
 export type Mode = 'prefill' | 'decode' | 'both';
@@ -121,6 +126,12 @@ export interface NativePointResult {
    * prefill mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /**
+   * The kernel path each op family with more than one took in the point's passes, by op name:
+   * 'fast' (kernels for the common sizes), 'general' (any size) or 'fast+general'. Empty on the
+   * CPU, which has one path.
+   */
+  kernelPaths: Record<string, string>;
 }
 
 export interface NativeProgress {
@@ -142,6 +153,8 @@ export interface NativeGenerateResult {
   draftLogits: Float32Array[][];
   /** MTP: the drafts accepted at each step. */
   accepted: number[];
+  /** The kernel path each op family took, as NativePointResult's kernelPaths. */
+  kernelPaths: Record<string, string>;
 }
 
 export interface NativePeaks {

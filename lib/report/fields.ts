@@ -122,6 +122,7 @@ export const FIELDS = [
   'gemm_algos',
   'used_graphs',
   'expert_counts',
+  'kernel_paths',
   'prefill_op_names',
   'prefill_op_ms',
   'decode_op_names',
@@ -143,6 +144,10 @@ export function gemmAlgoText(g: GemmAlgo): string {
   );
 }
 
+const kernelPathList = (paths: Record<string, string>): string[] | null => {
+  const list = Object.entries(paths).map(([op, path]) => `${op}:${path}`);
+  return list.length > 0 ? list : null;
+};
 const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
 const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
@@ -216,6 +221,8 @@ export function toRecord(p: PointOutcome): PointRecord {
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
     gemm_algos: p.gemmAlgos.length > 0 ? p.gemmAlgos.map(gemmAlgoText) : null,
+    // "op:path" per op family (e.g. "attention:general"); null where the backend has one path.
+    kernel_paths: kernelPathList(p.kernelPaths),
     // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
     prefill_op_names: opNames(p.breakdown.prefill),
     prefill_op_ms: opMs(p.breakdown.prefill),

@@ -158,6 +158,7 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   e.runner.block_size = integer_or(o, "blockSize", 16);
   e.runner.max_drafts = integer_or(o, "maxDrafts", 0);
   if (!o.Get("weightsPath").IsUndefined()) e.runner.weights_path = string(o, "weightsPath");
+  e.runner.nudge_weights = integer_or(o, "nudgeWeights", 0) != 0;
   return e;
 }
 
@@ -223,6 +224,13 @@ GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Na
   return g;
 }
 
+// A string map as a plain object.
+static Napi::Object strings_to_js(Napi::Env env, const std::map<std::string, std::string>& m) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [k, v] : m) o.Set(k, v);
+  return o;
+}
+
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("waitingMs", r.waiting_ms);
@@ -239,6 +247,7 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   o.Set("traceFiles", files);
   o.Set("routing", r.routing);
   o.Set("expertCounts", numbers_to_js(env, r.expert_counts));
+  o.Set("kernelPaths", strings_to_js(env, r.kernel_paths));
   return o;
 }
 
@@ -255,6 +264,7 @@ Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g) {
   o.Set("drafts", drafts);
   o.Set("draftLogits", draft_logits);
   o.Set("accepted", numbers_to_js(env, g.accepted));
+  o.Set("kernelPaths", strings_to_js(env, g.kernel_paths));
   return o;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -259,6 +260,23 @@ class Backend {
   // L + R), times mscale^2 under yarn with mscale_all_dim. out must not overlap q_latent or q_pe.
   virtual void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                              const AttnMeta& meta, float scale) = 0;
+
+  // --- kernel paths ---
+  // Which path each op family with more than one took since the last call: "fast" (kernels for
+  // the common sizes), "general" (any size the engine accepts) or "fast+general", by op name.
+  // Noted when an op is enqueued, so graph replays add nothing. Empty where a backend has one path.
+  std::map<std::string, std::string> take_kernel_paths() {
+    std::map<std::string, std::string> out;
+    for (const auto& [op, bits] : paths_) out[op] = bits == 1 ? "fast" : bits == 2 ? "general" : "fast+general";
+    paths_.clear();
+    return out;
+  }
+
+ protected:
+  void note_path(const char* op, bool general) { paths_[op] |= general ? 2 : 1; }
+
+ private:
+  std::map<std::string, int> paths_;  // bit 1: fast, bit 2: general
 };
 
 }  // namespace gpubench

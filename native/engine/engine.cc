@@ -91,7 +91,9 @@ void validate_spec(const ModelSpec& s) {
   positive(s.num_kv_heads, "num_key_value_heads");
   positive(s.head_dim, "head_dim");
   if (s.num_heads % s.num_kv_heads) fail(ErrorCode::InvalidConfig, "num_attention_heads must be a multiple of num_key_value_heads");
-  if (s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
+  // GQA rotates whole heads (pairs i, i + head_dim/2); MLA's head_dim is qk_nope + qk_rope, and only
+  // its rope part, checked above, rotates.
+  if (!mla && s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
 }
 
 Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,

@@ -62,6 +62,7 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
     auto t0 = std::chrono::steady_clock::now();
     if (opts.weights_path.empty()) {
       weights_->init_dummy(opts.seed);
+      if (opts.nudge_weights) weights_->nudge_one_ulp(opts.seed);
     } else {
       weights_->load(opts.weights_path);
     }

@@ -280,6 +280,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && shape.K == 0;
   Unpin unpin{model_};
 
+  model_.backend().take_kernel_paths();  // forget what ran before this point (peaks, other points)
   PointResult res;
   res.waiting_ms = adm.waiting_ms;
   res.used_graphs = graphs && shape.decode_steps > 0;
@@ -290,6 +291,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   passes.run(Pass::Timed);
   if (o.profile_prefill || o.profile_decode) passes.run(Pass::Profiled);
   if (!o.trace_prefix.empty()) passes.write_traces();
+  res.kernel_paths = model_.backend().take_kernel_paths();
   progress({"done", 1, 1});
   return res;
 }
@@ -308,6 +310,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   Unpin unpin{model_};
   Batch batch(model_.blocks(), {Request{0, prompt}}, context);
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && K == 0;
+  model_.backend().take_kernel_paths();
   GenerateResult g;
   SequenceKv& kv = batch.kv(0);
   std::vector<DecodeState> reqs{DecodeState{&kv, 0, std::vector<int32_t>(K)}};
@@ -331,6 +334,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   g.drafts = std::move(rec.drafts);
   g.draft_logits = std::move(rec.draft_logits);
   g.accepted = std::move(rec.accepted);
+  g.kernel_paths = model_.backend().take_kernel_paths();
   return g;
 }
 

@@ -112,6 +112,7 @@ export class FakeEngine implements NativeEngine {
       traceFiles: traces,
       routing: o.moeRouting?.text ?? 'balanced',
       expertCounts: [],
+      kernelPaths: {},
     };
   }
 

@@ -37,6 +37,7 @@ function raw(mode: Mode, steps: number, inputLen: number, batch: number): Native
     traceFiles: [],
     routing: 'balanced',
     expertCounts: [],
+    kernelPaths: {},
   };
 }
 

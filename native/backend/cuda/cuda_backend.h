@@ -86,7 +86,8 @@ class CudaBackend : public Backend {
   // One bf16 GEMM (or a strided batch of them) through cuBLASLt, what matmul and matmul_heads run
   // (matmul.cu): for each of `batch` problems, out[M,N] = x[M,K] * w^T for w [N,K] (w itself
   // for w [K,N] when w_kn) (+ bias[1,N], batch 1 only), fp32 accumulation; rows of out, x and w
-  // are ld_* elements apart and problems stride_* elements apart.
+  // are ld_* elements apart and problems stride_* elements apart. Shapes cuBLASLt has no
+  // algorithm for run a general kernel; `op` names the op family whose path that is.
   struct GemmArgs {
     void* out;
     const void* x;
@@ -96,6 +97,7 @@ class CudaBackend : public Backend {
     int64_t m, n, k, batch;
     bool w_kn;
     int64_t ld_out, ld_x, ld_w, stride_out, stride_x, stride_w;
+    const char* op = "matmul";
   };
   void gemm(const GemmArgs& g);
   void matmul_init();     // cuBLASLt handle and workspace (matmul.cu)

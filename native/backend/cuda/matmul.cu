@@ -65,6 +65,7 @@ struct Plan {
   bool tuned = false;
   int chosen = 0;                       // index of algo in candidates
   float first_us = 0, chosen_us = 0;    // medians of the tuning (0: not timed)
+  bool general = false;  // cuBLASLt has no algorithm for the shape: general_gemm_kernel runs it
 };
 
 void destroy_plan(Plan& p) {
@@ -134,19 +135,22 @@ Plan make_plan(cublasLtHandle_t lt, const PlanKey& key) {
     set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align);
     cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
     int found = 0;
-    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, p.desc, p.a, p.b, p.d, p.d, pref, kCandidates,
-                                                results, &found));
-    if (found == 0)
-      fail(ErrorCode::Device, "cuBLASLt has no algorithm for the bf16 GEMM M=" +
-                                  std::to_string(key.m) + " N=" + std::to_string(key.n) +
-                                  " K=" + std::to_string(key.k) + " batch=" +
-                                  std::to_string(key.batch) + " at " + std::to_string(key.align) +
-                                  "-byte alignment (K and N must usually be multiples of 8)");
+    const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, p.desc, p.a, p.b, p.d, p.d, pref,
+                                                             kCandidates, results, &found);
+    if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
+    cublasLtMatmulPreferenceDestroy(pref);
+    pref = nullptr;
+    // Odd widths and 2-byte alignments (head_dim 100's fused qkv, a hidden size of 36) may have
+    // no cuBLASLt algorithm: the general kernel takes them.
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED || found == 0) {
+      p.general = true;
+      p.tuned = true;
+      return p;
+    }
     for (int i = 0; i < found; ++i)
       if (results[i].state == CUBLAS_STATUS_SUCCESS) p.candidates.push_back(results[i].algo);
     if (p.candidates.empty()) p.candidates.push_back(results[0].algo);
     p.algo = p.candidates[0];
-    cublasLtMatmulPreferenceDestroy(pref);
   } catch (...) {
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     destroy_plan(p);
@@ -161,6 +165,30 @@ __global__ void add_bias_f32_kernel(float* out, const bf16* bias, int64_t m, int
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n; i += stride)
     out[i] += __bfloat162float(bias[i % n]);
+}
+
+// The general path: one thread per output element, fp32 accumulation in k order, any shape,
+// stride and alignment (GemmArgs in cuda_backend.h).
+template <typename Out>
+__global__ void general_gemm_kernel(Out* out, const bf16* x, const bf16* w, const bf16* bias, int64_t m,
+                                    int64_t n, int64_t k, int64_t batch, bool w_kn, int64_t ld_out,
+                                    int64_t ld_x, int64_t ld_w, int64_t stride_out, int64_t stride_x,
+                                    int64_t stride_w) {
+  const int64_t total = batch * m * n, step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t b = i / (m * n), r = i / n % m, c = i % n;
+    const bf16* xr = x + b * stride_x + r * ld_x;
+    const bf16* wb = w + b * stride_w;
+    float acc = 0.0f;
+    for (int64_t j = 0; j < k; ++j)
+      acc += __bfloat162float(xr[j]) * __bfloat162float(w_kn ? wb[j * ld_w + c] : wb[c * ld_w + j]);
+    if (bias) acc += __bfloat162float(bias[c]);
+    Out* o = out + b * stride_out + r * ld_out + c;
+    if constexpr (sizeof(Out) == 4)
+      *o = acc;
+    else
+      *o = __float2bfloat16_rn(acc);
+  }
 }
 
 // Times every candidate on the call's own buffers (the output is overwritten by the real call
@@ -324,6 +352,24 @@ void CudaBackend::gemm(const GemmArgs& g) {
   auto it = plans_->plans.find(key);
   if (it == plans_->plans.end()) it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
   Plan& p = it->second;
+  note_path(g.op, p.general);
+  if (p.general) {
+    const int64_t total = g.batch * g.m * g.n;
+    const unsigned grid = (unsigned)std::min<int64_t>((total + 255) / 256, (int64_t)num_sms_ * 32);
+    const auto* bias = g.bias ? static_cast<const bf16*>(g.bias->data) : nullptr;
+    const auto* x = static_cast<const bf16*>(g.x);
+    const auto* w = static_cast<const bf16*>(g.w);
+    if (g.out_dtype == DType::F32)
+      general_gemm_kernel<<<grid, 256, 0, stream_>>>(static_cast<float*>(g.out), x, w, bias, g.m, g.n, g.k,
+                                                     g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w,
+                                                     g.stride_out, g.stride_x, g.stride_w);
+    else
+      general_gemm_kernel<<<grid, 256, 0, stream_>>>(static_cast<bf16*>(g.out), x, w, bias, g.m, g.n, g.k,
+                                                     g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w,
+                                                     g.stride_out, g.stride_x, g.stride_w);
+    check_launch();
+    return;
+  }
   if (bias_epilogue) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias->data);
 
   const float alpha = 1.0f, beta = 0.0f;
@@ -360,8 +406,9 @@ bool CudaBackend::flush_l2() {
 
 std::vector<GemmAlgo> CudaBackend::gemm_algos() const {
   std::vector<GemmAlgo> out;
+  // A general-path shape has no cuBLASLt algorithm to describe; kernel_paths names it instead.
   for (const auto& [key, plan] : plans_->plans)
-    out.push_back(describe(key, plan));
+    if (!plan.general) out.push_back(describe(key, plan));
   return out;
 }
 
