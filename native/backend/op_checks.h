@@ -54,6 +54,27 @@ inline void check_matmul_heads(const Backend::HeadSlices& out, const Backend::He
             transpose_w ? N : K, "] for x width ", K, " and out width ", N);
 }
 
+// swiglu: out [T, I] from gate_up [T, 2I].
+inline void check_swiglu(const Tensor& out, const Tensor& gate_up) {
+  check_shape("swiglu", "gate_up", gate_up, out.rows, 2 * out.cols);
+}
+
+// rmsnorm and add_rmsnorm: out (and residual) the shape of x, weight [1, x.cols].
+inline void check_norm(const char* op, const Tensor& out, const Tensor& x, const Tensor& weight) {
+  check_shape(op, "out", out, x.rows, x.cols);
+  check_shape(op, "weight", weight, 1, x.cols);
+}
+
+inline void check_add_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, const Tensor& out) {
+  check_norm("add_rmsnorm", out, x, weight);
+  check_shape("add_rmsnorm", "residual", residual, x.rows, x.cols);
+}
+
+// embedding: out rows as wide as the table's.
+inline void check_embedding(const Tensor& out, const Tensor& table) {
+  check_shape("embedding", "out", out, out.rows, table.cols);
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)

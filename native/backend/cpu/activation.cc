@@ -8,7 +8,7 @@ namespace gpubench {
 void CpuBackend::swiglu(Tensor out, Tensor gate_up) {
   check_f32("swiglu", "out", out);
   check_f32("swiglu", "gate_up", gate_up);
-  check_shape("swiglu", "gate_up", gate_up, out.rows, 2 * out.cols);
+  check_swiglu(out, gate_up);
   int64_t I = out.cols;
   pool_.parallel_for(out.rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {

@@ -8,7 +8,7 @@ namespace gpubench {
 void CpuBackend::embedding(Tensor out, Tensor table, const int32_t* ids) {
   check_f32("embedding", "out", out);
   check_f32("embedding", "table", table);
-  check_shape("embedding", "out", out, out.rows, table.cols);
+  check_embedding(out, table);
   // The CUDA kernel cannot report a bad id; the reference catches it before any write.
   for (int64_t r = 0; r < out.rows; ++r)
     if (ids[r] < 0 || ids[r] >= table.rows)

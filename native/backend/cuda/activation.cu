@@ -7,6 +7,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -47,9 +48,9 @@ __global__ void swiglu_scalar_kernel(bf16* out, const bf16* gate_up, int64_t row
 }  // namespace
 
 void CudaBackend::swiglu(Tensor out, Tensor gate_up) {
-  if (out.dtype != DType::BF16 || gate_up.dtype != DType::BF16 || gate_up.cols != 2 * out.cols ||
-      gate_up.rows < out.rows)
-    fail(ErrorCode::InvalidArgument, "swiglu: expects bf16 out [T, I] and gate_up [T, 2I]");
+  if (out.dtype != DType::BF16 || gate_up.dtype != DType::BF16)
+    fail(ErrorCode::InvalidArgument, "swiglu: expects bf16 out and gate_up");
+  check_swiglu(out, gate_up);
   const int64_t rows = out.rows, inter = out.cols;
   if (rows * inter == 0) return;
   auto* o = static_cast<bf16*>(out.data);

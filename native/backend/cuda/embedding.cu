@@ -4,6 +4,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -33,8 +34,8 @@ void launch_gather(Tensor out, Tensor table, const int32_t* ids, cudaStream_t s)
 }  // namespace
 
 void CudaBackend::embedding(Tensor out, Tensor table, const int32_t* ids) {
-  if (out.dtype != table.dtype || out.cols != table.cols)
-    fail(ErrorCode::InvalidArgument, "embedding: out and table differ in dtype or width");
+  if (out.dtype != table.dtype) fail(ErrorCode::InvalidArgument, "embedding: out and table differ in dtype");
+  check_embedding(out, table);
   if (out.rows == 0) return;
   const size_t row_bytes = (size_t)table.cols * dtype_size(table.dtype);
   if (row_bytes % 16 == 0 && aligned16(out.data) && aligned16(table.data))

@@ -6,6 +6,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -75,18 +76,17 @@ int threads_for(int64_t units) {
   return (int)std::min<int64_t>(512, std::max<int64_t>(32, (units + 31) / 32 * 32));
 }
 
-void check_bf16(const Tensor& t, int64_t cols, const char* op) {
-  if (t.dtype != DType::BF16 || t.cols != cols)
-    fail(ErrorCode::InvalidArgument, std::string(op) + ": expects bf16 tensors of width " +
-                                         std::to_string(cols));
+void check_bf16(const Tensor& t, const char* op) {
+  if (t.dtype != DType::BF16) fail(ErrorCode::InvalidArgument, std::string(op) + ": expects bf16 tensors");
 }
 
 }  // namespace
 
 void CudaBackend::rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) {
-  check_bf16(out, x.cols, "rmsnorm");
-  check_bf16(x, x.cols, "rmsnorm");
-  check_bf16(weight, x.cols, "rmsnorm");
+  check_bf16(out, "rmsnorm");
+  check_bf16(x, "rmsnorm");
+  check_bf16(weight, "rmsnorm");
+  check_norm("rmsnorm", out, x, weight);
   if (x.rows == 0) return;
   auto* o = static_cast<bf16*>(out.data);
   auto* xp = static_cast<const bf16*>(x.data);
@@ -101,10 +101,11 @@ void CudaBackend::rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) {
 
 void CudaBackend::add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor out, float eps) {
   const int64_t cols = x.cols;
-  check_bf16(residual, cols, "add_rmsnorm");
-  check_bf16(x, cols, "add_rmsnorm");
-  check_bf16(weight, cols, "add_rmsnorm");
-  check_bf16(out, cols, "add_rmsnorm");
+  check_bf16(out, "add_rmsnorm");
+  check_bf16(x, "add_rmsnorm");
+  check_bf16(weight, "add_rmsnorm");
+  check_bf16(residual, "add_rmsnorm");
+  check_add_norm(residual, x, weight, out);
   if (x.rows == 0) return;
   auto* r = static_cast<bf16*>(residual.data);
   auto* xp = static_cast<const bf16*>(x.data);
