@@ -75,6 +75,23 @@ inline void check_embedding(const Tensor& out, const Tensor& table) {
   check_shape("embedding", "out", out, out.rows, table.cols);
 }
 
+// rope_kv_write's shapes: q [T, H * d], k and v [T, KVH * d] in rows row_stride elements apart.
+// The positions and slots are the backend's to check, where it can read them.
+inline void check_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_t row_stride, int num_heads,
+                       const KvLayer& kv) {
+  const char* op = "rope_kv_write";
+  int64_t hd = kv.head_dim;
+  if (hd <= 0 || hd % 2 != 0) invalid(op, "head_dim ", hd, " is not a positive even number");
+  if (num_heads <= 0 || kv.num_kv_heads <= 0 || kv.block_size <= 0)
+    invalid(op, "num_heads ", num_heads, ", num_kv_heads ", kv.num_kv_heads, " and block_size ",
+            kv.block_size, " must be positive");
+  check_shape(op, "q", q, q.rows, num_heads * hd);
+  check_shape(op, "k", k, q.rows, kv.num_kv_heads * hd);
+  check_shape(op, "v", v, q.rows, kv.num_kv_heads * hd);
+  if (row_stride < q.cols || row_stride < k.cols)
+    invalid(op, "row_stride ", row_stride, " is narrower than a q or k row");
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)

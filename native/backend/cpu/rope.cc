@@ -29,22 +29,13 @@ void rotate_heads(float* x, int heads, int64_t head_dim, float c, float s, int64
   }
 }
 
-void check_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_t row_stride,
-                int num_heads, const int32_t* positions, const int32_t* slots, const KvLayer& kv) {
+void check_f32_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_t row_stride,
+                    int num_heads, const int32_t* positions, const int32_t* slots, const KvLayer& kv) {
   const char* op = "rope_kv_write";
   check_f32(op, "q", q);
   check_f32(op, "k", k);
   check_f32(op, "v", v);
-  int64_t hd = kv.head_dim;
-  if (hd <= 0 || hd % 2 != 0) invalid(op, "head_dim ", hd, " is not a positive even number");
-  if (num_heads <= 0 || kv.num_kv_heads <= 0 || kv.block_size <= 0)
-    invalid(op, "num_heads ", num_heads, ", num_kv_heads ", kv.num_kv_heads, " and block_size ",
-            kv.block_size, " must be positive");
-  check_shape(op, "q", q, q.rows, num_heads * hd);
-  check_shape(op, "k", k, q.rows, kv.num_kv_heads * hd);
-  check_shape(op, "v", v, q.rows, kv.num_kv_heads * hd);
-  if (row_stride < q.cols || row_stride < k.cols)
-    invalid(op, "row_stride ", row_stride, " is narrower than a q or k row");
+  check_rope(q, k, v, row_stride, num_heads, kv);
   int64_t num_slots = kv.num_blocks * kv.block_size;
   for (int64_t t = 0; t < q.rows; ++t) {
     if (positions[t] < 0) invalid(op, "position ", positions[t], " of token ", t, " is negative");
@@ -58,7 +49,7 @@ void check_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_t row_s
 void CpuBackend::rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride, int num_heads,
                                const int32_t* positions, const int32_t* slots, RopeParams rope,
                                KvLayer kv) {
-  check_rope(q, k, v, row_stride, num_heads, positions, slots, kv);
+  check_f32_rope(q, k, v, row_stride, num_heads, positions, slots, kv);
   int64_t hd = kv.head_dim, half = hd / 2;
   int hkv = (int)kv.num_kv_heads;
   size_t head_bytes = (size_t)hd * sizeof(float);

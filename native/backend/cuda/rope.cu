@@ -6,6 +6,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/rope.cuh"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -118,9 +119,7 @@ void CudaBackend::rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride
   const int64_t d = kv.head_dim;
   if (q.dtype != DType::BF16 || k.dtype != DType::BF16 || v.dtype != DType::BF16)
     fail(ErrorCode::InvalidArgument, "rope_kv_write: q, k and v must be bf16");
-  if (d <= 0 || d % 2 != 0 || q.cols != num_heads * d || k.cols != kv.num_kv_heads * d ||
-      v.cols != kv.num_kv_heads * d || k.rows != q.rows || v.rows != q.rows)
-    fail(ErrorCode::InvalidArgument, "rope_kv_write: q, k, v shapes do not match the KV layer");
+  check_rope(q, k, v, row_stride, num_heads, kv);
   if (q.rows == 0) return;
   RopeArgs a{static_cast<bf16*>(q.data), static_cast<bf16*>(k.data),
              static_cast<const bf16*>(v.data), row_stride, num_heads, (int)kv.num_kv_heads,
