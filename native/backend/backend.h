@@ -112,6 +112,7 @@ struct DeviceInfo {
   size_t free_bytes = 0;
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;
+  std::string pci_bus_id;  // "0000:3b:00.0" on a GPU (NVML finds the device by it); empty on the CPU
 };
 
 struct KernelRecord {

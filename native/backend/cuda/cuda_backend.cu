@@ -195,6 +195,9 @@ DeviceInfo cuda_device_info(int index) {
   info.cc_major = p.major;
   info.cc_minor = p.minor;
   CUDA_CHECK(cudaDriverGetVersion(&info.driver_version));
+  char bus_id[32] = {};
+  CUDA_CHECK(cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, index));
+  info.pci_bus_id = bus_id;
   // Free memory is per device: ask with that device current, then restore the caller's.
   int previous = 0;
   CUDA_CHECK(cudaGetDevice(&previous));
