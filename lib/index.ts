@@ -36,6 +36,7 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError } from './api/flag-text.js';
 export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
+export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';

@@ -112,6 +112,8 @@ export class FakeEngine implements NativeEngine {
       traceFiles: traces,
       routing: o.moeRouting?.text ?? 'balanced',
       expertCounts: [],
+      telemetry: null,
+      telemetryReason: 'no NVML: CPU device',
     };
   }
 
