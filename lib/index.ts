@@ -21,6 +21,7 @@ export { parseMoeRouting, type MoeRouting } from './model/moe-routing.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
+  gridPoints,
   DEFAULTS,
   MODES,
   PROFILES,
@@ -34,7 +35,8 @@ export {
   type ProfileWhat,
 } from './api/options.js';
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
-export { FlagTextError } from './api/flag-text.js';
+export { FlagTextError, integerRanges } from './api/flag-text.js';
+export { readGridFile, gridFilePoints, type GridFilePoints } from './api/grid-file.js';
 export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
 export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';
 export * as metrics from './api/metrics.js';

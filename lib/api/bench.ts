@@ -18,7 +18,7 @@ import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
-  expandGrid,
+  gridPoints,
   parseBenchOptions,
   parseSweepOptions,
   type BenchOptions,
@@ -36,7 +36,7 @@ export interface SweepResult {
   peaks: Peaks;
   engine: NativeEngineInfo;
   plan: EnginePlan;
-  /** One per grid point, in grid order (batch × input × output). */
+  /** One per grid point, in grid order (batch × input × output, or the points as given). */
   points: PointOutcome[];
 }
 
@@ -106,15 +106,14 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 
   // Prefill mode runs one forward and makes one token, whatever output length was asked.
   const notes: string[] = [];
-  let outputLens = o.outputLens;
-  if (o.mode === 'prefill' && outputLens.some((x) => x !== 1)) {
-    notes.push(`prefill mode: output_len forced to 1 (asked ${outputLens.join(',')})`);
-    outputLens = [1];
+  const asked = [...new Set(o.points?.map((p) => p.outputLen) ?? o.outputLens)];
+  if (o.mode === 'prefill' && asked.some((x) => x !== 1)) {
+    notes.push(`prefill mode: output_len forced to 1 (asked ${asked.join(',')})`);
   }
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
-  const points = expandGrid(o.batchSizes, o.inputLens, outputLens);
+  const points = gridPoints(o, o.mode);
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
@@ -188,7 +187,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 }
 
 /**
- * Runs the grid batchSizes × inputLens × outputLens on one engine. A point that fails with
+ * Runs the grid batchSizes × inputLens × outputLens (or the given points) on one engine. A point that fails with
  * ERR_DOES_NOT_FIT, ERR_OUT_OF_MEMORY, ERR_INVALID_ARGUMENT or ERR_TIMEOUT is recorded as
  * `{ ok: false, error }` and the sweep goes on; an abort (options.signal) stops it between steps and
  * rejects with AbortError, whose `results` holds the points finished before (each also delivered

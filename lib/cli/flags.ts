@@ -21,13 +21,14 @@ const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
   saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields)'],
   saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields)'],
   format: ['--format <fmt>', `${FORMATS.join(' | ')}: how the result tables print`, 'table'],
+  quiet: ['--quiet', 'no progress on stderr (a bar on a terminal, else a line per point); errors still print'],
   mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)'],
 };
 
 /** The order of the run command's help. */
-const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'saveJson' | 'format' | 'mtpAcceptRate')[] = [
-  'model', 'batchSizes', 'inputLens', 'outputLens', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
-  'saveJsonl', 'saveCsv', 'saveJson', 'format', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
+const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'saveJson' | 'format' | 'quiet' | 'mtpAcceptRate')[] = [
+  'model', 'batchSizes', 'inputLens', 'outputLens', 'points', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
+  'saveJsonl', 'saveCsv', 'saveJson', 'format', 'quiet', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
   'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
 ];
 

@@ -6,6 +6,9 @@ import {
   checkMtpModel,
   formatTablesMarkdown,
   getAddon,
+  gridFilePoints,
+  gridPoints,
+  readGridFile,
   resolveDevice,
   resolveModel,
   sweep,
@@ -19,6 +22,7 @@ import { appendCsv } from '../report/csv.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
 import { formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
+import { sweepProgress } from './progress.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
 const DEFAULT_RUN = {
@@ -41,13 +45,15 @@ export async function run(flags: RunFlags): Promise<number> {
   // The table's text readers return the option's type, which the sweep validates again.
   const given = optionValues(flags) as Partial<SweepOptions>;
   const format = formatOf(flags);
-  const { model, layers, device: deviceFlag, ...rest } = given;
+  const { model, layers, device: deviceFlag, batchSizes, inputLens, outputLens, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
   const mtpAccept = mtpAcceptOf(flags.mtpAccept as string | undefined, flags.mtpAcceptRate as string | undefined, mtpDrafts);
   const resolve = (m: string | object) => resolveModel(m, layers === undefined ? {} : { layers });
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
+  const gridFile = typeof flags.grid === 'string' ? flags.grid : undefined;
+  const filePoints = gridFile !== undefined ? readGridFile(gridFile) : undefined;
 
   const addon = getAddon();
   const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
@@ -58,26 +64,28 @@ export async function run(flags: RunFlags): Promise<number> {
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts > 1) process.exit(130);
+    progress.stop();
     process.stderr.write('gpubench: interrupted; stopping after the current step (Ctrl-C again to quit now)\n');
     controller.abort();
   };
   process.on('SIGINT', onSigint);
 
-  const batchSizes = given.batchSizes ?? defaults.batchSizes;
-  const inputLens = given.inputLens ?? defaults.inputLens;
-  const outputLens = given.outputLens ?? defaults.outputLens;
+  const lists = { batchSizes, inputLens, outputLens };
+  // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
+  const grid = gridFile !== undefined && filePoints !== undefined
+    ? { points: gridFilePoints(gridFile, filePoints, lists, defaults) }
+    : { batchSizes: lists.batchSizes ?? defaults.batchSizes, inputLens: lists.inputLens ?? defaults.inputLens, outputLens: lists.outputLens ?? defaults.outputLens };
   const mode = given.mode ?? DEFAULTS.mode;
-  const distinct = (xs: number[]) => new Set(xs).size;
-  const count = distinct(batchSizes) * distinct(inputLens) * (mode === 'prefill' ? 1 : distinct(outputLens));
+  const count = gridPoints(grid, mode).length;
   const finished: PointOutcome[] = [];
+  const quiet = flags.quiet === true;
+  const progress = sweepProgress(count, { quiet });
   const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
   const options: SweepOptions = {
     ...rest,
     model: spec,
     device,
-    batchSizes,
-    inputLens,
-    outputLens,
+    ...grid,
     ...(mtpAccept !== undefined ? { mtpAccept } : {}),
     signal: controller.signal,
     addon,
@@ -85,15 +93,17 @@ export async function run(flags: RunFlags): Promise<number> {
       finished.push(p);
       if (saveJsonl) appendJsonl(saveJsonl, p);
       if (saveCsv) appendCsv(saveCsv, p);
-      process.stderr.write(progressLine(p, finished.length, count) + '\n');
+      progress.pointDone(progressLine(p, finished.length, count));
     },
+    onProgress: (p) => progress.update(p),
   };
-  process.stderr.write(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  if (!quiet) process.stderr.write(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
 
   let result: SweepResult;
   try {
     result = await sweep(options);
   } catch (e) {
+    progress.stop();
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
     if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n');
     if (e instanceof AbortError) {
@@ -104,6 +114,7 @@ export async function run(flags: RunFlags): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+  progress.stop();
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
   const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
   process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
