@@ -61,7 +61,7 @@ describe('gpubench run (fake addon)', () => {
     const r = await runCli([...small, '--batch', '1,64,2', '--kv-pool-tokens', '64']);
     expect(r.code).toBe(0);
     const fails = r.stderr.split('\n').filter((l) => l.includes('failed:'));
-    expect(fails).toEqual([expect.stringMatching(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch needs 1024 KV tokens, pool has 64$/)]);
+    expect(fails).toEqual([expect.stringMatching(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch needs 1024 KV tokens, pool has 64 \(ETA \d+s\)$/)]);
     expect(r.stderr).toContain('gpubench: 1 of 3 points failed');
     expect(r.stdout).toContain('0/64');
     expect(r.stdout).toContain('2/2');
