@@ -52,8 +52,7 @@ export async function run(flags: RunFlags): Promise<number> {
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
-  const gridFile = typeof flags.grid === 'string' ? flags.grid : undefined;
-  const filePoints = gridFile !== undefined ? readGridFile(gridFile) : undefined;
+  const gridFile = typeof flags.grid === 'string' ? { file: flags.grid, points: readGridFile(flags.grid) } : undefined;
 
   const addon = getAddon();
   const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
@@ -72,8 +71,8 @@ export async function run(flags: RunFlags): Promise<number> {
 
   const lists = { batchSizes, inputLens, outputLens };
   // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
-  const grid = gridFile !== undefined && filePoints !== undefined
-    ? { points: gridFilePoints(gridFile, filePoints, lists, defaults) }
+  const grid = gridFile
+    ? { points: gridFilePoints(gridFile.file, gridFile.points, lists, defaults) }
     : { batchSizes: lists.batchSizes ?? defaults.batchSizes, inputLens: lists.inputLens ?? defaults.inputLens, outputLens: lists.outputLens ?? defaults.outputLens };
   const mode = given.mode ?? DEFAULTS.mode;
   const count = gridPoints(grid, mode).length;

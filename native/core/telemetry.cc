@@ -41,12 +41,8 @@ void TelemetrySampler::start() {
   }
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
-    auto next = std::chrono::steady_clock::now();
-    for (;;) {
-      next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period_);
-      if (cv_.wait_until(lock, next, [this] { return stopping_; })) return;
-      sample();
-    }
+    // A period after each sample: a late wake-up (a busy host) never makes a burst of catch-up samples.
+    while (!cv_.wait_for(lock, period_, [this] { return stopping_; })) sample();
   });
 }
 
