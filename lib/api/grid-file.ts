@@ -83,7 +83,7 @@ export function readGridFile(file: string): GridFilePoints {
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    const what = issue.code === 'unrecognized_keys' ? `unknown key '${issue.keys[0]}'` : issue.code === 'custom' ? issue.message : `${issue.message.toLowerCase()}`;
+    const what = issue.code === 'unrecognized_keys' ? `unknown key '${issue.keys[0]}'` : issue.code === 'custom' ? issue.message : issue.message.toLowerCase();
     fail(file, where, what);
   }
   const data = r.data as Record<string, unknown>;
