@@ -2,7 +2,7 @@
 //  - point: a whole grid point of a 1-layer tiny model with 1-token prompts (scheduler admission,
 //    KV allocation, three passes, result conversion) — the floor under every measured point;
 //  - forward: one 1-token forward of tiny-llama (the work of one decode step at batch 1).
-// Run: npm run build && node bench/host-overhead.mjs
+// Run: npm run compile && node bench/host-overhead.mjs
 import { Bench } from 'tinybench';
 import { Engine } from '../dist/index.js';
 

@@ -37,15 +37,19 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError, integerRanges } from './api/flag-text.js';
 export { readGridFile, gridFilePoints, type GridFilePoints } from './api/grid-file.js';
-export type { PointResult, PointFailure, PointOutcome, OpShare } from './api/result.js';
+export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
 export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';
+export { buildIdentity, canonicalJson, cudaVersionText, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';
+export { PEAK_MAX_ATTEMPTS, PEAK_TOLERANCE, type PeaksMeasurement } from './api/peaks.js';
 export * as metrics from './api/metrics.js';
 export type { Cost, Peaks, Stats } from './api/metrics.js';
 export { makeInputIds } from './api/requests.js';
 export { resolveDevice, listDevices, backends, getAddon } from './bridge/device.js';
+export { loadedAddon } from './bridge/native.js';
+export { describeAddon, type AddonChoice, type AddonSource } from './bridge/addon-loader.js';
 export { toJsonlLine, appendJsonl } from './report/jsonl.js';
 export { toCsvLine, csvHeader, appendCsv } from './report/csv.js';
-export { FIELDS, SGLANG_FIELDS, toRecord } from './report/fields.js';
+export { FIELDS, SGLANG_FIELDS, PROVENANCE_FIELDS, toRecord } from './report/fields.js';
 export { formatTables, formatDecodeTable, formatPrefillTable, formatRunHeader } from './report/table.js';
 export {
   compareRuns,
@@ -58,7 +62,7 @@ export {
   type MetricChange,
   type PointComparison,
 } from './views/compare.js';
-export { readJsonl, parseJsonl, pointKey, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
+export { readJsonl, parseJsonl, pointKey, type PointIdentity, type RunPoint, type TelemetrySample } from './views/read-jsonl.js';
 export { writePlots, renderReport, reportHtml, type RenderedChart, type RenderedReport } from './views/plot.js';
 export { reportCharts, type ChartSpec, type OmittedChart } from './views/chart-specs.js';
 export { servingView, formatServing, DERIVED_NOTE, type ServingPoint, type ServingView } from './views/serving.js';
@@ -69,6 +73,7 @@ export * as errors from './base/errors.js';
 export {
   GpubenchError,
   InvalidArgumentError,
+  CallbackError,
   InvalidConfigError,
   DoesNotFitError,
   OutOfMemoryError,
@@ -92,4 +97,8 @@ export type {
   NativeMoeRouting,
   NativePeaks,
   NativePointResult,
+  NativeOpBenchCase,
+  NativeOpTiming,
+  NativeGemmAlgo,
+  PeakCalls,
 } from './bridge/native.js';

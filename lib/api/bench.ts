@@ -4,14 +4,18 @@
 // event loop in between, so the native scheduler really has to wait for the full batch (as it would
 // for a server's requests) and waitingMs means what it says.
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
-import { AbortError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import { AbortError, CallbackError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
 import { routingToNative } from '../bridge/wire.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
-import { bytesPerElemOf, type Peaks } from './metrics.js';
+import { bytesPerElemOf } from './metrics.js';
+import { givenPeaks, measureSteadyPeaks, type PeaksMeasurement } from './peaks.js';
+import { gatherProvenance, type Provenance } from './provenance.js';
+import { kvPoolNote, kvTokensOf, opt, withFitAdvice, type FitContext } from './fit-advice.js';
 import { makeInputIds } from './requests.js';
 import { getAddon, resolveDevice } from '../bridge/device.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
@@ -33,11 +37,18 @@ export interface SweepResult {
   device: string;
   deviceName: string;
   dtype: 'f32' | 'bf16';
-  peaks: Peaks;
+  /** The peaks every floor, MFU and MBU of the run uses, with how they were measured. */
+  peaks: PeaksMeasurement;
+  /** Where the results came from; every point carries the same object. */
+  provenance: Provenance;
   engine: NativeEngineInfo;
   plan: EnginePlan;
-  /** One per grid point, in grid order (batch × input × output, or the points as given). */
+  /** One per grid point not in skipPoints, in grid order (batch × input × output, or the points as given). */
   points: PointOutcome[];
+}
+
+function shapeKey(p: GridPoint): string {
+  return `${p.batchSize}x${p.inputLen}x${p.outputLen}`;
 }
 
 /** Makes a run name safe as a file name prefix. */
@@ -98,6 +109,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
 // take the resolved spec and device.
 async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.signal?.aborted) throw abortError(0, 0, []);
+  const startedAt = new Date();
   const spec = resolveModel(o.model, o.layers === undefined ? {} : { layers: o.layers });
   checkMtpModel(spec, o.mtpDrafts);
   const addon = getAddon(o.addon);
@@ -110,13 +122,24 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.mode === 'prefill' && asked.some((x) => x !== 1)) {
     notes.push(`prefill mode: output_len forced to 1 (asked ${asked.join(',')})`);
   }
+  const cores = availableParallelism();
+  if (device === 'cpu' && o.threads !== undefined && o.threads > cores) {
+    notes.push(`${opt('threads')} ${o.threads} is more than the ${cores} cores here: workers share cores, so the times rise and vary`);
+  }
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
-  const points = gridPoints(o, o.mode);
+  const skip = new Set((o.skipPoints ?? []).map(shapeKey));
+  const points = gridPoints(o, o.mode).filter((p) => !skip.has(shapeKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
+  const fit: FitContext = {
+    kvPoolTokens: o.kvPoolTokens,
+    gridKvTokens: Math.max(0, ...runnable.map((p) => kvTokensOf(p, o.mode, o.mtpDrafts, DEFAULT_BLOCK_SIZE))),
+  };
+  const kvNote = kvPoolNote(fit);
+  if (kvNote) notes.push(kvNote);
   const plan = planEngine({
     points: runnable,
     mode: o.mode,
@@ -124,7 +147,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
-  const engine = await Engine.openResolved({ spec, device, addon }, {
+  const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' };
+  const openEngine = () => Engine.openResolved({ spec, device, addon }, {
     seed: o.seed,
     ...(o.weightsPath !== undefined ? { weightsPath: o.weightsPath } : {}),
     maxBatch: plan.maxBatch,
@@ -135,27 +159,40 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
   });
+  let engine: Engine;
+  try {
+    engine = await openEngine();
+  } catch (e) {
+    // The engine does not fit (weights, or the activations of the largest point): no point can run,
+    // and each is reported failed through onPoint, as a point that fails in a sweep is.
+    const native = fromNative(e);
+    const err = native.code === 'ERR_DOES_NOT_FIT' ? errorForCode(native.code, withFitAdvice(native.message, fit), { cause: native }) : native;
+    if (POINT_FAILURE_CODES.includes(err.code) && err.code !== 'ERR_INVALID_ARGUMENT') {
+      for (const point of points) o.onPoint?.(failedPoint({ ...baseCtx, provenance: null }, point, notes, err.code, err.message));
+    }
+    throw err;
+  }
 
   const results: PointOutcome[] = [];
   const onAbort = () => engine.cancel();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const info = engine.info();
-    const peaks: Peaks = o.peaks ?? (await engine.measurePeaks());
+    const peaks = o.peaks ? givenPeaks(o.peaks) : await measureSteadyPeaks(() => engine.measurePeaks(), device === 'cpu');
+    const provenance = gatherProvenance({ addon, info, spec, seed: o.seed, peaks, startedAt });
     if (o.profile !== 'none') mkdirSync(o.outDir, { recursive: true });
     const ctx: RunContext = {
-      runName,
-      spec,
-      device,
+      ...baseCtx,
       info,
-      mode: o.mode,
-      seed: o.seed,
-      peaks: { flopsPerS: peaks.flopsPerS, bytesPerS: peaks.bytesPerS },
+      provenance,
+      peaks: {
+        flopsPerS: peaks.flopsPerS,
+        bytesPerS: peaks.bytesPerS,
+        ...(peaks.copyCalls && { copyCalls: peaks.copyCalls }),
+        ...(peaks.gemmCalls && { gemmCalls: peaks.gemmCalls }),
+      },
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
-      routing: o.moeRouting,
-      mtpDrafts: o.mtpDrafts,
-      mtpAccept: o.mtpAccept ?? 'all',
     };
 
     for (let i = 0; i < points.length; i++) {
@@ -168,18 +205,23 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       } else {
         try {
           const raw = await runPoint(engine, o, runName, point, i, points.length);
-          outcome = buildPointResult(ctx, point, raw, notes);
+          outcome = buildPointResult(ctx, point, raw, notes, await engine.gemmAlgos());
         } catch (e) {
           const err = fromNative(e);
+          if (err instanceof CallbackError) throw err;
           if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
           if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
-          outcome = failedPoint(ctx, point, notes, err.code, err.message);
+          outcome = failedPoint(ctx, point, notes, err.code, err.code === 'ERR_DOES_NOT_FIT' ? withFitAdvice(err.message, fit) : err.message);
         }
       }
       results.push(outcome);
-      o.onPoint?.(outcome);
+      try {
+        o.onPoint?.(outcome);
+      } catch (e) {
+        throw new CallbackError('onPoint', e);
+      }
     }
-    return { runName, model: spec, device, deviceName: info.deviceName, dtype: info.dtype, peaks: ctx.peaks, engine: info, plan, points: results };
+    return { runName, model: spec, device, deviceName: info.deviceName, dtype: info.dtype, peaks, provenance, engine: info, plan, points: results };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await engine.close();
@@ -187,7 +229,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 }
 
 /**
- * Runs the grid batchSizes × inputLens × outputLens (or the given points) on one engine. A point that fails with
+ * Runs the grid batchSizes × inputLens × outputLens (or the given points), less skipPoints, on one engine. A point that fails with
  * ERR_DOES_NOT_FIT, ERR_OUT_OF_MEMORY, ERR_INVALID_ARGUMENT or ERR_TIMEOUT is recorded as
  * `{ ok: false, error }` and the sweep goes on; an abort (options.signal) stops it between steps and
  * rejects with AbortError, whose `results` holds the points finished before (each also delivered

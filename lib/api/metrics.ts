@@ -1,4 +1,4 @@
-// The cost model (docs/architecture.md, Cost model): how many flops and bytes a prefill or a decode step needs
+// The cost model (docs/design.md, section 3): how many flops and bytes a prefill or a decode step needs
 // at minimum, and what that means as a time floor, MFU and MBU. Pure functions of the spec, so a
 // reader can check every number by hand and the GPU benchmark and the reports agree.
 //
@@ -12,7 +12,7 @@
 // 4 for the fp32 CPU reference backend.
 import type { ModelSpec } from '../model/model-spec.js';
 import { biasParams, layerMatmulParams, layerNormParams, layerParams, lmHeadParams, matmulParams, moeLayerParams, normParams } from '../model/params.js';
-
+import type { PeakCalls } from '../bridge/native.js';
 export { summarize, percentile, type Stats } from './stats.js';
 export {
   biasParams,
@@ -37,6 +37,9 @@ export interface Peaks {
   flopsPerS: number;
   /** Measured bytes/s of a large device-to-device copy (bytes read + written, counted once each). */
   bytesPerS: number;
+  /** The timed calls behind each (absent where the caller gave the peaks). */
+  copyCalls?: PeakCalls;
+  gemmCalls?: PeakCalls;
 }
 
 
@@ -157,7 +160,7 @@ function mtpForwardCost(spec: ModelSpec, rows: number, batch: number, attended: 
 }
 
 /**
- * The MTP module's drafting of K tokens per request (native/core/spec_decode.h): one forward over the
+ * The MTP module's drafting of K tokens per request (native/engine/mtp_decoder.h): one forward over the
  * rows of the last main forward (the prompt after a prefill; the 1 + K verified rows after a decode
  * step), then K − 1 forwards of one row per request, draft k attending to k more tokens.
  */

@@ -47,6 +47,14 @@ const posInt = z.number().int().positive();
 const posIntList = z.array(posInt).min(1);
 const fn = <F>() => z.custom<F>((v) => typeof v === 'function');
 const LIST = 'a non-empty list of positive integers';
+/** measurePeaks' timed calls of one peak (bridge/native.ts PeakCalls). */
+const peakCalls = z.object({
+  warmup: z.number().int().min(0),
+  count: z.number().int().positive(),
+  minMs: z.number().min(0),
+  medianMs: z.number().min(0),
+  maxMs: z.number().min(0),
+});
 
 /** In the order of the unknown-option message. */
 export const OPTIONS = {
@@ -68,22 +76,30 @@ export const OPTIONS = {
   // The grid: the product batchSizes × inputLens × outputLens (all three required), or `points`.
   batchSizes: option(posIntList, {
     allowed: LIST, only: 'sweep',
-    flag: { name: '--batch', arg: '<list>', help: 'batch sizes: a list and/or ranges, e.g. 1,2,4 or 1-64*2', text: integerRanges },
+    flag: { name: '--batch', arg: '<list>', help: 'batch sizes: a list and/or ranges, e.g. 1,2,4 or 1-64*2 (default: per device, below)', text: integerRanges },
   }),
   inputLens: option(posIntList, {
     allowed: LIST, only: 'sweep',
-    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024 or 128-1024+128', text: integerRanges },
+    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024 or 128-1024+128 (default: per device, below)', text: integerRanges },
   }),
   outputLens: option(posIntList, {
     allowed: LIST, only: 'sweep',
-    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32', text: integerRanges },
+    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32 (default: per device, below)', text: integerRanges },
   }),
   /** The grid as explicit points (e.g. zipped lists), instead of the three lists. */
   points: option(z.array(z.strictObject({ batchSize: posInt, inputLen: posInt, outputLen: posInt })).min(1), {
     allowed: 'a non-empty list of { batchSize, inputLen, outputLen } (positive integers), instead of batchSizes, inputLens and outputLens',
     only: 'sweep',
     // A file whose missing dimensions come from the list flags: lib/cli/run.ts reads it (api/grid-file.ts).
-    flag: { name: '--grid', arg: '<file>', help: 'the grid from a JSON or YAML file: lists (a product), zipped lists or points (README, Grid files)' },
+    flag: { name: '--grid', arg: '<file>', help: 'the grid from a JSON or YAML file: lists (a product), zipped lists or points (README, Grid files; default: none, the list flags)' },
+  }),
+  /**
+   * Grid points not to run (a resumed sweep's points already measured): left out of the result and
+   * of the engine's sizing. In prefill mode they name output length 1, as the points that run do;
+   * points the grid does not hold are ignored.
+   */
+  skipPoints: option(z.array(z.strictObject({ batchSize: posInt, inputLen: posInt, outputLen: posInt })), {
+    allowed: 'a list of { batchSize, inputLen, outputLen }, each a positive integer', only: 'sweep',
   }),
   mode: option(z.enum(MODES), {
     allowed: MODES.join(', '),
@@ -99,12 +115,12 @@ export const OPTIONS = {
   /** Replaces num_hidden_layers. */
   layers: option(posInt, {
     allowed: 'a positive integer',
-    flag: { name: '--layers', arg: '<n>', help: 'replace num_hidden_layers', text: integer(1) },
+    flag: { name: '--layers', arg: '<n>', help: "replace num_hidden_layers (default: the model's)", text: integer(1) },
   }),
   /** Real weights (.safetensors file or folder); dummy weights when absent. */
   weightsPath: option(z.string().min(1), {
     allowed: 'a path to a .safetensors file or a folder of them',
-    flag: { name: '--weights', arg: '<path>', help: 'real weights: a .safetensors file or a folder of them', text: anyText },
+    flag: { name: '--weights', arg: '<path>', help: 'real weights: a .safetensors file or a folder of them (default: dummy weights from --seed)', text: anyText },
   }),
   /** Names the run in reports and trace files; defaults to the model's name. */
   runName: option(z.string().min(1), {
@@ -130,7 +146,7 @@ export const OPTIONS = {
   useGraphs: option(z.boolean(), {
     allowed: 'true or false',
     default: true,
-    flag: { name: '--no-graphs', help: 'decode steps run eagerly instead of replaying CUDA graphs', negate: true },
+    flag: { name: '--no-graphs', help: 'decode steps run eagerly instead of replaying CUDA graphs (default: graphs where the backend has them)', negate: true },
   }),
   batchTimeoutMs: option(z.number().positive().finite(), {
     allowed: 'a positive number of milliseconds',
@@ -165,15 +181,24 @@ export const OPTIONS = {
   /** Caps the KV pool (tokens); points that need more fail with ERR_DOES_NOT_FIT. */
   kvPoolTokens: option(posInt, {
     allowed: 'a positive integer',
-    flag: { name: '--kv-pool-tokens', arg: '<n>', help: 'cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT', text: integer(1) },
+    flag: { name: '--kv-pool-tokens', arg: '<n>', help: "cap the KV pool; points that need more fail with ERR_DOES_NOT_FIT (default: the grid's largest point, capped to free memory)", text: integer(1) },
   }),
   /** CPU worker threads (0: all cores). */
   threads: option(z.number().int().min(0), {
     allowed: 'a non-negative integer (0: all cores)',
-    flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (0: all cores)', text: integer(0) },
+    flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (default 0: all cores)', text: integer(0) },
   }),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
-  peaks: option(z.object({ flopsPerS: z.number().positive(), bytesPerS: z.number().positive() }), { allowed: '{ flopsPerS, bytesPerS }, both positive' }),
+  peaks: option(
+    z.object({
+      flopsPerS: z.number().positive(),
+      bytesPerS: z.number().positive(),
+      // measurePeaks' timed calls, kept so that the results record them
+      copyCalls: peakCalls.optional(),
+      gemmCalls: peakCalls.optional(),
+    }),
+    { allowed: '{ flopsPerS, bytesPerS }, both positive (copyCalls, gemmCalls: the timed calls, optional)' },
+  ),
   signal: option(z.instanceof(AbortSignal), { allowed: 'an AbortSignal' }),
   onProgress: option(fn<(p: ProgressEvent) => void>(), { allowed: 'a function' }),
   /** Called with each point's outcome as it finishes (before the sweep's promise settles). */

@@ -1,12 +1,13 @@
 // What one grid point produced, with every metric of the cost model (metrics.ts), built from the
 // addon's raw timings by a pure function (so the arithmetic is tested without an engine).
-import type { Mode, NativeEngineInfo, NativeOpTime, NativePointResult } from '../bridge/native.js';
+import type { Mode, NativeEngineInfo, NativeGemmAlgo, NativeOpTime, NativePointResult } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
 import { summarizeTelemetry, type PointTelemetry } from './telemetry.js';
+import type { Provenance } from './provenance.js';
 
 // AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
 declare module '../base/errors.js' {
@@ -15,6 +16,9 @@ declare module '../base/errors.js' {
     results?: PointOutcome[];
   }
 }
+
+/** The cuBLASLt kernel chosen for one GEMM shape (bridge's wire type; report/ formats it). */
+export type GemmAlgo = NativeGemmAlgo;
 
 /** Device time of one op kind in a profiled pass. */
 export interface OpShare {
@@ -48,6 +52,8 @@ interface PointBase {
   mtpDrafts: number;
   /** The pinned MTP acceptance ('all', 'N' or 'rate:r'); null with MTP off. */
   mtpAccept: string | null;
+  /** Where the result came from (one object per sweep); null when the engine could not be opened. */
+  provenance: Provenance | null;
 }
 
 export interface PointResult extends PointBase {
@@ -94,6 +100,10 @@ export interface PointResult extends PointBase {
   /** The timed pass's device telemetry (api/telemetry.ts); null with telemetryReason saying why. */
   telemetry: PointTelemetry | null;
   telemetryReason: string | null;
+  /** The GEMM kernel the engine chose per shape, for every shape it has run by the end of this point. */
+  gemmAlgos: GemmAlgo[];
+  /** The kernel path each op family took: 'fast', 'general' or 'fast+general' (empty on the CPU). */
+  kernelPaths: Record<string, string>;
 }
 
 export interface PointFailure extends PointBase {
@@ -119,6 +129,7 @@ export interface RunContext {
   /** The mtpDrafts option (0: off) and the acceptance it runs with. */
   mtpDrafts: number;
   mtpAccept: MtpAccept;
+  provenance: Provenance | null;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -151,7 +162,9 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'>;
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'> & {
+  provenance: Provenance | null;
+};
 
 export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[], code: ErrorCode, message: string): PointFailure {
   return { ...base(ctx, point, notes), ok: false, error: { code, message } };
@@ -160,7 +173,6 @@ export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[],
 function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
   return {
     runName: ctx.runName,
-    model: ctx.spec.name,
     modelType: ctx.spec.modelType,
     numLayers: ctx.spec.numLayers,
     device: ctx.device,
@@ -170,13 +182,32 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     inputLen: point.inputLen,
     outputLen: point.outputLen,
     notes,
+    ...pointSettings(ctx),
+    provenance: ctx.provenance,
+  };
+}
+
+/**
+ * The settings a point is told apart by besides its shape and mode (the views' pointKey; --resume
+ * matches the points of a saved run with them): the model, the routing of an MoE model, the MTP
+ * drafts and acceptance.
+ */
+export function pointSettings(ctx: Pick<RunContext, 'spec' | 'routing' | 'mtpDrafts' | 'mtpAccept'>): Pick<PointBase, 'model' | 'routing' | 'mtpDrafts' | 'mtpAccept'> {
+  return {
+    model: ctx.spec.name,
     routing: ctx.spec.moe ? ctx.routing : null,
     mtpDrafts: ctx.mtpDrafts,
     mtpAccept: ctx.mtpDrafts > 0 ? acceptText(ctx.mtpAccept) : null,
   };
 }
 
-export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativePointResult, notes: string[] = []): PointResult {
+export function buildPointResult(
+  ctx: RunContext,
+  point: GridPoint,
+  raw: NativePointResult,
+  notes: string[] = [],
+  gemmAlgos: GemmAlgo[] = [],
+): PointResult {
   const { spec, peaks, bytesPerElem } = ctx;
   const B = point.batchSize;
   const L = point.inputLen;
@@ -254,5 +285,7 @@ export function buildPointResult(ctx: RunContext, point: GridPoint, raw: NativeP
     expertCounts: [...raw.expertCounts],
     telemetry: raw.telemetry ? summarizeTelemetry(raw.telemetry, prefillMs === null ? 0 : B * L, steps.length > 0 ? emitted : 0) : null,
     telemetryReason: raw.telemetry ? null : raw.telemetryReason,
+    gemmAlgos,
+    kernelPaths: { ...raw.kernelPaths },
   };
 }

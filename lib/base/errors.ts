@@ -1,5 +1,5 @@
 // Error classes with stable codes, as better-sqlite3 and sharp do: callers branch on `code`
-// (or `instanceof`), never on message text. The codes are the names in native/core/error.h, so an
+// (or `instanceof`), never on message text. The codes are the names in native/base/error.h, so an
 // error thrown by the addon (a plain Error with `.code`) maps onto the same class here.
 
 export const ERROR_CODES = [
@@ -42,6 +42,21 @@ export class GpubenchError extends Error {
 export class InvalidArgumentError extends GpubenchError {
   constructor(message: string, details?: ErrorDetails) {
     super('ERR_INVALID_ARGUMENT', message, details);
+  }
+}
+
+/**
+ * A caller's callback (onProgress, onPoint) threw. Its point was cancelled and the run stopped; the
+ * callback's own error is `cause`.
+ */
+export class CallbackError extends InvalidArgumentError {
+  constructor(callback: string, thrown: unknown) {
+    const what = thrown instanceof Error ? thrown.message : String(thrown);
+    super(`${callback}: the callback threw (${what.split('\n')[0]}) (allowed: a callback that returns without throwing)`, {
+      field: callback,
+      allowed: 'a callback that returns without throwing',
+      cause: thrown,
+    });
   }
 }
 

@@ -1,4 +1,4 @@
-// Which addon and which device: loads the native addon (build/Release, then prebuilds/) with an error
+// Which addon and which device: loads the native addon (addon-loader.ts picks the binary) with an error
 // that says how to build it, and turns 'auto' / 'cuda' / 'cuda:N' into the exact device string the
 // addon takes, checked against what this build and this machine have.
 import { loadAddon, type NativeAddon, type NativeDeviceInfo } from './native.js';
@@ -11,7 +11,7 @@ export function getAddon(override?: NativeAddon): NativeAddon {
     return loadAddon();
   } catch (e) {
     const first = String((e as Error)?.message ?? e).split('\n')[0];
-    throw new DeviceError(`the gpubench native addon is not built (${first}); run \`npm run build:native\``, { cause: e });
+    throw new DeviceError(`the gpubench native addon is not usable (${first}); build it: \`npm rebuild gpubench --foreground-scripts\` where gpubench is a dependency, \`npm run build:native\` in its own checkout`, { cause: e });
   }
 }
 

@@ -6,13 +6,16 @@ import type {
   NativeEngine,
   NativeEngineInfo,
   NativeGenerateResult,
+  NativeGemmAlgo,
   NativeGenerateOptions,
+  NativeOpBenchCase,
+  NativeOpTiming,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
   NativeProgress,
 } from './native.js';
-import { InvalidArgumentError, fromNative } from '../base/errors.js';
+import { CallbackError, InvalidArgumentError, fromNative } from '../base/errors.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
 import { routingToNative, toNative } from './wire.js';
 import { getAddon, resolveDevice } from './device.js';
@@ -77,6 +80,8 @@ export class Engine {
   private readonly engineInfo: NativeEngineInfo;
   private closed = false;
   private nextRequestId = 0;
+  /** The job the engine's thread runs now: a second one would reset the first's batch and cancel flag. */
+  private running: string | undefined;
 
   private constructor(native: NativeEngine, spec: ModelSpec, device: string, info: NativeEngineInfo) {
     this.native = native;
@@ -142,17 +147,51 @@ export class Engine {
     if (this.closed) throw new InvalidArgumentError('engine: already closed (allowed: an open engine)', { field: 'engine' });
   }
 
+  /** Runs one job of the engine's thread, refusing a second while one runs. */
+  private async exclusive<T>(job: string, run: () => Promise<T>): Promise<T> {
+    this.check();
+    if (this.running !== undefined) {
+      throw new InvalidArgumentError(
+        `engine: ${job} called while ${this.running} runs (allowed: one runPoint, generate or measurePeaks at a time per engine; await it first)`,
+        { field: 'engine', allowed: 'one job at a time per engine' },
+      );
+    }
+    this.running = job;
+    try {
+      return await run();
+    } finally {
+      this.running = undefined;
+    }
+  }
+
   /**
    * Runs one grid point: the native scheduler waits for `opts.batchSize` submitted requests, then
    * runs the warm-up, timed and profiled passes. Submit the requests after calling this.
    */
   async runPoint(opts: NativePointOptions, onProgress: (p: NativeProgress) => void = () => {}): Promise<NativePointResult> {
-    this.check();
-    try {
-      return await this.native.runPoint(opts, onProgress);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    return this.exclusive('runPoint', async () => {
+      // A throw inside the addon's progress call would be swallowed (or, with Node's strict
+      // policy, crash the process): catch it here, cancel the point, and reject with it.
+      let thrown: CallbackError | undefined;
+      const guarded = (p: NativeProgress) => {
+        if (thrown) return;
+        try {
+          onProgress(p);
+        } catch (e) {
+          thrown = new CallbackError('onProgress', e);
+          this.native.cancel();
+        }
+      };
+      let result: NativePointResult;
+      try {
+        result = await this.native.runPoint(opts, guarded);
+      } catch (e) {
+        throw thrown ?? fromNative(e);
+      }
+      // Progress events reach JS before the job settles, so a throw is known by now.
+      if (thrown) throw thrown;
+      return result;
+    });
   }
 
   /** Queues one request (its prompt) for the scheduler; returns the request id. */
@@ -203,18 +242,41 @@ export class Engine {
     }
     const { moeRouting, ...mtp } = options ?? {};
     const native = options && { ...mtp, ...(moeRouting !== undefined ? { moeRouting: routingToNative(moeRouting) } : {}) };
+    return this.exclusive('generate', async () => {
+      try {
+        return await this.native.generate(inputIds, steps, useGraphs, native);
+      } catch (e) {
+        throw fromNative(e);
+      }
+    });
+  }
+
+  /** The device's peaks: a large copy (bytes/s) and a large GEMM in the backend's dtype (FLOP/s). */
+  async measurePeaks(): Promise<NativePeaks> {
+    return this.exclusive('measurePeaks', async () => {
+      try {
+        return await this.native.measurePeaks();
+      } catch (e) {
+        throw fromNative(e);
+      }
+    });
+  }
+
+  /** One op timed alone on this engine's backend, with the model's head counts and sizes. */
+  async benchOp(c: NativeOpBenchCase): Promise<NativeOpTiming> {
+    this.check();
     try {
-      return await this.native.generate(inputIds, steps, useGraphs, native);
+      return await this.native.benchOp(c);
     } catch (e) {
       throw fromNative(e);
     }
   }
 
-  /** The device's peaks: a large copy (bytes/s) and a large GEMM in the backend's dtype (FLOP/s). */
-  async measurePeaks(): Promise<NativePeaks> {
+  /** The GEMM kernel the backend chose for every shape it has run (empty on the CPU). */
+  async gemmAlgos(): Promise<NativeGemmAlgo[]> {
     this.check();
     try {
-      return await this.native.measurePeaks();
+      return await this.native.gemmAlgos();
     } catch (e) {
       throw fromNative(e);
     }

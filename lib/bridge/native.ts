@@ -1,8 +1,8 @@
 // The contract between the TypeScript library and the Node-API addon (native/addon/).
 // Everything here is plain data; bridge/engine.ts wraps it in a typed API for lib/api/.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { selectAddon, type AddonChoice } from './addon-loader.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { RopeSpec } from '../model/rope.js';
 import type { MoeSpec } from '../model/moe-spec.js';
@@ -11,7 +11,7 @@ import type { MtpAccept } from '../model/mtp.js';
 import type { MoeRouting } from '../model/moe-routing.js';
 
 /**
- * The spec as the addon reads it (camelCase of native/core/spec.h): the model's plain-data spec
+ * The spec as the addon reads it (camelCase of native/core/model_spec.h): the model's plain-data spec
  * (lib/model/) less its name; bridge/wire.ts converts one to the other.
  */
 export type NativeRopeSpec = RopeSpec;
@@ -44,6 +44,11 @@ export interface NativeEngineOptions {
   maxDrafts?: number;
   /** CPU worker threads (0: all cores). */
   threads?: number;
+  /**
+   * 1: move every dummy weight one bf16 ulp up or down (seeded): the logits' distance to the
+   * unmoved model's is the bf16 noise floor the GPU tests judge the CUDA backend's error against.
+   */
+  nudgeWeights?: number;
 }
 
 export type Mode = 'prefill' | 'decode' | 'both';
@@ -124,6 +129,12 @@ export interface NativePointResult {
   /** Null where the device has none: then telemetryReason says why. */
   telemetry: NativeTelemetry | null;
   telemetryReason: string | null;
+  /**
+   * The kernel path each op family with more than one took in the point's passes, by op name:
+   * 'fast' (kernels for the common sizes), 'general' (any size) or 'fast+general'. Empty on the
+   * CPU, which has one path.
+   */
+  kernelPaths: Record<string, string>;
 }
 
 /** One telemetry reading (null: NVML could not read it), with the JSONL's field names. */
@@ -165,6 +176,8 @@ export interface NativeGenerateResult {
   draftLogits: Float32Array[][];
   /** MTP: the drafts accepted at each step. */
   accepted: number[];
+  /** The kernel path each op family took, as NativePointResult's kernelPaths. */
+  kernelPaths: Record<string, string>;
 }
 
 export interface NativePeaks {
@@ -174,6 +187,69 @@ export interface NativePeaks {
   gemmM: number;
   gemmN: number;
   gemmK: number;
+  /** The timed calls behind each peak (the peak is the fastest): how still it held. */
+  copyCalls: PeakCalls;
+  gemmCalls: PeakCalls;
+}
+
+export interface PeakCalls {
+  /** Untimed calls before the timed ones. */
+  warmup: number;
+  count: number;
+  minMs: number;
+  medianMs: number;
+  maxMs: number;
+}
+
+/** One op timed alone (benchOp): `op` with the shape fields it uses; the model gives head counts and sizes. */
+export interface NativeOpBenchCase {
+  op: 'matmul' | 'attention_decode' | 'attention_prefill' | 'rmsnorm' | 'rope_kv_write' | 'swiglu';
+  /** matmul: out[m, n] = x[m, k] w[n, k]^T. */
+  m?: number;
+  n?: number;
+  k?: number;
+  /** attention_decode: batch sequences of context ctx; rope_kv_write: ctx > 0 writes one token per sequence at ctx. */
+  batch?: number;
+  ctx?: number;
+  /** attention_prefill (one causal sequence), rmsnorm, rope_kv_write, swiglu: rows. */
+  tokens?: number;
+  warmup: number;
+  calls: number;
+}
+
+export interface NativeOpTiming {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  calls: number;
+  /** Whether the L2 was flushed before each timed call (inputs that a forward reads from memory). */
+  l2Flushed: boolean;
+  /** The op's minimum memory traffic and its flops: the floor is max(bytes / bytes/s, flops / FLOP/s). */
+  bytes: number;
+  flops: number;
+}
+
+/** The GEMM kernel chosen for one shape (cuBLASLt's algorithm configuration; none on the CPU). */
+export interface NativeGemmAlgo {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  algoId: number;
+  tile: number;
+  stages: number;
+  splitK: number;
+  reduction: number;
+  swizzle: number;
+  custom: number;
+  innerShape: number;
+  clusterShape: number;
+  /** Its index in the heuristic's order (0: the heuristic's first), of `candidates`. */
+  candidate: number;
+  candidates: number;
+  /** Median µs of the heuristic's first and of the chosen one, L2 flushed (0: not timed). */
+  firstUs: number;
+  chosenUs: number;
 }
 
 export interface NativeEngineInfo {
@@ -186,6 +262,8 @@ export interface NativeEngineInfo {
   blockSize: number;
   /** Seconds spent making (dummy) or loading the weights. */
   weightInitMs: number;
+  /** The engine's own device (its CPU threads, its CUDA versions). */
+  deviceInfo: NativeDeviceInfo;
 }
 
 export interface NativeDeviceInfo {
@@ -193,8 +271,22 @@ export interface NativeDeviceInfo {
   name: string;
   totalBytes: number;
   freeBytes: number;
+  /** 'major.minor' on CUDA, '' on the CPU. */
   computeCapability: string;
+  /** cudaDriverGetVersion / cudaRuntimeGetVersion (12040: 12.4); 0 on the CPU. */
   driverVersion: number;
+  runtimeVersion: number;
+  /** Rated SM and memory clocks (cudaDevAttrClockRate, cudaDevAttrMemoryClockRate); 0 where unknown. */
+  smClockMhz: number;
+  memClockMhz: number;
+  /** CPU worker threads; 0 on CUDA. */
+  threads: number;
+}
+
+/** What the loaded binary is: the commit it was built from ('unknown' outside a checkout), its backends. */
+export interface NativeBuildInfo {
+  commit: string;
+  backends: string[];
 }
 
 export interface NativeEngine {
@@ -214,6 +306,10 @@ export interface NativeEngine {
    */
   generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, options?: NativeGenerateOptions): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;
+  /** Times one op alone on the engine's backend (bench/ops.mjs). */
+  benchOp(c: NativeOpBenchCase): Promise<NativeOpTiming>;
+  /** The GEMM kernel chosen for every shape run so far. */
+  gemmAlgos(): Promise<NativeGemmAlgo[]>;
   info(): NativeEngineInfo;
   /** Stops the running job between steps (it rejects with ERR_ABORTED). */
   cancel(): void;
@@ -226,17 +322,18 @@ export interface NativeAddon {
   /** Backends compiled into this build: always 'cpu', plus 'cuda' where built with CUDA. */
   backends(): string[];
   listDevices(): NativeDeviceInfo[];
+  buildInfo(): NativeBuildInfo;
 }
 
-let cached: NativeAddon | undefined;
+let cached: AddonChoice<NativeAddon> | undefined;
 
-/** Loads build/Release first, then prebuilds/ (node-gyp-build). */
-export function loadAddon(): NativeAddon {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+/** The addon addon-loader.ts picks for this package (build/Release, the CUDA prebuild, the CPU prebuild) and why. */
+export function loadedAddon(): AddonChoice<NativeAddon> {
   // This file is dist/bridge/native.js (or lib/bridge/native.ts under vitest): the package root is two up.
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  cached = load(root);
+  cached ??= selectAddon<NativeAddon>(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..'));
   return cached;
+}
+
+export function loadAddon(): NativeAddon {
+  return loadedAddon().addon;
 }

@@ -17,18 +17,20 @@ export type Format = (typeof FORMATS)[number];
  * format), which sweep() never sees, and the rate spelling of --mtp-accept. [flag, help, default]
  */
 const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
-  saveJsonl: ['--save-jsonl <file>', 'append one JSON line per point (sglang field names)'],
-  saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields)'],
-  saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields)'],
+  saveJsonl: ['--save-jsonl <file>', 'append one JSON line per point (sglang field names; default: none)'],
+  saveCsv: ['--save-csv <file>', 'append one CSV row per point (same fields; default: none)'],
+  resume: ['--resume', "skip the points --save-jsonl's file holds measured (ok); run the rest (default: off)"],
+  saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields; default: none)'],
   format: ['--format <fmt>', `${FORMATS.join(' | ')}: how the result tables print`, 'table'],
-  quiet: ['--quiet', 'no progress on stderr (a bar on a terminal, else a line per point); errors still print'],
-  mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r)'],
+  json: ['--json', 'print the results as JSON lines on stdout (the --save-jsonl fields); the tables go to stderr (default: off)'],
+  quiet: ['--quiet', 'no progress (a bar on a terminal, else a line per point) and no tables; warnings and errors still print (default: off)'],
+  mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r; default: none, --mtp-accept all)'],
 };
 
 /** The order of the run command's help. */
-const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'saveJson' | 'format' | 'quiet' | 'mtpAcceptRate')[] = [
+const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'resume' | 'saveJson' | 'format' | 'json' | 'quiet' | 'mtpAcceptRate')[] = [
   'model', 'batchSizes', 'inputLens', 'outputLens', 'points', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
-  'saveJsonl', 'saveCsv', 'saveJson', 'format', 'quiet', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
+  'saveJsonl', 'saveCsv', 'resume', 'saveJson', 'format', 'json', 'quiet', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
   'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
 ];
 
@@ -94,9 +96,14 @@ export function formatOf(flags: RunFlags): Format {
   return text as Format;
 }
 
+/** API text with each backquoted option name (`batchSizes`) replaced by its flag (--batch). */
+export function flagText(text: string): string {
+  return text.replace(/`(\w+)`/g, (quoted, name: string) => FLAG_OF[name] ?? quoted);
+}
+
 /** A GpubenchError about an option, with the option's name replaced by its flag. */
 export function flagMessage(e: GpubenchError): string {
   const flag = e.field !== undefined ? FLAG_OF[e.field] : undefined;
-  const msg = oneLine(e.message);
+  const msg = flagText(oneLine(e.message));
   return flag && e.field !== undefined && msg.startsWith(`${e.field}:`) ? flag + msg.slice(e.field.length) : msg;
 }

@@ -9,30 +9,42 @@ import {
   gridFilePoints,
   gridPoints,
   readGridFile,
+  pointSettings,
   resolveDevice,
   resolveModel,
   sweep,
   writeResultFile,
+  type PointFailure,
   type PointOutcome,
   type SweepOptions,
   type SweepResult,
 } from '../index.js';
-import { appendJsonl } from '../report/jsonl.js';
+import { existsSync } from 'node:fs';
+import { appendJsonl, toJsonlLine } from '../report/jsonl.js';
 import { appendCsv } from '../report/csv.js';
+import { dropTornTail } from '../report/append-line.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
-import { formatOf, optionValues, type RunFlags } from './flags.js';
+import { flagText, formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
 import { sweepProgress } from './progress.js';
+import { checkOutputs, OutputWriters } from './outputs.js';
+import { measuredPoints } from './resume.js';
+import { UsageError } from './usage-error.js';
 
 /** Defaults of a run without flags, per device: a quick look that finishes in well under a minute. */
-const DEFAULT_RUN = {
+export const DEFAULT_RUN = {
   cpu: { model: 'tiny-llama', batchSizes: [1, 4], inputLens: [32, 128], outputLens: [8] },
   cuda: { model: 'llama-3.1-8b', batchSizes: [1, 8, 32], inputLens: [1024], outputLens: [32] },
 };
 
+/** A point as the terminal shows it: its error's advice names flags, not options. */
+function withFlags(p: PointOutcome): PointOutcome {
+  return p.ok ? p : { ...p, error: { ...p.error, message: flagText(p.error.message) } };
+}
+
 function progressLine(p: PointOutcome, index: number, count: number): string {
   const head = `[${index}/${count}] bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen}`;
-  if (!p.ok) return `${head}: failed: ${p.error.code}: ${oneLine(p.error.message)}`;
+  if (!p.ok) return `${head}: failed: ${p.error.code}: ${flagText(oneLine(p.error.message))}`;
   const parts: string[] = [];
   if (p.prefillMs !== null) parts.push(`prefill ${fmtMs(p.prefillMs)} ms (${fmtRate(p.prefillTokPerS)} tok/s, ${fmtRatio(p.prefillRatio)} floor)`);
   const perStep = p.acceptedPerStep !== null ? `, ${p.acceptedPerStep.toFixed(2)} tok/step` : '';
@@ -45,6 +57,8 @@ export async function run(flags: RunFlags): Promise<number> {
   // The table's text readers return the option's type, which the sweep validates again.
   const given = optionValues(flags) as Partial<SweepOptions>;
   const format = formatOf(flags);
+  const { saveJsonl, saveCsv, saveJson, resume } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string; resume?: boolean };
+  if (resume && saveJsonl === undefined) throw new UsageError('--resume: needs --save-jsonl <file> (the points measured before are read from it)');
   const { model, layers, device: deviceFlag, batchSizes, inputLens, outputLens, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
   const mtpAccept = mtpAcceptOf(flags.mtpAccept as string | undefined, flags.mtpAcceptRate as string | undefined, mtpDrafts);
@@ -53,12 +67,53 @@ export async function run(flags: RunFlags): Promise<number> {
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
   const gridFile = typeof flags.grid === 'string' ? { file: flags.grid, points: readGridFile(flags.grid) } : undefined;
+  const profile = given.profile ?? DEFAULTS.profile;
+  const { json, quiet } = flags as { json?: boolean; quiet?: boolean };
+  // --json: stdout holds the results (a JSON line per point); what people read goes to stderr, or
+  // nowhere with --quiet (warnings and errors still do).
+  const show = (text: string) => {
+    if (!quiet) (json ? process.stderr : process.stdout).write(text);
+  };
+  checkOutputs([
+    { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
+    { flag: '--save-csv', path: saveCsv, kind: 'file' },
+    { flag: '--save-json', path: saveJson, kind: 'file' },
+    // Trace files are the only thing written there.
+    { flag: '--out-dir', path: profile === 'none' ? undefined : (given.outDir ?? DEFAULTS.outDir), kind: 'dir' },
+  ]);
+  if (given.weightsPath !== undefined && !existsSync(given.weightsPath)) {
+    throw new UsageError(`--weights: '${given.weightsPath}' does not exist (allowed: a .safetensors file or a folder of them)`);
+  }
 
   const addon = getAddon();
   const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
   const defaults = device === 'cpu' ? DEFAULT_RUN.cpu : DEFAULT_RUN.cuda;
   spec ??= resolve(defaults.model);
 
+  const lists = { batchSizes, inputLens, outputLens };
+  // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
+  const gridOptions = gridFile
+    ? { points: gridFilePoints(gridFile.file, gridFile.points, lists, defaults) }
+    : { batchSizes: lists.batchSizes ?? defaults.batchSizes, inputLens: lists.inputLens ?? defaults.inputLens, outputLens: lists.outputLens ?? defaults.outputLens };
+  const mode = given.mode ?? DEFAULTS.mode;
+  // Prefill mode runs output length 1 whatever was asked (the sweep notes it); repeated points once.
+  const grid = gridPoints(gridOptions, mode);
+
+  // A line an interrupted write left without its newline would fuse with the next one appended.
+  for (const file of [saveJsonl, saveCsv]) {
+    const dropped = file === undefined ? 0 : dropTornTail(file);
+    if (dropped > 0) process.stderr.write(`gpubench: ${file}: dropped a partial last line (${dropped} bytes) left by an interrupted write\n`);
+  }
+  const settings = pointSettings({ spec, routing: given.moeRouting ?? DEFAULTS.moeRouting, mtpDrafts, mtpAccept: mtpAccept ?? 'all' });
+  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, grid) : [];
+  const skippedLine = resume ? `skipped ${skipPoints.length} point${skipPoints.length === 1 ? '' : 's'} already in ${saveJsonl}` : undefined;
+  const count = grid.length - skipPoints.length;
+  if (count === 0) {
+    show(`${skippedLine}; nothing left to run\n`);
+    return 0;
+  }
+
+  const progress = sweepProgress(count, { quiet: quiet === true });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -69,34 +124,30 @@ export async function run(flags: RunFlags): Promise<number> {
   };
   process.on('SIGINT', onSigint);
 
-  const lists = { batchSizes, inputLens, outputLens };
-  // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
-  const grid = gridFile
-    ? { points: gridFilePoints(gridFile.file, gridFile.points, lists, defaults) }
-    : { batchSizes: lists.batchSizes ?? defaults.batchSizes, inputLens: lists.inputLens ?? defaults.inputLens, outputLens: lists.outputLens ?? defaults.outputLens };
-  const mode = given.mode ?? DEFAULTS.mode;
-  const count = gridPoints(grid, mode).length;
   const finished: PointOutcome[] = [];
-  const quiet = flags.quiet === true;
-  const progress = sweepProgress(count, { quiet });
-  const { saveJsonl, saveCsv, saveJson } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string };
+  const writers = new OutputWriters((line) => process.stderr.write(line + '\n'));
   const options: SweepOptions = {
     ...rest,
     model: spec,
     device,
-    ...grid,
+    ...gridOptions,
+    ...(skipPoints.length > 0 ? { skipPoints } : {}),
     ...(mtpAccept !== undefined ? { mtpAccept } : {}),
     signal: controller.signal,
     addon,
     onPoint: (p) => {
       finished.push(p);
-      if (saveJsonl) appendJsonl(saveJsonl, p);
-      if (saveCsv) appendCsv(saveCsv, p);
+      // The CSV row first: the JSONL line is what --resume reads, so a kill between the two writes
+      // measures that point again (a second CSV row) rather than leave it out of the CSV.
+      if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
+      if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
+      if (json) process.stdout.write(toJsonlLine(p) + '\n');
       progress.pointDone(progressLine(p, finished.length, count));
     },
     onProgress: (p) => progress.update(p),
   };
-  if (!quiet) process.stderr.write(`gpubench: ${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  if (!quiet) process.stderr.write(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  const skippedNote = skippedLine ? skippedLine + '\n' : '';
 
   let result: SweepResult;
   try {
@@ -104,7 +155,7 @@ export async function run(flags: RunFlags): Promise<number> {
   } catch (e) {
     progress.stop();
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
-    if (finished.length > 0) process.stdout.write(formatTables(finished) + '\n');
+    if (finished.length > 0) show(formatTables(finished.map(withFlags)) + '\n' + skippedNote);
     if (e instanceof AbortError) {
       process.stderr.write(`gpubench: ${e.message}\n`);
       return 130;
@@ -114,17 +165,27 @@ export async function run(flags: RunFlags): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   progress.stop();
-  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${note}\n`);
-  const tables = format === 'md' ? formatTablesMarkdown(result.points) : formatTables(result.points) + '\n';
-  process.stdout.write(formatRunHeader(result) + '\n\n' + tables);
-  if (saveJson) writeResultFile(saveJson, result);
-  if ((given.profile ?? DEFAULTS.profile) !== 'none') {
+  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
+  const shown = result.points.map(withFlags);
+  const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';
+  show(formatRunHeader(result) + '\n\n' + tables + skippedNote);
+  if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
+  if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
-    if (breakdown) process.stdout.write('\n' + breakdown + '\n');
+    if (breakdown) show('\n' + breakdown + '\n');
     const traces = result.points.flatMap((p) => (p.ok ? p.traceFiles : []));
     if (traces.length) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
   }
-  const ok = result.points.filter((p) => p.ok).length;
-  if (ok < result.points.length) process.stderr.write(`gpubench: ${result.points.length - ok} of ${result.points.length} points failed\n`);
-  return ok > 0 ? 0 : 1;
+  return exitCode(result.points, writers.failures());
+}
+
+/** 0: every point ran and every output was written; 1 otherwise, saying which points failed. */
+function exitCode(points: PointOutcome[], failedOutputs: string[]): number {
+  const failed = points.filter((p): p is PointFailure => !p.ok);
+  if (failed.length > 0) {
+    const which = failed.map((p) => `bs=${p.batchSize} in=${p.inputLen} out=${p.outputLen} (${p.error.code})`).join(', ');
+    process.stderr.write(`gpubench: ${failed.length} of ${points.length} points failed (exit 1): ${which}\n`);
+  }
+  if (failedOutputs.length > 0) process.stderr.write(`gpubench: not saved completely: ${failedOutputs.join(', ')}\n`);
+  return failed.length > 0 || failedOutputs.length > 0 ? 1 : 0;
 }

@@ -5,8 +5,20 @@ import { InvalidConfigError } from '../base/errors.js';
 
 export type Obj = Record<string, unknown>;
 
+/**
+ * A config value as error messages quote it. Total: a config object built in code may hold what
+ * JSON cannot (a BigInt, a cycle, NaN), and quoting it must not throw instead of the typed error.
+ */
 export function show(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
+  if (v === undefined) return 'missing';
+  if (typeof v === 'number' || typeof v === 'bigint') return typeof v === 'bigint' ? `${v}n` : String(v);
+  try {
+    const text = JSON.stringify(v, (_key, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+    if (text !== undefined) return text;
+  } catch {
+    // A cycle or a throwing toJSON: the type is all that can be said.
+  }
+  return `a ${typeof v}`;
 }
 
 export function fieldError(field: string, value: unknown, allowed: string): InvalidConfigError {
@@ -19,7 +31,7 @@ const absent = (v: unknown) => v === undefined || v === null;
 export function posInt(raw: Obj, key: string, fallback?: number): number {
   const v = raw[key];
   if (absent(v) && fallback !== undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw fieldError(key, v, 'a positive integer');
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw fieldError(key, v, 'a positive integer');
   return v;
 }
 
@@ -27,8 +39,8 @@ export function posInt(raw: Obj, key: string, fallback?: number): number {
 export function nonNegInt(raw: Obj, key: string, fallback: number): number {
   const v = raw[key];
   if (absent(v)) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw fieldError(key, v, 'a non-negative integer');
-  return v;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw fieldError(key, v, 'a non-negative integer');
+  return v + 0; // -0 passes the check; + 0 makes it 0, so specs compare and serialize alike
 }
 
 /** A positive finite number field; absent or null: `fallback`. */

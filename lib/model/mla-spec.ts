@@ -13,7 +13,7 @@
 //     MTP modules after the main layers.
 import { bool, fieldError, nonNegInt, posInt, type Obj } from './config-fields.js';
 
-/** DeepSeek multi-head latent attention (native/core/spec.h MlaSpec). */
+/** DeepSeek multi-head latent attention (native/core/model_spec.h MlaSpec). */
 export interface MlaSpec {
   /** 0: q projected directly. */
   qLoraRank: number;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError, InvalidConfigError } from '../base/errors.js';
 import { normalizeRope, type RopeSpec } from './rope.js';
+import { show } from './config-fields.js';
 import { PRESET_CONFIGS } from './preset-configs.js';
 import { isMoeModelType, MOE_MODEL_TYPES, normalizeMoe, resizeLayerMix, type MoeSpec } from './moe-spec.js';
 import { isMlaModelType, normalizeMla, type MlaSpec } from './mla-spec.js';
@@ -53,12 +54,16 @@ export interface NormalizeOptions {
   name?: string;
 }
 
+// Layers bound the per-layer arrays built here (an MoE spec's layer mix): the deepest released
+// decoders have ~126 layers, so 4096 refuses only configs whose arrays would exhaust the heap.
+const MAX_LAYERS = 4096;
+
 // What each validated field accepts, in the words the error message uses.
 const ALLOWED: Record<string, string> = {
   vocab_size: 'a positive integer',
   hidden_size: 'a positive integer',
   intermediate_size: 'a positive integer',
-  num_hidden_layers: 'a positive integer',
+  num_hidden_layers: `a positive integer up to ${MAX_LAYERS}`,
   num_attention_heads: 'a positive integer',
   num_key_value_heads: 'a positive integer that divides num_attention_heads',
   head_dim: 'an even positive integer',
@@ -76,7 +81,7 @@ const DenseConfig = z.looseObject({
   vocab_size: posInt,
   hidden_size: posInt,
   intermediate_size: posInt,
-  num_hidden_layers: posInt,
+  num_hidden_layers: posInt.max(MAX_LAYERS),
   num_attention_heads: posInt,
   num_key_value_heads: posInt.nullish(),
   head_dim: posInt.nullish(),
@@ -95,10 +100,6 @@ const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = {
   deepseek_v2: 2048, deepseek_v3: 4096,
 };
 
-function show(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
-}
-
 function configError(field: string, value: unknown, allowed = ALLOWED[field] ?? 'see the model_type docs'): InvalidConfigError {
   const what = value === undefined ? 'is missing' : `is ${show(value)}`;
   return new InvalidConfigError(`config field '${field}' ${what} (allowed: ${allowed})`, { field, allowed });
@@ -111,10 +112,10 @@ function isModelType(t: unknown): t is ModelType {
 /** Validates `layers` (`--layers N`): any positive integer, more or fewer than the real model's. */
 function checkLayers(layers: unknown): number | undefined {
   if (layers === undefined) return undefined;
-  if (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1) {
-    throw new InvalidArgumentError(`layers: ${show(layers)} is not allowed (allowed: a positive integer)`, {
+  if (typeof layers !== 'number' || !Number.isSafeInteger(layers) || layers < 1 || layers > MAX_LAYERS) {
+    throw new InvalidArgumentError(`layers: ${show(layers)} is not allowed (allowed: a positive integer up to ${MAX_LAYERS})`, {
       field: 'layers',
-      allowed: 'a positive integer',
+      allowed: `a positive integer up to ${MAX_LAYERS}`,
     });
   }
   return layers;

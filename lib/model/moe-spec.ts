@@ -17,7 +17,7 @@
 import { InvalidArgumentError } from '../base/errors.js';
 import { aliasedPosInt, bool, fieldError, nonNegInt, oneOf, posInt, posNumber, type Obj } from './config-fields.js';
 
-/** Mixture of experts (native/core/spec.h MoeSpec). */
+/** Mixture of experts (native/core/model_spec.h MoeSpec). */
 export interface MoeSpec {
   numExperts: number;
   topK: number;
@@ -47,7 +47,7 @@ export function isMoeModelType(t: string): t is MoeModelType {
 function layerList(raw: Obj, key: string): number[] {
   const v = raw[key];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0)) {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)) {
     throw fieldError(key, v, 'a list of layer indices (non-negative integers)');
   }
   return v as number[];

@@ -1,6 +1,6 @@
-// MTP speculative decoding settings (native/core/spec_decode.h runs them): the pinned acceptance,
+// MTP speculative decoding settings (native/engine/mtp_decoder.h runs them): the pinned acceptance,
 // the cache a request needs, and whether a model can draft at all. The accepted length of each step
-// is computed by the engine alone (spec_decode.cc's accepted_drafts), which reports it back
+// is computed by the engine alone (mtp_decoder.cc's accepted_drafts), which reports it back
 // (acceptedTokens, accepted); the context mirrors the C++ mtp_context, so the plan sizes the engine
 // for what it will cache.
 import type { ModelSpec } from './model-spec.js';

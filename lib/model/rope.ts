@@ -4,8 +4,9 @@
 // Both normalize to the same RopeSpec, with every field filled, so two configs that mean the
 // same rope compare equal and C++ never sees an absent value.
 import { InvalidConfigError } from '../base/errors.js';
+import { show } from './config-fields.js';
 
-/** RoPE as the engine computes it (every field filled; native/core/spec.h RopeSpec). */
+/** RoPE as the engine computes it (every field filled; native/core/model_spec.h RopeSpec). */
 export interface RopeSpec {
   theta: number;
   type: 'default' | 'llama3' | 'linear' | 'yarn';
@@ -28,10 +29,6 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function show(v: unknown): string {
-  return v === undefined ? 'missing' : JSON.stringify(v);
-}
-
 interface NumRule {
   integer?: boolean;
   /** Value when the field is absent (or null); absent with no default is an error. */
@@ -43,7 +40,7 @@ function positive(obj: Obj, key: string, where: string, rule: NumRule = {}): num
   const v = obj[key];
   if ((v === undefined || v === null) && rule.fallback !== undefined) return rule.fallback;
   const allowed = rule.integer ? 'a positive integer' : 'a positive number';
-  const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (!rule.integer || Number.isInteger(v));
+  const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (!rule.integer || Number.isSafeInteger(v));
   if (!ok) {
     throw new InvalidConfigError(`config field '${where}' is ${show(v)} (allowed: ${allowed})`, {
       field: where,
@@ -152,7 +149,7 @@ export function normalizeRope(config: Obj, maxPositionEmbeddings: number): RopeS
             allowed: 'a number >= 0',
           });
         }
-        spec.mscaleAllDim = all;
+        spec.mscaleAllDim = all + 0; // -0 passes the check; + 0 makes it 0
       }
       if (scaling.attention_factor != null) {
         throw new InvalidConfigError(`config field '${at('attention_factor')}' is not supported (allowed: absent)`, {

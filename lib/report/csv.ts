@@ -1,9 +1,10 @@
 // CSV with the JSONL's fields: the header is written once, when the file is new or empty, then one
-// row per point as it finishes. Lists (trace files, notes) are joined with ';'; null is an empty cell.
-import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import path from 'node:path';
+// row per point as it finishes, each in one write (append-line.ts). Lists (trace files, notes) are
+// joined with ';'; null is an empty cell.
+import { existsSync, statSync } from 'node:fs';
 import type { PointOutcome } from '../api/result.js';
 import { FIELDS, toRecord, type FieldValue } from './fields.js';
+import { appendLine } from './append-line.js';
 
 /** RFC 4180 quoting: only cells with a comma, quote or line break are quoted. */
 function cell(v: FieldValue): string {
@@ -25,7 +26,6 @@ export function toCsvLine(p: PointOutcome): string {
 }
 
 export function appendCsv(file: string, p: PointOutcome): void {
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const fresh = !existsSync(file) || statSync(file).size === 0;
-  appendFileSync(file, (fresh ? csvHeader() + '\n' : '') + toCsvLine(p) + '\n');
+  appendLine(file, (fresh ? csvHeader() + '\n' : '') + toCsvLine(p));
 }

@@ -1,8 +1,9 @@
 // One flat record per point, shared by the JSONL and CSV writers so both carry the same fields in the
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
-import type { OpShare, PointOutcome } from '../api/result.js';
+import type { GemmAlgo, OpShare, PointOutcome } from '../api/result.js';
 import type { PointTelemetry, Range, TelemetrySample } from '../api/telemetry.js';
+import type { Provenance } from '../api/provenance.js';
 
 export type FieldValue = string | number | boolean | null | string[] | number[] | TelemetrySample[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
@@ -19,6 +20,58 @@ export const SGLANG_FIELDS = [
   'total_latency',
   'overall_throughput',
 ] as const;
+
+/**
+ * The point's provenance (lib/api/provenance.ts), flattened; what the record already has (model,
+ * device, device_name, seed, dtype, the peak values) is not repeated.
+ */
+export const PROVENANCE_FIELDS = [
+  'prov_version',
+  'prov_commit',
+  'prov_timestamp',
+  'prov_host',
+  'prov_node',
+  'prov_backends',
+  'prov_driver',
+  'prov_cuda_runtime',
+  'prov_compute_capability',
+  'prov_sm_clock_mhz',
+  'prov_mem_clock_mhz',
+  'prov_clocks_source',
+  'prov_cpu_model',
+  'prov_cpu_threads',
+  'prov_model_sha256',
+  'prov_peaks_method',
+  'prov_peaks_attempts',
+  'prov_peaks_steady',
+  'prov_peak_flops_spread',
+  'prov_peak_bytes_spread',
+] as const;
+
+function provenanceFields(v: Provenance): Record<(typeof PROVENANCE_FIELDS)[number], FieldValue> {
+  return {
+    prov_version: v.gpubenchVersion,
+    prov_commit: v.gitCommit,
+    prov_timestamp: v.timestamp,
+    prov_host: v.hostName,
+    prov_node: v.nodeVersion,
+    prov_backends: v.backends,
+    prov_driver: v.driverVersion,
+    prov_cuda_runtime: v.cudaRuntimeVersion,
+    prov_compute_capability: v.computeCapability,
+    prov_sm_clock_mhz: v.clocks.smMhz,
+    prov_mem_clock_mhz: v.clocks.memMhz,
+    prov_clocks_source: v.clocks.source,
+    prov_cpu_model: v.cpuModel,
+    prov_cpu_threads: v.cpuThreads,
+    prov_model_sha256: v.modelSpecSha256,
+    prov_peaks_method: v.peaks.method,
+    prov_peaks_attempts: v.peaks.attempts,
+    prov_peaks_steady: v.peaks.steady,
+    prov_peak_flops_spread: v.peaks.spread.flopsPerS,
+    prov_peak_bytes_spread: v.peaks.spread.bytesPerS,
+  };
+}
 
 export const FIELDS = [
   ...SGLANG_FIELDS,
@@ -59,8 +112,18 @@ export const FIELDS = [
   'total_ms',
   'peak_flops_per_s',
   'peak_bytes_per_s',
+  'peak_copy_calls',
+  'peak_copy_min_ms',
+  'peak_copy_median_ms',
+  'peak_copy_max_ms',
+  'peak_gemm_calls',
+  'peak_gemm_min_ms',
+  'peak_gemm_median_ms',
+  'peak_gemm_max_ms',
+  'gemm_algos',
   'used_graphs',
   'expert_counts',
+  'kernel_paths',
   'prefill_op_names',
   'prefill_op_ms',
   'decode_op_names',
@@ -91,10 +154,25 @@ export const FIELDS = [
   'throttled',
   'clock_event_reasons',
   'telemetry',
+  ...PROVENANCE_FIELDS,
 ] as const;
 
 const s = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : ms / 1000);
 
+/** "MxNxK[ xbatch]: algo A tile T stages S splitK K ... (candidate c of n)": cuBLASLt's numbering. */
+export function gemmAlgoText(g: GemmAlgo): string {
+  const shape = `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`;
+  return (
+    `${shape}: algo ${g.algoId} tile ${g.tile} stages ${g.stages} splitK ${g.splitK} reduction ${g.reduction} ` +
+    `swizzle ${g.swizzle} custom ${g.custom} inner ${g.innerShape} cluster ${g.clusterShape} ` +
+    `(candidate ${g.candidate} of ${g.candidates})`
+  );
+}
+
+const kernelPathList = (paths: Record<string, string>): string[] | null => {
+  const list = Object.entries(paths).map(([op, path]) => `${op}:${path}`);
+  return list.length > 0 ? list : null;
+};
 const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
 const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
@@ -117,6 +195,7 @@ export function toRecord(p: PointOutcome): PointRecord {
     mtp_accept: p.mtpAccept,
     notes: p.notes,
   });
+  if (p.provenance) Object.assign(r, provenanceFields(p.provenance));
   if (!p.ok) {
     r.error_code = p.error.code;
     r.error_message = p.error.message;
@@ -156,8 +235,19 @@ export function toRecord(p: PointOutcome): PointRecord {
     total_ms: p.totalMs,
     peak_flops_per_s: p.peaks.flopsPerS,
     peak_bytes_per_s: p.peaks.bytesPerS,
+    peak_copy_calls: p.peaks.copyCalls?.count ?? null,
+    peak_copy_min_ms: p.peaks.copyCalls?.minMs ?? null,
+    peak_copy_median_ms: p.peaks.copyCalls?.medianMs ?? null,
+    peak_copy_max_ms: p.peaks.copyCalls?.maxMs ?? null,
+    peak_gemm_calls: p.peaks.gemmCalls?.count ?? null,
+    peak_gemm_min_ms: p.peaks.gemmCalls?.minMs ?? null,
+    peak_gemm_median_ms: p.peaks.gemmCalls?.medianMs ?? null,
+    peak_gemm_max_ms: p.peaks.gemmCalls?.maxMs ?? null,
     used_graphs: p.usedGraphs,
     expert_counts: p.expertCounts.length > 0 ? p.expertCounts : null,
+    gemm_algos: p.gemmAlgos.length > 0 ? p.gemmAlgos.map(gemmAlgoText) : null,
+    // "op:path" per op family (e.g. "attention:general"); null where the backend has one path.
+    kernel_paths: kernelPathList(p.kernelPaths),
     // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
     prefill_op_names: opNames(p.breakdown.prefill),
     prefill_op_ms: opMs(p.breakdown.prefill),

@@ -6,7 +6,8 @@ import Table from 'cli-table3';
 import type { PointOutcome, PointResult } from '../api/result.js';
 import type { SweepResult } from '../api/bench.js';
 import { formatParams } from '../model/presets.js';
-import { totalParams } from '../api/metrics.js';
+import { totalParams, type Peaks } from '../api/metrics.js';
+import type { PeaksMeasurement } from '../api/peaks.js';
 import { THROTTLE_REASONS } from '../api/telemetry.js';
 
 const DASH = '-';
@@ -21,8 +22,18 @@ export function fmtRate(x: number | null | undefined): string {
   return x >= 100 ? Math.round(x).toString() : x.toFixed(1);
 }
 
+/** A mark on a number the cost model says cannot be: a time below its floor, a use above 100%. */
+export const BEYOND_FLOOR_MARK = '!';
+
+/** measured / floor; below 1 is marked (BEYOND_FLOOR_NOTE says why it happens). */
 export function fmtRatio(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? DASH : `${x.toFixed(2)}x`;
+  if (x === null || x === undefined || !Number.isFinite(x)) return DASH;
+  return `${x.toFixed(2)}x${x < 1 ? BEYOND_FLOOR_MARK : ''}`;
+}
+
+/** MFU or MBU: a share of a measured peak; above 100% is marked. */
+export function fmtUse(x: number | null | undefined): string {
+  return fmtPct(x) + (x !== null && x !== undefined && x > 1 ? BEYOND_FLOOR_MARK : '');
 }
 
 export function fmtPct(x: number | null | undefined): string {
@@ -142,7 +153,7 @@ export function decodeTable(points: readonly PointOutcome[]): ResultTable {
     const d = (p as PointResult).decode;
     rows.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
-      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtPct(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
+      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtUse(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
       ...(mtp ? mtpCells(p) : []), ...(tel ? telemetryCells(p, 'decode') : []),
     ]);
   }
@@ -160,7 +171,7 @@ export function prefillTable(points: readonly PointOutcome[]): ResultTable {
     }
     rows.push([
       ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
-      fmtRatio(p.prefillRatio), fmtPct(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
+      fmtRatio(p.prefillRatio), fmtUse(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
       ...(tel ? telemetryCells(p, 'prefill') : []),
     ]);
   }
@@ -218,19 +229,53 @@ export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** The tables that apply to the points' mode, then the failures. */
+/** A point the tables mark: faster than its floor, or above 100% of a peak. */
+function beyondFloor(p: PointOutcome): boolean {
+  if (!p.ok) return false;
+  const below = (r: number | null) => r !== null && r < 1;
+  const above = (u: number | null) => u !== null && u > 1;
+  return below(p.prefillRatio) || below(p.decodeRatio) || above(p.prefillMfu) || above(p.decodeMbu);
+}
+
+/**
+ * Why a mark appears and what to do, for under the tables; undefined when nothing is marked. A time
+ * cannot beat its floor, so a mark means the peak it is measured against came out low.
+ */
+export function beyondFloorNote(points: readonly PointOutcome[]): string | undefined {
+  const marked = points.filter(beyondFloor);
+  if (marked.length === 0) return undefined;
+  const first = marked[0] as PointResult;
+  const prov = first.provenance;
+  const spread = prov && prov.peaks.attempts > 1
+    ? ` (the peaks were measured ${prov.peaks.attempts} times, spread ${fmtPct(prov.peaks.spread.bytesPerS)} copy / ${fmtPct(prov.peaks.spread.flopsPerS)} GEMM${prov.peaks.steady ? '' : ', never two within 10%'})`
+    : '';
+  const cpu = first.device === 'cpu';
+  const how = cpu
+    ? 'for a steady peak run on an idle machine with --threads at most its free cores'
+    : 'for a steady peak rerun with the GPU idle and its clocks settled';
+  return (
+    `${BEYOND_FLOOR_MARK}: ${marked.length} point${marked.length === 1 ? '' : 's'} ran faster than the floor (ratio below 1x or MFU/MBU above 100%): ` +
+    `the floor's peak was measured low${cpu ? ', as on a busy CPU,' : ''}${spread}, so these ratios understate the real one; ${how}, or pass known peaks (API option peaks)`
+  );
+}
+
+/** The tables that apply to the points' mode, the note on marked numbers, then the failures. */
 export function formatTables(points: readonly PointOutcome[]): string {
   const parts = resultTables(points).map(render);
+  const note = beyondFloorNote(points);
+  if (note) parts.push(note);
   const failures = formatFailures(points);
   if (failures) parts.push(failures);
   return parts.join('\n\n');
 }
 
-/** What ran where, and the peaks the floors use. */
-export function formatRunHeader(r: Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'peaks'>): string {
+/** What ran where, and the peaks the floors use (with their spread where they were measured more than once). */
+export function formatRunHeader(r: Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype'> & { peaks: Peaks | PeaksMeasurement }): string {
   const m = r.model;
+  const p = r.peaks;
+  const repeats = 'attempts' in p && p.attempts > 1 ? ` (best of ${p.attempts} measurements, spread ${fmtPct(p.spread.bytesPerS)} / ${fmtPct(p.spread.flopsPerS)})` : '';
   return (
     `run ${r.runName}: ${m.name} (${m.modelType}, ${m.numLayers} layers, ${formatParams(totalParams(m))} params) ` +
-    `on ${r.device} (${r.deviceName}, ${r.dtype}); peaks ${fmtSi(r.peaks.bytesPerS)}B/s, ${fmtSi(r.peaks.flopsPerS)}FLOP/s`
+    `on ${r.device} (${r.deviceName}, ${r.dtype}); peaks ${fmtSi(p.bytesPerS)}B/s, ${fmtSi(p.flopsPerS)}FLOP/s${repeats}`
   );
 }

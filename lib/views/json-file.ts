@@ -1,10 +1,12 @@
 // A whole run as one JSON file: a `run` header (what ran where, the peaks the floors use) and the
-// points with the JSONL's fields. The header is an open record: callers add fields (provenance such
-// as the commit, driver and clocks) through `extra`, and readers keep what they do not know.
+// points with the JSONL's fields. The header carries the run's provenance (commit, driver, clocks…)
+// where the summary has it, and is an open record: callers add fields through `extra`, and readers
+// keep what they do not know.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SweepResult } from '../api/bench.js';
-import { totalParams } from '../api/metrics.js';
+import { totalParams, type Peaks } from '../api/metrics.js';
+import type { Provenance } from '../api/provenance.js';
 import { toRecord, type PointRecord } from '../report/fields.js';
 
 export const RESULT_FILE_VERSION = 1;
@@ -27,7 +29,11 @@ export interface ResultFile {
   points: PointRecord[];
 }
 
-export type RunSummary = Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'peaks' | 'points'>;
+/** What the file is written from: a SweepResult, or the same fields gathered otherwise (the provenance is optional). */
+export type RunSummary = Pick<SweepResult, 'runName' | 'model' | 'device' | 'deviceName' | 'dtype' | 'points'> & {
+  peaks: Peaks;
+  provenance?: Provenance;
+};
 
 /** The result file's object; `extra` fields are added to the header (they may not replace its own). */
 export function toResultFile(r: RunSummary, extra: Record<string, unknown> = {}, now: Date = new Date()): ResultFile {
@@ -42,6 +48,7 @@ export function toResultFile(r: RunSummary, extra: Record<string, unknown> = {},
     dtype: r.dtype,
     peak_flops_per_s: r.peaks.flopsPerS,
     peak_bytes_per_s: r.peaks.bytesPerS,
+    ...(r.provenance ? { provenance: r.provenance } : {}),
   };
   return { run, points: r.points.map(toRecord) };
 }

@@ -1,9 +1,9 @@
 // The result tables as GitHub-flavoured markdown (for `--format md`, pull requests and docs): the same
 // rows as the terminal tables, numeric columns right-aligned, then the failures as a list.
 import type { PointOutcome } from '../api/result.js';
-import { breakdownTables, formatFailures, resultTables, type ResultTable } from '../report/table.js';
+import { beyondFloorNote, breakdownTables, formatFailures, resultTables, type ResultTable } from '../report/table.js';
 
-const NUMERIC = /^(-|[-+]?\d[\d.,]*(x|%)?|\d+\/\d+)$/;
+const NUMERIC = /^(-|[-+]?\d[\d.,]*(x|%)?!?|\d+\/\d+)$/;
 
 /** A cell with its pipes escaped and line breaks folded, so it stays one markdown cell. */
 function cell(text: string): string {
@@ -27,6 +27,8 @@ export interface MarkdownOptions {
 export function formatTablesMarkdown(points: readonly PointOutcome[], options: MarkdownOptions = {}): string {
   const tables = [...resultTables(points), ...(options.breakdown ? breakdownTables(points) : [])];
   const parts = tables.map(markdownTable);
+  const note = beyondFloorNote(points);
+  if (note) parts.push(cell(note));
   const failures = formatFailures(points);
   if (failures) parts.push(failures.split('\n').map((f) => `- ${cell(f)}`).join('\n'));
   return parts.join('\n\n') + '\n';

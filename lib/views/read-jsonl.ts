@@ -95,8 +95,11 @@ export function readJsonl(file: string): RunPoint[] {
   return points;
 }
 
+/** The fields that make a point's identity across runs (pointKey). */
+export type PointIdentity = Pick<RunPoint, 'model' | 'mode' | 'batch_size' | 'input_len' | 'output_len' | 'moe_routing' | 'mtp_drafts' | 'mtp_accept'>;
+
 /** The identity of a grid point across runs: model, mode, shape, MoE routing and MTP settings. */
-export function pointKey(p: RunPoint): string {
+export function pointKey(p: PointIdentity): string {
   const mtp = p.mtp_drafts > 0 ? ` mtp=${p.mtp_drafts}/${p.mtp_accept}` : '';
   const moe = p.moe_routing !== null ? ` moe=${p.moe_routing}` : '';
   return `${p.model} ${p.mode} bs=${p.batch_size} in=${p.input_len} out=${p.output_len}${moe}${mtp}`;

@@ -1,9 +1,18 @@
-// Module entry: the Engine class, the compiled backends and the device list.
+// Module entry: the Engine class, the compiled backends, the device list and the build's identity.
 #include <napi.h>
 
 #include "addon/backend_factory.h"
 #include "addon/convert.h"
 #include "addon/engine_wrap.h"
+
+// The commit this binary was built from: CMake writes addon/build_info.h (in the build tree) at every build
+// (scripts/git-commit.mjs), node-gyp passes it as a define; a build outside a checkout has none.
+#if __has_include("addon/build_info.h")
+#include "addon/build_info.h"
+#endif
+#ifndef GPUBENCH_GIT_COMMIT
+#define GPUBENCH_GIT_COMMIT "unknown"
+#endif
 
 namespace gpubench {
 
@@ -14,6 +23,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) a.Set(i, names[i]);
   return a;
+}
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("commit", GPUBENCH_GIT_COMMIT);
+  o.Set("backends", Backends(info));
+  return o;
 }
 
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {
@@ -32,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
+  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   return exports;
 }
 

@@ -45,7 +45,7 @@ std::vector<std::string> compiled_backends() {
 
 std::vector<std::pair<std::string, DeviceInfo>> list_devices() {
   std::vector<std::pair<std::string, DeviceInfo>> out;
-  out.emplace_back("cpu", make_cpu_backend(1)->device_info());
+  out.emplace_back("cpu", make_cpu_backend(0)->device_info());  // all cores: what a run uses by default
 #ifdef GPUBENCH_WITH_CUDA
   int count = cuda_device_count();
   for (int i = 0; i < count; ++i) out.emplace_back("cuda:" + std::to_string(i), cuda_device_info(i));

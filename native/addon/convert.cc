@@ -20,7 +20,9 @@ double number(const Napi::Object& o, const char* name) {
 
 int64_t integer(const Napi::Object& o, const char* name) {
   double d = number(o, name);
-  if (std::floor(d) != d) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an integer");
+  // Casting a double outside int64's range is undefined behaviour: refuse it first.
+  if (std::floor(d) != d || std::fabs(d) >= 9223372036854775808.0)
+    fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an integer within int64 range");
   return (int64_t)d;
 }
 
@@ -156,6 +158,7 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   e.runner.block_size = integer_or(o, "blockSize", 16);
   e.runner.max_drafts = integer_or(o, "maxDrafts", 0);
   if (!o.Get("weightsPath").IsUndefined()) e.runner.weights_path = string(o, "weightsPath");
+  e.runner.nudge_weights = integer_or(o, "nudgeWeights", 0) != 0;
   return e;
 }
 
@@ -248,6 +251,13 @@ Napi::Object telemetry_to_js(Napi::Env env, const TelemetryTrace& t) {
 
 }  // namespace
 
+// A string map as a plain object.
+static Napi::Object strings_to_js(Napi::Env env, const std::map<std::string, std::string>& m) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [k, v] : m) o.Set(k, v);
+  return o;
+}
+
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("waitingMs", r.waiting_ms);
@@ -266,6 +276,7 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   o.Set("expertCounts", numbers_to_js(env, r.expert_counts));
   o.Set("telemetry", r.has_telemetry ? telemetry_to_js(env, r.telemetry) : env.Null());
   o.Set("telemetryReason", r.has_telemetry ? env.Null() : Napi::String::New(env, r.telemetry_reason));
+  o.Set("kernelPaths", strings_to_js(env, r.kernel_paths));
   return o;
 }
 
@@ -282,6 +293,7 @@ Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g) {
   o.Set("drafts", drafts);
   o.Set("draftLogits", draft_logits);
   o.Set("accepted", numbers_to_js(env, g.accepted));
+  o.Set("kernelPaths", strings_to_js(env, g.kernel_paths));
   return o;
 }
 
@@ -293,7 +305,71 @@ Napi::Object peaks_to_js(Napi::Env env, const Peaks& p) {
   o.Set("gemmM", (double)p.gemm_m);
   o.Set("gemmN", (double)p.gemm_n);
   o.Set("gemmK", (double)p.gemm_k);
+  const auto calls = [&](const PeakCalls& c) {
+    Napi::Object j = Napi::Object::New(env);
+    j.Set("warmup", c.warmup);
+    j.Set("count", c.count);
+    j.Set("minMs", c.min_ms);
+    j.Set("medianMs", c.median_ms);
+    j.Set("maxMs", c.max_ms);
+    return j;
+  };
+  o.Set("copyCalls", calls(p.copy));
+  o.Set("gemmCalls", calls(p.gemm));
   return o;
+}
+
+OpBenchCase op_bench_case_from_js(const Napi::Object& o) {
+  OpBenchCase c;
+  c.op = string(o, "op");
+  c.m = integer_or(o, "m", 0);
+  c.n = integer_or(o, "n", 0);
+  c.k = integer_or(o, "k", 0);
+  c.batch = integer_or(o, "batch", 0);
+  c.ctx = integer_or(o, "ctx", 0);
+  c.tokens = integer_or(o, "tokens", 0);
+  c.warmup = (int)integer(o, "warmup");
+  c.calls = (int)integer(o, "calls");
+  return c;
+}
+
+Napi::Object op_timing_to_js(Napi::Env env, const OpTiming& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("medianMs", t.median_ms);
+  o.Set("minMs", t.min_ms);
+  o.Set("maxMs", t.max_ms);
+  o.Set("calls", t.calls);
+  o.Set("l2Flushed", t.l2_flushed);
+  o.Set("bytes", t.bytes);
+  o.Set("flops", t.flops);
+  return o;
+}
+
+Napi::Array gemm_algos_to_js(Napi::Env env, const std::vector<GemmAlgo>& algos) {
+  Napi::Array a = Napi::Array::New(env, algos.size());
+  for (size_t i = 0; i < algos.size(); ++i) {
+    const GemmAlgo& g = algos[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("m", (double)g.m);
+    o.Set("n", (double)g.n);
+    o.Set("k", (double)g.k);
+    o.Set("batch", (double)g.batch);
+    o.Set("algoId", g.algo_id);
+    o.Set("tile", g.tile);
+    o.Set("stages", g.stages);
+    o.Set("splitK", g.split_k);
+    o.Set("reduction", g.reduction);
+    o.Set("swizzle", g.swizzle);
+    o.Set("custom", g.custom);
+    o.Set("innerShape", g.inner_shape);
+    o.Set("clusterShape", g.cluster_shape);
+    o.Set("candidate", g.candidate);
+    o.Set("candidates", g.candidates);
+    o.Set("firstUs", g.first_us);
+    o.Set("chosenUs", g.chosen_us);
+    a.Set((uint32_t)i, o);
+  }
+  return a;
 }
 
 Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
@@ -306,6 +382,7 @@ Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
   o.Set("kvBytesPerToken", (double)i.kv_bytes_per_token);
   o.Set("blockSize", (double)i.block_size);
   o.Set("weightInitMs", i.weight_init_ms);
+  o.Set("deviceInfo", device_info_to_js(env, i.device, i.device_info));
   return o;
 }
 
@@ -317,6 +394,10 @@ Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const D
   o.Set("freeBytes", (double)d.free_bytes);
   o.Set("computeCapability", d.cc_major ? std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) : "");
   o.Set("driverVersion", d.driver_version);
+  o.Set("runtimeVersion", d.runtime_version);
+  o.Set("smClockMhz", d.sm_clock_mhz);
+  o.Set("memClockMhz", d.mem_clock_mhz);
+  o.Set("threads", d.threads);
   return o;
 }
 

@@ -1,5 +1,5 @@
 // Conversions between JavaScript values and the engine's C++ structs (camelCase names, see
-// lib/native.ts), and C++ errors into JS Errors with a stable `code`.
+// lib/bridge/native.ts), and C++ errors into JS Errors with a stable `code`.
 #pragma once
 #include <napi.h>
 
@@ -23,6 +23,10 @@ GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Na
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r);
 Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g);
 Napi::Object peaks_to_js(Napi::Env env, const Peaks& p);
+// benchOp's case {op, m, n, k, batch, ctx, tokens, warmup, calls} and its timing.
+OpBenchCase op_bench_case_from_js(const Napi::Object& o);
+Napi::Object op_timing_to_js(Napi::Env env, const OpTiming& t);
+Napi::Array gemm_algos_to_js(Napi::Env env, const std::vector<GemmAlgo>& algos);
 Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i);
 Napi::Object device_info_to_js(Napi::Env env, const std::string& device, const DeviceInfo& d);
 

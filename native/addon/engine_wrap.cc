@@ -25,6 +25,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                      {InstanceMethod("open", &EngineWrap::Open), InstanceMethod("runPoint", &EngineWrap::RunPoint),
                       InstanceMethod("submit", &EngineWrap::Submit), InstanceMethod("generate", &EngineWrap::Generate),
                       InstanceMethod("measurePeaks", &EngineWrap::MeasurePeaks), InstanceMethod("info", &EngineWrap::Info),
+                      InstanceMethod("benchOp", &EngineWrap::BenchOp), InstanceMethod("gemmAlgos", &EngineWrap::GemmAlgos),
                       InstanceMethod("cancel", &EngineWrap::Cancel), InstanceMethod("close", &EngineWrap::Close)});
 }
 
@@ -39,6 +40,9 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
 }
 
 EngineWrap::~EngineWrap() {
+  // JS is done with the engine (collected, or its worker thread or process is tearing down): stop
+  // the running job first, so the join below does not wait out a batch timeout.
+  stopper()();
   // Engines not closed by JS are destroyed on their own thread, then the thread is joined.
   if (engine_) worker_->post([this] { engine_.reset(); });
   worker_->stop();
@@ -49,6 +53,13 @@ Engine& EngineWrap::engine() { return *engine_; }
 void EngineWrap::require_open(Napi::Env env) const {
   if (closed_) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "engine is closed");
   if (!opened_) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "engine is not open: await open() first");
+}
+
+std::function<void()> EngineWrap::stopper() {
+  return [this] {
+    cancel_.store(true);
+    scheduler_.cancel();
+  };
 }
 
 Napi::Function EngineWrap::noop(Napi::Env env) {
@@ -70,7 +81,8 @@ Napi::Value EngineWrap::Open(const Napi::CallbackInfo& info) {
         info_ = i;
         opened_ = true;
         return engine_info_to_js(env, i);
-      });
+      },
+      stopper());
 }
 
 Napi::Value EngineWrap::RunPoint(const Napi::CallbackInfo& info) {
@@ -94,15 +106,21 @@ Napi::Value EngineWrap::RunPoint(const Napi::CallbackInfo& info) {
         return engine().run_point(p, [&tsfn](const Progress& pr) {
           auto copy = std::make_shared<Progress>(pr);
           tsfn.NonBlockingCall([copy](Napi::Env env, Napi::Function cb) {
-            Napi::Object o = Napi::Object::New(env);
-            o.Set("phase", copy->phase);
-            o.Set("step", (double)copy->step);
-            o.Set("totalSteps", (double)copy->total_steps);
-            cb.Call({o});
+            if (!can_run_js(env)) return;
+            // Throws when the callback throws (lib/bridge/engine.ts catches the caller's own throw
+            // first); escaping here would terminate the process.
+            try {
+              Napi::Object o = Napi::Object::New(env);
+              o.Set("phase", copy->phase);
+              o.Set("step", (double)copy->step);
+              o.Set("totalSteps", (double)copy->total_steps);
+              cb.Call({o});
+            } catch (const Napi::Error&) {
+            }
           });
         });
       },
-      [](Napi::Env env, PointResult& r) -> Napi::Value { return point_result_to_js(env, r); });
+      [](Napi::Env env, PointResult& r) -> Napi::Value { return point_result_to_js(env, r); }, stopper());
 }
 
 Napi::Value EngineWrap::Submit(const Napi::CallbackInfo& info) {
@@ -148,7 +166,7 @@ Napi::Value EngineWrap::Generate(const Napi::CallbackInfo& info) {
   return run_async<GenerateResult>(
       env, *worker_, noop(env),
       [this, prompt, steps, o](Napi::ThreadSafeFunction&) { return engine().generate(prompt, steps, o); },
-      [](Napi::Env env, GenerateResult& g) -> Napi::Value { return generate_result_to_js(env, g); });
+      [](Napi::Env env, GenerateResult& g) -> Napi::Value { return generate_result_to_js(env, g); }, stopper());
 }
 
 Napi::Value EngineWrap::MeasurePeaks(const Napi::CallbackInfo& info) {
@@ -156,7 +174,30 @@ Napi::Value EngineWrap::MeasurePeaks(const Napi::CallbackInfo& info) {
   require_open(env);
   return run_async<Peaks>(
       env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().peaks(); },
-      [](Napi::Env env, Peaks& p) -> Napi::Value { return peaks_to_js(env, p); });
+      [](Napi::Env env, Peaks& p) -> Napi::Value { return peaks_to_js(env, p); }, stopper());
+}
+
+Napi::Value EngineWrap::BenchOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "benchOp needs a case object");
+  OpBenchCase c;
+  guarded(env, [&] {
+    c = op_bench_case_from_js(info[0].As<Napi::Object>());
+    return env.Undefined();
+  });
+  return run_async<OpTiming>(
+      env, *worker_, noop(env), [this, c](Napi::ThreadSafeFunction&) { return engine().bench_op(c); },
+      [](Napi::Env env, OpTiming& t) -> Napi::Value { return op_timing_to_js(env, t); }, stopper());
+}
+
+// On the worker: the backend's plan cache belongs to the thread that runs the ops.
+Napi::Value EngineWrap::GemmAlgos(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_open(env);
+  return run_async<std::vector<GemmAlgo>>(
+      env, *worker_, noop(env), [this](Napi::ThreadSafeFunction&) { return engine().gemm_algos(); },
+      [](Napi::Env env, std::vector<GemmAlgo>& a) -> Napi::Value { return gemm_algos_to_js(env, a); }, stopper());
 }
 
 Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
@@ -186,7 +227,7 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
         engine_.reset();
         return Unit{};
       },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); }, stopper());
 }
 
 }  // namespace gpubench

@@ -1,9 +1,10 @@
-// The JS class `Engine` (lib/native.ts NativeEngine): a thin wrapper that owns the worker thread,
+// The JS class `Engine` (lib/bridge/native.ts NativeEngine): a thin wrapper that owns the worker thread,
 // the scheduler and the cancel flag, and posts every engine call to the worker.
 #pragma once
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "engine/engine.h"
@@ -24,6 +25,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value MeasurePeaks(const Napi::CallbackInfo& info);
+  Napi::Value BenchOp(const Napi::CallbackInfo& info);
+  Napi::Value GemmAlgos(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -31,6 +34,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Engine& engine();  // worker thread only
   void require_open(Napi::Env env) const;
   Napi::Function noop(Napi::Env env);
+  std::function<void()> stopper();  // cancels the running job (any thread)
 
   EngineOptions opts_;
   BatchScheduler scheduler_;

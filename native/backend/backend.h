@@ -12,9 +12,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "backend/gemm_algo.h"
 #include "base/error.h"
 
 namespace gpubench {
@@ -113,6 +115,11 @@ struct DeviceInfo {
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;
   std::string pci_bus_id;  // "0000:3b:00.0" on a GPU (NVML finds the device by it); empty on the CPU
+  // Provenance of a result (0: unknown or not applicable). The clocks are the device's rated
+  // maxima as the runtime reports them, not the clocks of the moment (telemetry samples those).
+  int runtime_version = 0;
+  int sm_clock_mhz = 0, mem_clock_mhz = 0;
+  int threads = 0;  // CPU worker threads
 };
 
 struct KernelRecord {
@@ -161,6 +168,11 @@ class Backend {
   // No-ops where the backend runs ops synchronously.
   virtual void hold_stream() {}
   virtual void release_stream() {}
+  // Evicts the device's cache (CUDA: overwrites twice the L2), so that the next kernel reads its
+  // inputs from memory as a forward pass's layers do; false where it does nothing (the CPU).
+  virtual bool flush_l2() { return false; }
+  // The GEMM kernel chosen for every shape run so far (backend/gemm_algo.h); empty on the CPU.
+  virtual std::vector<GemmAlgo> gemm_algos() const { return {}; }
 
   // --- ops ---
   // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (base/rng.h) for every element, so all
@@ -249,6 +261,23 @@ class Backend {
   // L + R), times mscale^2 under yarn with mscale_all_dim. out must not overlap q_latent or q_pe.
   virtual void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                              const AttnMeta& meta, float scale) = 0;
+
+  // --- kernel paths ---
+  // Which path each op family with more than one took since the last call: "fast" (kernels for
+  // the common sizes), "general" (any size the engine accepts) or "fast+general", by op name.
+  // Noted when an op is enqueued, so graph replays add nothing. Empty where a backend has one path.
+  std::map<std::string, std::string> take_kernel_paths() {
+    std::map<std::string, std::string> out;
+    for (const auto& [op, bits] : paths_) out[op] = bits == 1 ? "fast" : bits == 2 ? "general" : "fast+general";
+    paths_.clear();
+    return out;
+  }
+
+ protected:
+  void note_path(const char* op, bool general) { paths_[op] |= general ? 2 : 1; }
+
+ private:
+  std::map<std::string, int> paths_;  // bit 1: fast, bit 2: general
 };
 
 }  // namespace gpubench

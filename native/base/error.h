@@ -1,5 +1,5 @@
 // Errors that cross into JavaScript: a stable code plus a one-line message.
-// The addon maps each code to a JS error class (lib/errors.ts).
+// The addon maps each code to a JS error class (lib/base/errors.ts).
 #pragma once
 #include <stdexcept>
 #include <string>

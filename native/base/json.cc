@@ -164,12 +164,36 @@ class JsonParser {
     }
   }
 
+  // Appends one multi-byte UTF-8 character starting at pos_ (RFC 3629: no overlong forms, no
+  // surrogates, at most U+10FFFF); anything else is not JSON text.
+  void utf8_sequence(std::string& out) {
+    const unsigned char b0 = static_cast<unsigned char>(s_[pos_]);
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
+    else if (b0 >= 0xE0 && b0 <= 0xEF) { n = 3; if (b0 == 0xE0) lo = 0xA0; if (b0 == 0xED) hi = 0x9F; }
+    else if (b0 >= 0xF0 && b0 <= 0xF4) { n = 4; if (b0 == 0xF0) lo = 0x90; if (b0 == 0xF4) hi = 0x8F; }
+    else error("invalid UTF-8 in string");
+    if (pos_ + n > s_.size()) error("invalid UTF-8 in string");
+    for (int i = 1; i < n; ++i) {
+      const unsigned char b = static_cast<unsigned char>(s_[pos_ + i]);
+      if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF)) error("invalid UTF-8 in string");
+    }
+    out.append(s_.substr(pos_, n));
+    pos_ += n;
+  }
+
   std::string parse_string() {
     expect('"');
     std::string out;
     for (;;) {
       if (pos_ >= s_.size()) error("unterminated string");
-      char c = s_[pos_++];
+      char c = s_[pos_];
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        utf8_sequence(out);
+        continue;
+      }
+      ++pos_;
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) error("control character in string");
       if (c != '\\') { out += c; continue; }

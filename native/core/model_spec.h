@@ -1,4 +1,4 @@
-// ModelSpec: the normalized model description. lib/model-spec.ts builds it from a Hugging Face
+// ModelSpec: the normalized model description. lib/model/model-spec.ts builds it from a Hugging Face
 // config.json and the addon copies it here field by field; C++ never parses config.json.
 #pragma once
 #include <cstdint>

@@ -24,7 +24,22 @@ namespace gpubench {
 
 namespace {
 
-[[noreturn]] void weights_error(const std::string& msg) { fail(ErrorCode::Weights, msg); }
+// Tensor names come from the file and may hold any character: escape control characters so the
+// message stays on one line.
+[[noreturn]] void weights_error(const std::string& msg) {
+  std::string line;
+  for (unsigned char c : msg) {
+    if (c >= 0x20 && c != 0x7F) {
+      line += char(c);
+    } else {
+      static const char* hex = "0123456789abcdef";
+      line += "\\x";
+      line += hex[c >> 4];
+      line += hex[c & 15];
+    }
+  }
+  fail(ErrorCode::Weights, line);
+}
 
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -68,10 +83,9 @@ struct Mapping {
       weights_error(p + ": cannot stat: " + std::strerror(e));
     }
     size = uint64_t(st.st_size);
-    if (size < 8) {
+    if (size == 0) {  // mmap refuses a zero length; parse() reports the short file
       ::close(fd);
-      weights_error(p + ": file is " + std::to_string(size) +
-                    " bytes, shorter than the 8-byte safetensors header length");
+      return;
     }
     void* addr = ::mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
@@ -133,23 +147,40 @@ struct SafetensorsSet::Impl {
 
   void load_file(const std::string& file) {
     maps.push_back(std::make_unique<Mapping>(file));
-    const Mapping& m = *maps.back();
-    uint64_t header_len = 0;
-    std::memcpy(&header_len, m.data, 8);
-    if (header_len > m.size - 8)
-      weights_error(file + ": header length " + std::to_string(header_len) +
-                    " is larger than the file (" + std::to_string(m.size) + " bytes)");
-    const uint64_t data_start = 8 + header_len;
-    const uint64_t data_len = m.size - data_start;
+    parse(file, maps.back()->data, maps.back()->size);
+  }
 
-    std::string_view text(reinterpret_cast<const char*>(m.data + 8), size_t(header_len));
+  // Every tensor of one file's bytes; an entry's data pointer points into `bytes`.
+  void parse(const std::string& file, const uint8_t* bytes, uint64_t size) {
+    if (size < 8)
+      weights_error(file + ": file is " + std::to_string(size) +
+                    " bytes, shorter than the 8-byte safetensors header length");
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, bytes, 8);
+    if (header_len > size - 8)
+      weights_error(file + ": header length " + std::to_string(header_len) +
+                    " is larger than the file (" + std::to_string(size) + " bytes)");
+    const uint64_t data_start = 8 + header_len;
+    const uint64_t data_len = size - data_start;
+
+    std::string_view text(reinterpret_cast<const char*>(bytes + 8), size_t(header_len));
     JValue root = parse_json(text, file);
     if (root.kind != JValue::Object) weights_error(file + ": header is not a JSON object");
 
+    struct Range {
+      uint64_t begin, end;
+      const std::string* name;
+    };
+    std::vector<Range> ranges;
     for (size_t i = 0; i < root.keys.size(); ++i) {
       const std::string& name = root.keys[i];
       const JValue& v = root.values[i];
-      if (name == "__metadata__") continue;  // free-form strings; not needed here
+      if (name == "__metadata__") {  // not needed here, but the format says string to string
+        bool strings = v.kind == JValue::Object;
+        for (const JValue& x : v.values) strings = strings && x.kind == JValue::String;
+        if (!strings) weights_error(file + ": '__metadata__' must be an object of strings");
+        continue;
+      }
       const std::string where = file + ": tensor '" + name + "'";
       if (v.kind != JValue::Object) weights_error(where + ": header entry is not an object");
 
@@ -184,6 +215,7 @@ struct SafetensorsSet::Impl {
                       std::to_string(data_len));
       info.offset = data_start + begin;
       info.nbytes = end - begin;
+      if (end > begin) ranges.push_back({begin, end, &root.keys[i]});
 
       const uint64_t esize = dtype_size(info.dtype);
       if (esize != 0) {  // an unknown dtype is reported when it is read, not here
@@ -199,7 +231,17 @@ struct SafetensorsSet::Impl {
           weights_error(file + ": tensor '" + name + "' appears twice in the header");
         weights_error("tensor '" + name + "' is in two shards: " + it->second.info.file + " and " + file);
       }
-      tensors.emplace(name, Entry{std::move(info), m.data + data_start + begin});
+      tensors.emplace(name, Entry{std::move(info), bytes + data_start + begin});
+    }
+    // Two tensors sharing bytes would alias each other's data.
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    for (size_t i = 1; i < ranges.size(); ++i) {
+      const Range& a = ranges[i - 1];
+      const Range& b = ranges[i];
+      if (b.begin < a.end)
+        weights_error(file + ": tensors '" + *a.name + "' [" + std::to_string(a.begin) + "," + std::to_string(a.end) +
+                      ") and '" + *b.name + "' [" + std::to_string(b.begin) + "," + std::to_string(b.end) +
+                      ") overlap in the data section");
     }
   }
 
@@ -248,6 +290,15 @@ SafetensorsSet::SafetensorsSet(const std::string& path) : impl_(std::make_unique
     weights_error("safetensors path " + path + " is neither a file nor a folder");
   }
   for (const std::string& f : files) impl_->load_file(f);
+}
+
+SafetensorsSet::SafetensorsSet() : impl_(std::make_unique<Impl>()) {}
+
+std::unique_ptr<SafetensorsSet> SafetensorsSet::from_bytes(const uint8_t* data, uint64_t size, const std::string& name) {
+  std::unique_ptr<SafetensorsSet> set(new SafetensorsSet());
+  set->impl_->path = name;
+  set->impl_->parse(name, data, size);
+  return set;
 }
 
 SafetensorsSet::~SafetensorsSet() = default;  // each Mapping unmaps its file

@@ -25,6 +25,9 @@ struct SafetensorInfo {
 class SafetensorsSet {
  public:
   explicit SafetensorsSet(const std::string& path);  // a file or a directory of *.safetensors
+  // The same parse and checks over one file's bytes already in memory (the caller keeps them alive
+  // as long as the set); `name` stands for the file in messages. The seam the fuzzer drives.
+  static std::unique_ptr<SafetensorsSet> from_bytes(const uint8_t* data, uint64_t size, const std::string& name);
   ~SafetensorsSet();                                 // unmaps every file
   SafetensorsSet(const SafetensorsSet&) = delete;
   SafetensorsSet& operator=(const SafetensorsSet&) = delete;
@@ -41,6 +44,7 @@ class SafetensorsSet {
   const std::string& path() const;
 
  private:
+  SafetensorsSet();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -92,7 +92,9 @@ void validate_spec(const ModelSpec& s) {
   positive(s.num_kv_heads, "num_key_value_heads");
   positive(s.head_dim, "head_dim");
   if (s.num_heads % s.num_kv_heads) fail(ErrorCode::InvalidConfig, "num_attention_heads must be a multiple of num_key_value_heads");
-  if (s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
+  // GQA rotates whole heads (pairs i, i + head_dim/2); MLA's head_dim is qk_nope + qk_rope, and only
+  // its rope part, checked above, rotates.
+  if (!mla && s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
 }
 
 Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,
@@ -138,10 +140,15 @@ GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t step
 
 Peaks Engine::peaks() { return measure_peaks(*be_); }
 
+OpTiming Engine::bench_op(const OpBenchCase& c) {
+  return gpubench::bench_op(*be_, spec_, model_->options().block_size, c);
+}
+
 EngineInfo Engine::info() const {
   EngineInfo i;
   i.device = be_->name();
-  i.device_name = be_->device_info().name;
+  i.device_info = be_->device_info();
+  i.device_name = i.device_info.name;
   i.dtype = dtype_name(be_->act_dtype());
   i.weight_bytes = model_->weight_bytes();
   i.kv_pool_tokens = model_->options().kv_pool_tokens;

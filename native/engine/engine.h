@@ -11,6 +11,7 @@
 #include "core/model_spec.h"
 #include "core/telemetry.h"
 #include "engine/model_runner.h"
+#include "engine/op_bench.h"
 #include "engine/peaks.h"
 #include "engine/point_runner.h"
 #include "engine/scheduler.h"
@@ -30,6 +31,7 @@ struct EngineInfo {
   size_t weight_bytes = 0;
   int64_t kv_pool_tokens = 0, kv_bytes_per_token = 0, block_size = 0;
   double weight_init_ms = 0;
+  DeviceInfo device_info;  // of the engine's own backend (its CPU threads, the CUDA versions)
 };
 
 class Engine {
@@ -41,6 +43,8 @@ class Engine {
   PointResult run_point(const PointOptions& opts, const ProgressFn& progress);
   GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
   Peaks peaks();
+  OpTiming bench_op(const OpBenchCase& c);
+  std::vector<GemmAlgo> gemm_algos() const { return be_->gemm_algos(); }
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }
 

@@ -33,19 +33,25 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
   const KvShape shape = kv_shape(spec, mtp_layers_);
   const int64_t bytes_per_token = KvPool::bytes_per_token(shape, dt);
 
-  // Refuse before allocating anything, and cap the KV pool to the memory that is left.
+  // Refuse before allocating anything, and cap the KV pool to the memory that is left. Each message
+  // starts with the part that does not fit (lib/api/fit-advice.ts names the options that help).
   const size_t free_bytes = be.device_info().free_bytes;
   const size_t margin = dt == DType::F32 ? (size_t)256 << 20 : (size_t)1 << 30;  // workspaces, graphs
+  if (weight_bytes + margin > free_bytes) {
+    fail(ErrorCode::DoesNotFit, "the weights do not fit on " + be.name() + ": " + gib((double)weight_bytes) +
+                                    " + a reserve of " + gib((double)margin) + ", " + gib((double)free_bytes) + " free");
+  }
   if (weight_bytes + act_bytes + margin > free_bytes) {
-    fail(ErrorCode::DoesNotFit, "model does not fit on " + be.name() + ": weights " + gib((double)weight_bytes) +
-                                    " + activations " + gib((double)act_bytes) + " + reserve " + gib((double)margin) +
-                                    ", " + gib((double)free_bytes) + " free; run fewer layers (--layers N)");
+    fail(ErrorCode::DoesNotFit, "the activations do not fit on " + be.name() + ": " + gib((double)act_bytes) + " for " +
+                                    std::to_string(sizes.max_tokens) + " tokens per forward, " +
+                                    gib((double)(free_bytes - weight_bytes - margin)) + " free after the weights (" +
+                                    gib((double)weight_bytes) + ") and a reserve of " + gib((double)margin));
   }
   int64_t fit_tokens = (int64_t)((free_bytes - weight_bytes - act_bytes - margin) / bytes_per_token);
   int64_t pool_tokens = std::min(opts.kv_pool_tokens, fit_tokens);
   int64_t num_blocks = pool_tokens / opts.block_size;
   if (num_blocks < 1) {
-    fail(ErrorCode::DoesNotFit, "no room for the KV cache on " + be.name() + ": " + std::to_string(bytes_per_token) +
+    fail(ErrorCode::DoesNotFit, "the KV cache does not fit on " + be.name() + ": " + std::to_string(bytes_per_token) +
                                     " bytes per token, " + gib((double)(free_bytes - weight_bytes - act_bytes)) +
                                     " left after weights and activations");
   }
@@ -56,6 +62,7 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
     auto t0 = std::chrono::steady_clock::now();
     if (opts.weights_path.empty()) {
       weights_->init_dummy(opts.seed);
+      if (opts.nudge_weights) weights_->nudge_one_ulp(opts.seed);
     } else {
       weights_->load(opts.weights_path);
     }

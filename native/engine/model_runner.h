@@ -29,6 +29,8 @@ struct ModelRunnerOptions {
   int64_t max_drafts = 0;
   uint64_t seed = 0;
   std::string weights_path;  // empty: dummy weights
+  // Dummy weights each moved one bf16 ulp (WeightStore::nudge_one_ulp): the GPU tests' noise floor.
+  bool nudge_weights = false;
 };
 
 class ModelRunner {

@@ -32,7 +32,13 @@ class Batch {
  public:
   Batch(BlockAllocator& alloc, std::vector<Request> reqs, int64_t tokens_per_request) : alloc_(alloc), reqs_(std::move(reqs)) {
     kv_.resize(reqs_.size());
-    for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+    // A constructor that throws runs no destructor: give back the earlier requests' blocks here.
+    try {
+      for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+    } catch (...) {
+      for (auto& s : kv_) alloc_.release(s.blocks);
+      throw;
+    }
   }
   ~Batch() {
     for (auto& s : kv_) alloc_.release(s.blocks);
@@ -291,6 +297,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && shape.K == 0;
   Unpin unpin{model_};
 
+  model_.backend().take_kernel_paths();  // forget what ran before this point (peaks, other points)
   PointResult res;
   res.waiting_ms = adm.waiting_ms;
   res.used_graphs = graphs && shape.decode_steps > 0;
@@ -302,6 +309,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   passes.run(Pass::Timed, telemetry_.source.get());
   if (o.profile_prefill || o.profile_decode) passes.run(Pass::Profiled, nullptr);
   if (!o.trace_prefix.empty()) passes.write_traces();
+  res.kernel_paths = model_.backend().take_kernel_paths();
   progress({"done", 1, 1});
   return res;
 }
@@ -320,6 +328,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   Unpin unpin{model_};
   Batch batch(model_.blocks(), {Request{0, prompt}}, context);
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && K == 0;
+  model_.backend().take_kernel_paths();
   GenerateResult g;
   SequenceKv& kv = batch.kv(0);
   std::vector<DecodeState> reqs{DecodeState{&kv, 0, std::vector<int32_t>(K)}};
@@ -343,6 +352,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   g.drafts = std::move(rec.drafts);
   g.draft_logits = std::move(rec.draft_logits);
   g.accepted = std::move(rec.accepted);
+  g.kernel_paths = model_.backend().take_kernel_paths();
   return g;
 }
 

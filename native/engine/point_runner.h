@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ struct PointResult {
   std::vector<int64_t> accepted_tokens;
   std::vector<int32_t> first_request_tokens;
   bool used_graphs = false;
+  // Backend::take_kernel_paths() of the point's passes: which path each op family took.
+  std::map<std::string, std::string> kernel_paths;
   std::vector<OpTime> profiled_prefill, profiled_decode;
   std::vector<std::string> trace_files;
   std::string routing;  // the MoE routing policy of the point
@@ -86,6 +89,8 @@ struct GenerateResult {
   std::vector<std::vector<int32_t>> drafts;
   std::vector<std::vector<std::vector<float>>> draft_logits;
   std::vector<int64_t> accepted;
+  // Backend::take_kernel_paths() of the run: which path (fast, general) each op family took.
+  std::map<std::string, std::string> kernel_paths;
 };
 
 struct PointShape;

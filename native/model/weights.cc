@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <cstring>
+
 #include "base/error.h"
 #include "base/rng.h"
 #include "core/safetensors.h"
@@ -182,6 +184,26 @@ void WeightStore::init_dummy(uint64_t seed) {
     } else {
       be_.init_dummy(*d.target, seed, name_hash(d.name.c_str()), kLinearScale);
     }
+  }
+}
+
+void WeightStore::nudge_one_ulp(uint64_t seed) {
+  std::vector<float> host;
+  for (auto& d : descs_) {
+    host.resize((size_t)d.rows * d.cols);
+    be_.download_f32(host.data(), *d.target);
+    const uint64_t stream = name_hash(d.name.c_str()) ^ 0x6e75646765ull;  // apart from init_dummy's
+    for (size_t i = 0; i < host.size(); ++i) {
+      // The weights are bf16 values: a neighbouring bf16 value is one step of the upper 16 bits
+      // of the magnitude, up or down (from 0: the smallest of either sign).
+      uint32_t u;
+      std::memcpy(&u, &host[i], 4);
+      const bool up = hash3(seed, stream, i) & 1;
+      if ((u & 0x7fffffffu) == 0) u = (up ? 0u : 0x80000000u) | 0x10000u;
+      else if ((u & 0x7f800000u) != 0x7f800000u) u = up ? u + 0x10000u : u - 0x10000u;
+      std::memcpy(&host[i], &u, 4);
+    }
+    be_.upload_f32(*d.target, host.data());
   }
 }
 

@@ -69,6 +69,9 @@ class WeightStore {
 
   // Dummy weights: norms 1, everything else U(-a, a) from the counter hash.
   void init_dummy(uint64_t seed);
+  // Moves every weight one bf16 ulp up or down (a seeded sign per element), for the GPU tests:
+  // how far the logits move when the weights do by what bf16 resolves is their bf16 noise floor.
+  void nudge_one_ulp(uint64_t seed);
   // Real weights from a .safetensors file or folder, by Hugging Face names.
   void load(const std::string& path);
 

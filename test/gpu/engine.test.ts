@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NativePointOptions, NativePointResult } from '../../lib/bridge/native.js';
 import { routingToNative } from '../../lib/bridge/wire.js';
+import { sweep } from '../../lib/api/bench.js';
 import { addon, expectSameGreedy, hasGpu, open, prompt, relL2 } from './helpers.js';
 
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral'];
@@ -144,6 +145,22 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     }
     const after = free();
     expect(Math.abs(before - after)).toBeLessThan(64 << 20);
+  });
+
+  it('a sweep point too big for the device fails alone: the points after it run, and the memory comes back', async () => {
+    const free = () => addon.listDevices().find((d) => d.device === 'cuda:0')!.freeBytes;
+    const before = free();
+    // 65536 requests of 8000 tokens need ~270 GB of KV (1 layer, 512 bf16 bytes a token), more than
+    // any one GPU holds: the pool is capped to the free memory and that point alone fails.
+    const r = await sweep({
+      model: 'tiny-llama', layers: 1, addon, device: 'cuda:0', mode: 'decode', batchSizes: [1, 65536, 2], inputLens: [8000], outputLens: [4],
+      peaks: { flopsPerS: 1e12, bytesPerS: 1e12 },
+    });
+    expect(r.engine.kvPoolTokens).toBeLessThan(r.plan.kvTokensNeeded);
+    expect(r.points.map((p) => p.ok)).toEqual([true, false, true]);
+    const failed = r.points[1]!;
+    if (!failed.ok) expect(['ERR_DOES_NOT_FIT', 'ERR_OUT_OF_MEMORY']).toContain(failed.error.code);
+    expect(Math.abs(free() - before)).toBeLessThan(64 << 20);
   });
 
   it('refuses a model that does not fit the device, naming the sizes, without crashing', async () => {

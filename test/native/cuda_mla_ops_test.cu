@@ -164,15 +164,20 @@ void test_mla_attention(const std::string& kind, int64_t h, int64_t l, int64_t r
   const int capacity = *std::max_element(ctx.begin(), ctx.end());
   const MlaStep st = make_step(s, h, l, r, bs, q_lens, ctx, capacity);
   G->fill(st.out.g, NAN);
+  G->take_kernel_paths();
   st.run_gpu();
   st.run_cpu();
   std::string lens;
   for (size_t i = 0; i < std::min<size_t>(ctx.size(), 6); ++i)
     lens += " " + std::to_string(q_lens[i]) + "/" + std::to_string(ctx[i]);
-  compare("mla " + kind + " " +
-              str({{"H", h}, {"L", l}, {"R", r}, {"bs", bs}, {"seqs", (int64_t)ctx.size()}}) +
-              " q/ctx:" + lens + (ctx.size() > 6 ? " ..." : ""),
-          st.out.g, st.out.c, kTol);
+  const std::string name = "mla " + kind + " " +
+                           str({{"H", h}, {"L", l}, {"R", r}, {"bs", bs}, {"seqs", (int64_t)ctx.size()}}) +
+                           " q/ctx:" + lens + (ctx.size() > 6 ? " ..." : "");
+  compare(name, st.out.g, st.out.c, kTol);
+  // The tensor-core kernel takes latents in 16-dim steps up to 512, rope dims in 8s and
+  // power-of-two blocks; everything else the general kernel.
+  const bool fast = l % 16 == 0 && l <= 512 && r % 8 == 0 && (bs & (bs - 1)) == 0;
+  expect_path(name, "mla_attention", fast ? "fast" : "general");
 }
 
 // Decode captured once with max_ctx_len 4096, replayed after the device-side context lengths
@@ -212,6 +217,10 @@ void run_mla_tests() {
   run("matmul_heads", [] { test_matmul_heads(300, 16, 128, 64, 512, 128); });
   run("matmul_heads", [] { test_matmul_heads(3, 128, 128, 64, 512, 128); });
   run("matmul_heads", [] { test_matmul_heads(37, 4, 16, 16, 32, 16); });
+  // Ranks and head dims of any size: odd strides, which cuBLASLt may leave to the general GEMM.
+  run("matmul_heads", [] { test_matmul_heads(5, 3, 13, 6, 24, 7); });
+  run("matmul_heads", [] { test_matmul_heads(37, 4, 128, 64, 24, 128); });
+  run("matmul_heads", [] { test_matmul_heads(2, 2, 1, 2, 1, 1); });
 
   run("mla_rope", [] { test_mla_rope(37, 16, 128, 64, 512, 16, true, 1.0f); });
   run("mla_rope", [] { test_mla_rope(37, 16, 128, 64, 512, 64, false, 1.0f); });
@@ -219,6 +228,8 @@ void run_mla_tests() {
   run("mla_rope", [] { test_mla_rope(1, 16, 128, 64, 512, 16, true, 1.0f); });
   run("mla_rope", [] { test_mla_rope(37, 4, 16, 8, 32, 16, true, 1.0f); });
   run("mla_rope", [] { test_mla_rope(5, 4, 16, 16, 32, 4, false, 1.0f); });
+  run("mla_rope", [] { test_mla_rope(37, 4, 16, 32, 24, 16, true, 1.0f); });
+  run("mla_rope", [] { test_mla_rope(5, 3, 13, 2, 5, 16, true, 1.0f); });
 
   const std::vector<int> decode_ctx = {1, 17, 1000, 5000};
   const std::vector<int> ones(decode_ctx.size(), 1);
@@ -246,6 +257,18 @@ void run_mla_tests() {
   // Many M tiles and chunks: a long fresh prefill beside a long cached prefix.
   run("mla prefill",
       [] { test_mla_attention("prefill", 16, 512, 64, 16, {700, 130}, {700, 1130}); });
+  // The general kernel: kv_lora_rank 24 (not a multiple of 16), odd ranks, rope dims 2, 6 and 32
+  // (32 with rank 24: the cache row is 56 wide), a rank over 512, a block size that is no power of
+  // two; DeepSeek's rope 64 beside them.
+  for (Dims d : {Dims{4, 24, 32, 16}, {8, 24, 64, 16}, {3, 5, 2, 16}, {4, 40, 6, 16}, {16, 512, 64, 12},
+                 {4, 520, 64, 16}, {2, 1, 2, 8}})
+    for (bool decode : {true, false}) {
+      const char* kind = decode ? "mla decode general" : "mla prefill general";
+      run(kind, [&] {
+        if (decode) test_mla_attention("decode general", d.h, d.l, d.r, d.bs, ones, decode_ctx);
+        else test_mla_attention("prefill general", d.h, d.l, d.r, d.bs, pq, pctx);
+      });
+    }
   run("mla graph", [] { test_mla_attention_graph(16); });
   run("mla graph", [] { test_mla_attention_graph(128); });
 }

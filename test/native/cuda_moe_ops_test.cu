@@ -132,9 +132,13 @@ void test_experts(const std::string& name, int64_t T, int64_t E, int K, int64_t 
   Scope s;
   ExpertsCase c(s, T, E, K, D, I, ids, std::move(weights), accumulate);
   if (!accumulate) G->fill(c.out.g, NAN);
+  G->take_kernel_paths();
   c.run_gpu(accumulate);
   c.run_cpu(accumulate);
-  compare("moe_experts " + name + " " + c.cfg() + (accumulate ? " accumulate" : ""), c.out.g, c.out.c, kTol);
+  const std::string full = "moe_experts " + name + " " + c.cfg() + (accumulate ? " accumulate" : "");
+  compare(full, c.out.g, c.out.c, kTol);
+  // The tensor-core GEMMs take widths in multiples of 8 (16-byte rows); others the general path.
+  expect_path(full, "moe_experts", D % 8 == 0 && I % 8 == 0 ? "fast" : "general");
 }
 
 // Ids drawn from `experts` only (the others unused).
@@ -164,6 +168,13 @@ void test_experts_cases(bool acc) {
   // Longer reductions than the pipeline's stages, with a partial last k tile (I = 168) and n tile.
   test_experts("random ids", 300, E, K, 256, 168, random_ints(300 * K, 0, E), acc);
   test_experts("random ids", 20, 64, 4, 512, 256, random_ints(20 * 4, 0, 64), acc);
+  // The general path: hidden and intermediate sizes that are not multiples of 8 (odd ones too),
+  // one expert, top-1, decode and prefill token counts.
+  test_experts("general widths", 5, 4, 2, 36, 12, random_ints(5 * 2, 0, 4), acc);
+  test_experts("general widths", 37, 3, 1, 13, 7, random_ints(37, 0, 3), acc);
+  test_experts("general widths", 300, 8, 2, 20, 30, random_ints(300 * 2, 0, 8), acc);
+  test_experts("general widths", 1, 1, 1, 5, 3, {0}, acc);
+  test_experts("general widths, experts 1,4 only", 37, 6, 3, 44, 100, ids_from(37 * 3, {1, 4}), acc);
 }
 
 // Captured once, replayed with other ids in the same buffer: the sort, the tile lookup and the
@@ -230,11 +241,12 @@ void test_errors() {
   expect_invalid("moe_route noaux_tc needs the correction bias", [&] {
     G->moe_route(ids, w, logits.g, route_params(8, 2, MoeScoring::Sigmoid, MoeTopk::NoauxTc, 4, 2));
   });
-  const int64_t T = 2, E = 2, D = 16, I = 12, K = 2;  // I not a multiple of 8
+  const int64_t T = 2, E = 2, D = 16, I = 12, K = 2;
   Dual x = make(s, T, D), out = make(s, T, D), gu = make(s, E * 2 * I, D), dn = make(s, E * D, I);
   Dual rows = make(s, T * K, D), h = make(s, T * K, 2 * I), act = make(s, T * K, I);
-  expect_invalid("moe_experts refuses an intermediate size not a multiple of 8", [&] {
-    G->moe_experts(out.g, x.g, gu.g, dn.g, ids, w, K, false, MoeWorkspace{rows.g, h.g, act.g, ids});
+  expect_invalid("moe_experts refuses a workspace too small for T x top_k slots", [&] {
+    G->moe_experts(out.g, x.g, gu.g, dn.g, ids, w, K, false,
+                   MoeWorkspace{rows.g.first_rows(1), h.g, act.g, ids});
   });
 }
 

@@ -192,15 +192,21 @@ void test_attention(const std::string& kind, int hq, int hkv, int d, int bs,
   AttnMeta mc{n, max_q, capacity, p.max_blocks_per_seq, qs.c, cl.c, p.table.c};
   const float scale = 1.0f / std::sqrt((float)d);
   G->fill(out.g, NAN);
+  G->take_kernel_paths();
   G->attention(out.g, q.g, width, hq, KvLayer{p.k.g.data, p.v.g.data, p.blocks, bs, hkv, d}, mg,
                scale);
+  // The tensor-core kernels take these head dims and power-of-two blocks; everything else the
+  // general kernel (q's row stride, (Hq + 2 Hkv) * d, is then a multiple of 8 as they need).
+  const bool fast = (d == 16 || d == 32 || d == 64 || d == 128) && (bs & (bs - 1)) == 0;
   C->attention(out.c, q.c, width, hq, KvLayer{p.k.c.data, p.v.c.data, p.blocks, bs, hkv, d}, mc,
                scale);
   std::string lens;
   for (int i = 0; i < std::min(n, 6); ++i)
     lens += " " + std::to_string(q_lens[i]) + "/" + std::to_string(ctx[i]);
   const std::string cfg = str({{"Hq", hq}, {"Hkv", hkv}, {"D", d}, {"bs", bs}, {"seqs", n}});
-  compare(kind + " " + cfg + " q/ctx:" + lens + (n > 6 ? " ..." : ""), out.g, out.c, kTol);
+  const std::string name = kind + " " + cfg + " q/ctx:" + lens + (n > 6 ? " ..." : "");
+  compare(name, out.g, out.c, kTol);
+  expect_path(name, "attention", fast ? "fast" : "general");
 }
 
 // Decode attention captured once with max_ctx_len 4096, replayed after the device-side
@@ -297,12 +303,18 @@ int main(int argc, char** argv) {
   // Decode shapes.
   run("matmul", [] { test_matmul(8, 4096, 4096, DType::BF16, true); });
   run("matmul", [] { test_matmul(2, 1000, 264, DType::F32, true); });
+  // Odd widths: 2-byte aligned rows, which cuBLASLt may have no algorithm for (the general GEMM).
+  run("matmul", [] { test_matmul(3, 37, 51, DType::BF16, true); });
+  run("matmul", [] { test_matmul(17, 101, 33, DType::F32, false); });
+  run("matmul", [] { test_matmul(2, 7, 5, DType::BF16, false, true); });
   run("rope", [] { test_rope(8, 2, 128, 16, false, 1.0f); });
   run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
   run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });
   run("rope", [] { test_rope(4, 2, 16, 16, true, 1.0f); });
   // head_dim 6: an odd number of pairs, so one bf16 per access instead of pairs
   run("rope", [] { test_rope(3, 1, 6, 16, true, 1.0f); });
+  run("rope", [] { test_rope(4, 1, 100, 16, true, 1.0f); });
+  run("rope", [] { test_rope(6, 2, 2, 16, false, 1.0f); });
 
   const std::vector<int> decode_ctx = {1, 17, 1000, 5000};
   const std::vector<int> ones(decode_ctx.size(), 1);
@@ -342,6 +354,18 @@ int main(int argc, char** argv) {
   run("prefill attention", [] {
     test_attention("prefill attention", 4, 4, 64, 32, {513, 129}, {600, 1129});
   });
+  // The general kernel: head dims the tensor-core kernels do not take (8, 24, 40, open_llama's 100,
+  // odd 13 and 1, which the attention op allows though rope needs even), GQA ratios 1 to 7, a block
+  // size that is no power of two, decode and prefill, contexts over several 128-key chunks.
+  for (Heads h : {Heads{8, 2, 8, 16}, {6, 2, 24, 16}, {10, 5, 40, 16}, {4, 1, 100, 16}, {6, 3, 13, 16},
+                  {7, 1, 2, 16}, {3, 3, 1, 8}, {4, 2, 64, 12}, {6, 2, 48, 16}})
+    for (bool decode : {true, false}) {
+      const char* kind = decode ? "decode attention general" : "prefill attention general";
+      run(kind, [&] {
+        if (decode) test_attention(kind, h.hq, h.hkv, h.d, h.bs, ones, decode_ctx);
+        else test_attention(kind, h.hq, h.hkv, h.d, h.bs, pq, pctx);
+      });
+    }
   run("graph attention", test_attention_graph);
   run("swiglu", [] { test_swiglu(5, 1000); });
   run("swiglu", [] { test_swiglu(3, 37); });

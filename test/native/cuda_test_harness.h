@@ -116,6 +116,15 @@ inline void compare(const std::string& name, Tensor g, Tensor c, double tol) {
   report(name, bad == 0 && rel <= tol, buf);
 }
 
+// The kernel path (Backend::take_kernel_paths) the CUDA backend took for `op` since the last
+// call; call it once before the op (to forget earlier cases) and once after.
+inline void expect_path(const std::string& name, const char* op, const std::string& want) {
+  const auto paths = G->take_kernel_paths();
+  const auto it = paths.find(op);
+  const std::string got = it == paths.end() ? "(none)" : it->second;
+  report(name + " path", got == want, std::string(op) + " took " + got + ", expected " + want);
+}
+
 inline std::vector<int32_t> random_ints(size_t n, int lo, int hi) {
   std::uniform_int_distribution<int> d(lo, hi - 1);
   std::vector<int32_t> v(n);

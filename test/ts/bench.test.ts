@@ -15,7 +15,7 @@ import { fakeAddon } from './fake-addon.js';
 const model = 'tiny-llama';
 
 describe('sweep protocol', () => {
-  it('uses one engine sized for the largest point, measures peaks once, closes it', async () => {
+  it('uses one engine sized for the largest point, measures peaks once per sweep, closes it', async () => {
     const addon = fakeAddon();
     const r = await sweep({ model, addon, device: 'cpu', batchSizes: [1, 4], inputLens: [8, 32], outputLens: [4] });
     expect(addon.log.engines).toHaveLength(1);
@@ -23,12 +23,42 @@ describe('sweep protocol', () => {
     expect(e.opts).toMatchObject({ device: 'cpu', seed: 42, maxBatch: 4, maxContext: 36, maxTokensPerStep: 128, blockSize: 16 });
     expect(e.opts.kvPoolTokens).toBe(4 * (36 + 16));
     expect(addon.log.events[0]).toBe('open');
-    expect(e.peaksCalls).toBe(1);
+    // On the CPU until two measurements agree: the fake's are equal, so twice.
+    expect(e.peaksCalls).toBe(2);
+    expect(r.peaks).toMatchObject({ flopsPerS: 1e12, bytesPerS: 1e11, attempts: 2, steady: true, spread: { flopsPerS: 0, bytesPerS: 0 } });
     expect(e.closed).toBe(true);
     expect(r.points.map((p) => [p.batchSize, p.inputLen, p.outputLen])).toEqual([[1, 8, 4], [1, 32, 4], [4, 8, 4], [4, 32, 4]]);
     expect(r.points.every((p) => p.ok)).toBe(true);
     expect(r.device).toBe('cpu');
     expect(r.dtype).toBe('f32');
+  });
+
+  it("given peaks are used as given, their timed calls kept in every point", async () => {
+    const addon = fakeAddon();
+    const gemmCalls = { warmup: 5, count: 30, minMs: 1.3, medianMs: 1.31, maxMs: 1.4 };
+    const peaks = { bytesPerS: 3e12, flopsPerS: 8e14, gemmCalls };
+    const r = await sweep({ model, addon, device: 'cpu', batchSizes: [1], inputLens: [8], outputLens: [2], peaks });
+    expect(addon.log.engines[0]!.peaksCalls).toBe(0);
+    expect(r.points[0]!.ok && r.points[0]!.peaks).toEqual(peaks);
+  });
+
+  it('skipPoints leaves those grid points out of the run, the result and the engine sizing', async () => {
+    const addon = fakeAddon();
+    const progress: ProgressEvent[] = [];
+    const r = await sweep({
+      model, addon, device: 'cpu', batchSizes: [1, 4], inputLens: [8, 32], outputLens: [4],
+      skipPoints: [{ batchSize: 4, inputLen: 32, outputLen: 4 }, { batchSize: 1, inputLen: 8, outputLen: 4 }, { batchSize: 9, inputLen: 9, outputLen: 9 }],
+      onProgress: (p) => progress.push(p),
+    });
+    expect(r.points.map((p) => [p.batchSize, p.inputLen, p.outputLen])).toEqual([[1, 32, 4], [4, 8, 4]]);
+    expect(addon.log.events.filter((e) => e.startsWith('runPoint'))).toEqual(['runPoint bs=1 in=32 out=4', 'runPoint bs=4 in=8 out=4']);
+    expect(addon.log.engines[0]!.opts.kvPoolTokens).toBe(Math.max(1 * (36 + 16), 4 * (12 + 16)));
+    expect(new Set(progress.map((p) => p.pointCount))).toEqual(new Set([2]));
+  });
+
+  it('a skipPoints entry that is not a point is an InvalidArgumentError naming the option', async () => {
+    const bad = { model, addon: fakeAddon(), device: 'cpu', batchSizes: [1], inputLens: [8], outputLens: [4], skipPoints: [{ batchSize: 0, inputLen: 8, outputLen: 4 }] };
+    await expect(sweep(bad)).rejects.toThrow(/^skipPoints: .* is not allowed \(allowed: a list of \{ batchSize, inputLen, outputLen \}, each a positive integer\)$/);
   });
 
   it('starts the job, then submits the batch one request at a time with seeded prompts', async () => {
@@ -63,7 +93,9 @@ describe('sweep protocol', () => {
     expect(r.prefillFloorMs).toBeCloseTo(floorMs(prefillCost(spec, 2, 10, 4), peaks), 12);
     expect(r.prefillMfu).toBeCloseTo(prefillCost(spec, 2, 10, 4).flops / 0.02 / 1e12, 12);
     expect(r.decodeMbu).toBeCloseTo(decodeStepCost(spec, 2, 13, 4).bytes / 0.002125 / 1e11, 9);
-    expect(r.peaks).toEqual(peaks);
+    // The peaks' timed calls (the fake's) travel with them into the result.
+    const calls = { warmup: 1, count: 3, minMs: 1, medianMs: 1.01, maxMs: 1.02 };
+    expect(r.peaks).toEqual({ ...peaks, copyCalls: calls, gemmCalls: calls });
   });
 
   it('decode mode: no prefill, output_len steps, overall counts only output tokens', async () => {
@@ -125,7 +157,7 @@ describe('failing points', () => {
     expect(f.ok).toBe(false);
     if (!f.ok) {
       expect(f.error.code).toBe('ERR_DOES_NOT_FIT');
-      expect(f.error.message).toContain('pool has 64');
+      expect(f.error.message).toContain('64 tokens available');
     }
     expect(seen).toHaveLength(3);
   });

@@ -1,15 +1,18 @@
 // The gpubench command. The first part runs main() in-process and needs no addon (flag checking
 // happens before the addon is loaded); the second spawns `node dist/cli.js` against the real addon
 // and is skipped until build/Release/gpubench.node exists.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpus, hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { presetNames } from '../../lib/model/model-spec.js';
+import { presetNames, resolveModel } from '../../lib/model/model-spec.js';
+import { specHash } from '../../lib/api/provenance.js';
 import { SGLANG_FIELDS } from '../../lib/report/fields.js';
 import { runCli } from './cli-helpers.js';
+import { csvRows } from './csv-rows.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const addonBuilt = existsSync(path.join(root, 'build/Release/gpubench.node'));
@@ -95,7 +98,8 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
     const jsonl = path.join(dir, 'out.jsonl');
     const csv = path.join(dir, 'out.csv');
-    const r = run([...small, '--batch', '1,2', '--save-jsonl', jsonl, '--save-csv', csv, '--run-name', 'cli-test']);
+    const before = Date.now();
+    const r = run([...small, '--batch', '1,2', '--save-jsonl', jsonl, '--save-csv', csv, '--run-name', 'cli-test', '--seed', '7']);
     expect(r.stderr).toMatch(/\[1\/2\] bs=1 in=8 out=4: /);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Prefill Result');
@@ -110,7 +114,37 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
       expect(l.median_decode_latency).toBeGreaterThan(0);
     }
     expect(readFileSync(csv, 'utf8').trimEnd().split('\n')).toHaveLength(3);
+    expectProvenance(lines, csv, before);
   });
+
+  /** Every JSONL line and CSV row carries the sweep's provenance. */
+  function expectProvenance(lines: Record<string, unknown>[], csv: string, before: number): void {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    const spec = resolveModel('tiny-llama', { layers: 1 });
+    for (const l of lines) {
+      expect(l).toMatchObject({
+        prov_version: pkg.version, prov_host: hostname(), prov_node: process.version, prov_backends: expect.arrayContaining(['cpu']),
+        prov_driver: null, prov_cuda_runtime: null, prov_compute_capability: null, prov_sm_clock_mhz: null,
+        prov_cpu_model: cpus()[0]!.model.trim(), prov_model_sha256: specHash(spec), seed: 7, dtype: 'f32',
+      });
+      expect(l.prov_commit).toMatch(/^[0-9a-f]{12}(-dirty)?$/);
+      expect(l.prov_clocks_source).toMatch(/not read on the CPU/);
+      expect(l.prov_cpu_threads).toBeGreaterThan(0);
+      const t = Date.parse(String(l.prov_timestamp));
+      expect(t).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+      expect(t).toBeLessThanOrEqual(Date.now());
+      // The CPU measures its peaks at least twice, until two agree (or 5 times).
+      expect(l.prov_peaks_attempts).toBeGreaterThanOrEqual(2);
+      expect(l.prov_peaks_attempts).toBeLessThanOrEqual(5);
+      expect(l.prov_peaks_method).toMatch(/copy of 256 MiB and 1024x1024x1024 GEMM/);
+    }
+    // One sweep, one provenance: the same timestamp on every line.
+    expect(lines[1]!.prov_timestamp).toBe(lines[0]!.prov_timestamp);
+    const [head, row] = readFileSync(csv, 'utf8').trimEnd().split('\n').map((l) => l.split(','));
+    const at = (f: string) => row![head!.indexOf(f)];
+    expect(at('prov_model_sha256')).toBe(specHash(spec));
+    expect(at('prov_version')).toBe(pkg.version);
+  }
 
   it('a bad flag is exit 2 with one line on stderr', () => {
     const r = run(['run', '--bogus']);
@@ -130,7 +164,8 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
     const jsonl = path.join(dir, 'out.jsonl');
     const r = run([...small, '--batch', '1,64,2', '--kv-pool-tokens', '128', '--save-jsonl', jsonl]);
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('gpubench: 1 of 3 points failed (exit 1): bs=64 in=8 out=4 (ERR_DOES_NOT_FIT)');
     const failLines = r.stderr.split('\n').filter((l) => l.includes('failed: ERR_DOES_NOT_FIT'));
     expect(failLines).toHaveLength(1);
     expect(failLines[0]).toMatch(/^\[2\/3\] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: /);
@@ -169,9 +204,84 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     expect(line.median_decode_throughput).toBeCloseTo((2 * 2) / line.median_decode_latency, 6);
   });
 
+  it('SIGKILL mid-sweep leaves only whole JSONL and CSV lines; --resume measures the rest and the failed point again', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
+    const jsonl = path.join(dir, 'out.jsonl');
+    const csv = path.join(dir, 'out.csv');
+    // Many small points; batch 512 cannot fit the capped pool, so the file holds a failed point early.
+    const batches = [1, 512, ...Array.from({ length: 18 }, (_, i) => i + 2)];
+    const args = ['run', '--model', 'tiny-llama', '--layers', '1', '--device', 'cpu', '--threads', '1', '--batch', batches.join(','),
+      '--input-len', '32', '--output-len', '4', '--kv-pool-tokens', '4096', '--save-jsonl', jsonl, '--save-csv', csv];
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const lineCount = () => (existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').length - 1 : 0);
+    while (lineCount() < 4 && child.exitCode === null) await sleep(5);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const text = readFileSync(jsonl, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(lines.length).toBeLessThan(batches.length);
+    expect(lines.map((l) => l.batch_size)).toEqual(batches.slice(0, lines.length));
+    expect(lines[1]).toMatchObject({ batch_size: 512, ok: false, error_code: 'ERR_DOES_NOT_FIT' });
+    // The CSV row of a point goes first, so it may hold one row more than the JSONL.
+    const rows = csvRows(readFileSync(csv, 'utf8'));
+    expect(readFileSync(csv, 'utf8').endsWith('\n')).toBe(true);
+    expect(rows.every((cells) => cells.length === rows[0]!.length)).toBe(true);
+    expect(rows.length - 1 - lines.length).toBeGreaterThanOrEqual(0);
+    expect(rows.length - 1 - lines.length).toBeLessThanOrEqual(1);
+
+    const r = run([...args, '--resume']);
+    // bs=512 fails again: exit 1.
+    expect(r.status).toBe(1);
+    const skipped = lines.filter((l) => l.ok).length;
+    expect(r.stdout).toContain(`skipped ${skipped} points already in ${jsonl}`);
+    expect(r.stderr).toMatch(/\] bs=512 in=32 out=4: failed: ERR_DOES_NOT_FIT/);
+    const all = readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const measured = all.filter((l) => l.ok).map((l) => l.batch_size);
+    expect(measured.sort((a, b) => a - b)).toEqual(batches.filter((b) => b !== 512).sort((a, b) => a - b));
+    expect(all.filter((l) => !l.ok).map((l) => l.batch_size)).toEqual([512, 512]);
+    const after = csvRows(readFileSync(csv, 'utf8'));
+    expect(after.filter((cells) => cells[0] === 'run_name')).toHaveLength(1);
+    expect(after.length - 1).toBeGreaterThanOrEqual(all.length);
+    expect(after.length - 1).toBeLessThanOrEqual(all.length + 1);
+  }, 120_000);
+
   it('devices answers on a CPU-only build too', () => {
     const r = run(['devices']);
     expect(r.status).toBe(0);
-    expect(r.stdout.length).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^addon: build\/Release\/gpubench\.node \(local build; /);
+  });
+
+  it('devices lists the CPU with its model and threads', () => {
+    const r = run(['devices']);
+    expect(r.status).toBe(0);
+    const model = cpus()[0]!.model.trim();
+    expect(r.stdout).toMatch(new RegExp(`│ cpu +│ CPU \\(\\d+ threads?\\): ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +│`));
+  });
+
+  it('--version prints the version, the commit the addon was built from and its backends', () => {
+    const r = run(['--version']);
+    expect(r.status).toBe(0);
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    // Built from this checkout: the commit is known (with -dirty for uncommitted changes).
+    expect(r.stdout).toMatch(new RegExp(`^gpubench ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{12}(-dirty)?; backends cpu(, cuda)?\\)\n$`));
+  });
+
+  it('a write that fails mid-sweep (ENOSPC on /dev/full) is reported once; every point still runs and the other outputs are whole', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-cli-'));
+    const csv = path.join(dir, 'out.csv');
+    const r = run([...small, '--batch', '1,2', '--save-jsonl', '/dev/full', '--save-csv', csv]);
+    expect(r.status).toBe(1);
+    const complaints = r.stderr.split('\n').filter((l) => l.includes("--save-jsonl: cannot write '/dev/full'"));
+    expect(complaints).toHaveLength(1);
+    expect(complaints[0]).toMatch(/ENOSPC/);
+    expect(r.stderr).toMatch(/\[1\/2\] bs=1 in=8 out=4: prefill/);
+    expect(r.stderr).toMatch(/\[2\/2\] bs=2 in=8 out=4: prefill/);
+    expect(r.stderr).toContain('gpubench: not saved completely: --save-jsonl');
+    expect(r.stdout).toContain('2/2');
+    expect(readFileSync(csv, 'utf8').trimEnd().split('\n')).toHaveLength(3);
   });
 });

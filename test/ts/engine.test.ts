@@ -57,6 +57,18 @@ describe.skipIf(!addonBuilt)('Engine (real addon, CPU)', () => {
     if (!f.ok) expect(f.error.code).toBe('ERR_DOES_NOT_FIT');
   });
 
+  it('points that do not fit take nothing from the pool: small points after them still fill it', async () => {
+    // The small points need 96 and then all 128 tokens of the pool (2 blocks of 16 per request), so a
+    // block that a refused or an earlier point kept would make the last point fail.
+    const r = await sweep({
+      model: 'tiny-llama', layers: 1, device: 'cpu', batchSizes: [32, 3, 33, 4], inputLens: [16], outputLens: [2], kvPoolTokens: 128, threads: 2,
+    });
+    expect(r.engine.kvPoolTokens).toBe(128);
+    expect(r.points.map((p) => [p.batchSize, p.ok ? 'ok' : p.error.code])).toEqual([
+      [32, 'ERR_DOES_NOT_FIT'], [3, 'ok'], [33, 'ERR_DOES_NOT_FIT'], [4, 'ok'],
+    ]);
+  });
+
   it('an abort stops the sweep between steps', async () => {
     const ac = new AbortController();
     const seen: PointOutcome[] = [];

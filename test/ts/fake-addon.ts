@@ -57,7 +57,7 @@ export class FakeEngine implements NativeEngine {
     if (need > this.kvTokens) {
       // As the real scheduler must: a refused point drops whatever was queued for it.
       this.queue = [];
-      throw err('ERR_DOES_NOT_FIT', `batch needs ${need} KV tokens,\n pool has ${this.kvTokens}`);
+      throw err('ERR_DOES_NOT_FIT', `batch does not fit the KV cache: needs ${need} tokens,\n ${this.kvTokens} tokens available`);
     }
     onProgress({ phase: 'waiting', step: 0, totalSteps: 0 });
     const t0 = Date.now();
@@ -114,6 +114,7 @@ export class FakeEngine implements NativeEngine {
       expertCounts: [],
       telemetry: null,
       telemetryReason: 'no NVML: CPU device',
+      kernelPaths: {},
     };
   }
 
@@ -130,7 +131,16 @@ export class FakeEngine implements NativeEngine {
 
   async measurePeaks() {
     this.peaksCalls++;
-    return { bytesPerS: 1e11, flopsPerS: 1e12, copyBytes: 1 << 30, gemmM: 4096, gemmN: 4096, gemmK: 4096 };
+    const calls = { warmup: 1, count: 3, minMs: 1, medianMs: 1.01, maxMs: 1.02 };
+    return { bytesPerS: 1e11, flopsPerS: 1e12, copyBytes: 1 << 30, gemmM: 4096, gemmN: 4096, gemmK: 4096, copyCalls: calls, gemmCalls: calls };
+  }
+
+  async benchOp(): Promise<never> {
+    throw err('ERR_INTERNAL', 'not in the fake');
+  }
+
+  async gemmAlgos() {
+    return [];
   }
 
   info() {
@@ -143,6 +153,7 @@ export class FakeEngine implements NativeEngine {
       kvBytesPerToken: 0,
       blockSize: this.opts.blockSize ?? 16,
       weightInitMs: 0,
+      deviceInfo: this.opts.device === 'cpu' ? FAKE_CPU : FAKE_H100,
     };
   }
 
@@ -156,6 +167,13 @@ export class FakeEngine implements NativeEngine {
     this.closed = true;
   }
 }
+
+const NOT_CUDA = { computeCapability: '', driverVersion: 0, runtimeVersion: 0, smClockMhz: 0, memClockMhz: 0 };
+export const FAKE_CPU = { device: 'cpu', name: 'CPU (2 threads)', totalBytes: 8 * 2 ** 30, freeBytes: 4 * 2 ** 30, ...NOT_CUDA, threads: 2 };
+export const FAKE_H100 = {
+  device: 'cuda:0', name: 'Fake H100', totalBytes: 80 * 2 ** 30, freeBytes: 79 * 2 ** 30, computeCapability: '9.0',
+  driverVersion: 13000, runtimeVersion: 12080, smClockMhz: 1980, memClockMhz: 2619, threads: 0,
+};
 
 export function fakeAddon(
   opts: { cuda?: boolean; capKvTokens?: number; stepMs?: (b: number, ctx: number) => number; /** real time per step */ wallMs?: number } = {},
@@ -172,9 +190,7 @@ export function fakeAddon(
     log,
     Engine,
     backends: () => (opts.cuda ? ['cpu', 'cuda'] : ['cpu']),
-    listDevices: () =>
-      opts.cuda
-        ? [{ device: 'cuda:0', name: 'Fake H100', totalBytes: 80 * 2 ** 30, freeBytes: 79 * 2 ** 30, computeCapability: '9.0', driverVersion: 13000 }]
-        : [],
+    listDevices: () => (opts.cuda ? [FAKE_CPU, FAKE_H100] : [FAKE_CPU]),
+    buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'] }),
   };
 }

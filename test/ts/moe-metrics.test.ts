@@ -3,6 +3,7 @@
 // result's expert counts when present, else the balanced coverage min(E, tokens · top_k). And the
 // routing policy and expert counts in results, tables, JSONL and CSV.
 import { describe, expect, it } from 'vitest';
+import { FAKE_CPU } from './fake-addon.js';
 import {
   decodeStepCost, expertsHit, floorMs, layerKinds, matmulParams, moeLayerParams, prefillCost, totalParams, weightBytesRead,
 } from '../../lib/api/metrics.js';
@@ -71,12 +72,13 @@ describe('MoE results and reports', () => {
   const ctx = (spec: ModelSpec): RunContext => ({
     runName: 'r', spec, device: 'cpu', mode: 'both', seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4,
     profileDecodeSteps: 4, routing: 'zipf:1.2', mtpDrafts: 0, mtpAccept: 'all',
-    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
+    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_CPU },
+    provenance: null,
   });
   const raw = (expertCounts: number[]): NativePointResult => ({
     waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 18, 19], acceptedTokens: [3, 3, 3],
     firstRequestTokens: [], usedGraphs: false,
-    profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'zipf:1.2', expertCounts, telemetry: null, telemetryReason: 'no NVML: CPU device',
+    profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'zipf:1.2', expertCounts, telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };
   const moe = buildPointResult(ctx(tiny), point, raw([5, 0, 1, 0]));

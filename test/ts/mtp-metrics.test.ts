@@ -3,6 +3,7 @@
 // of 1 + K rows per request and the MTP module's drafts; and the accepted tokens per step in results,
 // throughput, tables, JSONL and CSV.
 import { describe, expect, it } from 'vitest';
+import { FAKE_CPU } from './fake-addon.js';
 import {
   attnFlopsPerToken, decodeStepCost, floorMs, kvBytesPerToken, layerMatmulParams, matmulParams, mtpParams, normParams, prefillCost,
 } from '../../lib/api/metrics.js';
@@ -74,11 +75,12 @@ describe('MTP results and reports', () => {
   const ctx = (spec: ModelSpec, mtpDrafts: number, mtpAccept: MtpAccept = 'all'): RunContext => ({
     runName: 'r', spec, device: 'cpu', mode: 'both', seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4,
     profileDecodeSteps: 4, routing: 'balanced', mtpDrafts, mtpAccept,
-    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
+    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_CPU },
+    provenance: null,
   });
   const raw = (acceptedTokens: number[]): NativePointResult => ({
     waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 19, 22], acceptedTokens, firstRequestTokens: [],
-    usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device',
+    usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };
   const mtp = buildPointResult(ctx(tiny, 2, { rate: 0.5 }), point, raw([6, 9, 6]));

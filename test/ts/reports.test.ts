@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { FAKE_CPU } from './fake-addon.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ function ctx(mode: Mode): RunContext {
   return {
     runName: 'r', spec, device: 'cpu', mode, seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4, profileDecodeSteps: 4, routing: 'balanced',
     mtpDrafts: 0, mtpAccept: 'all',
-    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
+    info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_CPU },
+    provenance: null,
   };
 }
 
@@ -37,6 +39,7 @@ function raw(mode: Mode, steps: number, inputLen: number, batch: number): Native
     expertCounts: [],
     telemetry: null,
     telemetryReason: 'no NVML: CPU device',
+    kernelPaths: {},
   };
 }
 
@@ -83,6 +86,25 @@ describe('JSONL', () => {
   it('records a failed point with its error and null measurements', () => {
     const rec = JSON.parse(toJsonlLine(failed));
     expect(rec).toMatchObject({ ok: false, error_code: 'ERR_DOES_NOT_FIT', batch_size: 64, prefill_latency: null, total_latency: null, overall_throughput: null });
+  });
+
+  it("carries the peaks' timed calls and the GEMM kernel of each shape; null where there are none", () => {
+    const calls = { warmup: 10, count: 30, minMs: 1.5, medianMs: 1.52, maxMs: 1.6 };
+    const algo = {
+      m: 1, n: 6144, k: 4096, batch: 1, algoId: 66, tile: 0, stages: 0, splitK: 2, reduction: 1, swizzle: 0, custom: 3,
+      innerShape: 0, clusterShape: 2, candidate: 0, candidates: 8, firstUs: 21.7, chosenUs: 21.7,
+    };
+    const c = ctx('decode');
+    const p = buildPointResult({ ...c, peaks: { ...c.peaks, copyCalls: calls, gemmCalls: { ...calls, minMs: 1.4 } } },
+      { batchSize: 4, inputLen: 16, outputLen: 4 }, raw('decode', 4, 16, 4), [], [algo]);
+    const rec = JSON.parse(toJsonlLine(p));
+    expect(rec).toMatchObject({
+      peak_copy_calls: 30, peak_copy_min_ms: 1.5, peak_copy_median_ms: 1.52, peak_copy_max_ms: 1.6,
+      peak_gemm_calls: 30, peak_gemm_min_ms: 1.4,
+      gemm_algos: ['1x6144x4096: algo 66 tile 0 stages 0 splitK 2 reduction 1 swizzle 0 custom 3 inner 0 cluster 2 (candidate 0 of 8)'],
+    });
+    const none = JSON.parse(toJsonlLine(decode));
+    expect(none).toMatchObject({ peak_copy_calls: null, peak_gemm_max_ms: null, gemm_algos: null });
   });
 
   it('appends one line per point', () => {

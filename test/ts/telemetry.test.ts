@@ -9,6 +9,7 @@ import { csvHeader, toCsvLine } from '../../lib/report/csv.js';
 import { formatDecodeTable, formatPrefillTable } from '../../lib/report/table.js';
 import { parseJsonl } from '../../lib/views/read-jsonl.js';
 import type { NativePointResult, NativeTelemetry, NativeTelemetrySample } from '../../lib/bridge/native.js';
+import { FAKE_H100 } from './fake-addon.js';
 
 const sample = (t_ms: number, sm: number | null, power: number): NativeTelemetrySample => ({
   t_ms, sm_clock_mhz: sm, mem_clock_mhz: 2619, power_w: power, temp_c: 40 + t_ms / 10, mem_used_bytes: 8e9,
@@ -56,13 +57,13 @@ describe('summarizeTelemetry', () => {
 const spec = resolveModel('tiny-llama');
 const ctx: RunContext = {
   runName: 'r', spec, device: 'cuda:0', mode: 'both', seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 2,
-  profileDecodeSteps: 4, routing: 'balanced', mtpDrafts: 0, mtpAccept: 'all',
-  info: { device: 'cuda:0', deviceName: 'Test GPU', dtype: 'bf16', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
+  profileDecodeSteps: 4, routing: 'balanced', mtpDrafts: 0, mtpAccept: 'all', provenance: null,
+  info: { device: 'cuda:0', deviceName: 'Test GPU', dtype: 'bf16', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_H100 },
 };
 const raw = (t: NativeTelemetry | null): NativePointResult => ({
   waitingMs: 0, prefillMs: 8, decodeStepMs: [1, 1, 1], decodeContext: [17, 18, 19], acceptedTokens: [2, 2, 2],
   firstRequestTokens: [], usedGraphs: true, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced',
-  expertCounts: [], telemetry: t, telemetryReason: t ? null : 'libnvidia-ml.so.1 not found',
+  expertCounts: [], telemetry: t, telemetryReason: t ? null : 'libnvidia-ml.so.1 not found', kernelPaths: {},
 });
 const point = { batchSize: 2, inputLen: 16, outputLen: 4 };
 

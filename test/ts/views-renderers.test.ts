@@ -1,6 +1,7 @@
 // The markdown table renderer and the JSON result file, on points built from raw timings by the same
 // function a sweep uses (buildPointResult).
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { FAKE_CPU } from './fake-addon.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ const spec = resolveModel('tiny-llama');
 const ctx: RunContext = {
   runName: 'r', spec, device: 'cpu', mode: 'both', seed: 42, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 4,
   profileDecodeSteps: 4, routing: 'balanced', mtpDrafts: 0, mtpAccept: 'all',
-  info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0 },
+  info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_CPU },
+    provenance: null,
 };
 
 function raw(batch: number, inputLen: number): NativePointResult {
@@ -24,7 +26,7 @@ function raw(batch: number, inputLen: number): NativePointResult {
   return {
     waitingMs: 0.5, prefillMs: 8 * batch, decodeStepMs: s, decodeContext: s.map((_, i) => inputLen + i + 1),
     acceptedTokens: s.map(() => batch), firstRequestTokens: [], usedGraphs: false, profiledPrefill: [], profiledDecode: [],
-    traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device',
+    traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
   };
 }
 

@@ -57,6 +57,7 @@ DeviceInfo CpuBackend::device_info() const {
   DeviceInfo info;
   int n = pool_.threads();
   info.name = "CPU (" + std::to_string(n) + (n == 1 ? " thread)" : " threads)");
+  info.threads = n;
   host_memory(&info.total_bytes, &info.free_bytes);
   return info;
 }

@@ -1,5 +1,6 @@
-// attention: validation and dispatch. max_q_len == 1 is decode (attention_decode.cu), larger is
-// prefill (attention_prefill.cu). Reference: backend/cpu/attention.cc.
+// attention: validation and dispatch. For the shapes the tensor-core kernels take, max_q_len == 1
+// is decode (attention_decode.cu), larger is prefill (attention_prefill.cu); every other shape runs
+// the general kernel (attention_general.cu). Reference: backend/cpu/attention.cc.
 #include <cmath>
 
 #include "backend/cuda/attention.cuh"
@@ -23,21 +24,49 @@ int log2_exact(int64_t v) {
 void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
                             const AttnMeta& meta, float scale) {
   const int64_t d = kv.head_dim;
-  if (d != 16 && d != 32 && d != 64 && d != 128)
-    invalid("head_dim " + std::to_string(d) + " is not supported (16, 32, 64 or 128)");
   if (out.dtype != DType::BF16 || q.dtype != DType::BF16) invalid("q and out must be bf16");
-  if (kv.num_kv_heads <= 0 || num_heads % kv.num_kv_heads != 0)
+  if (d <= 0 || kv.block_size <= 0) invalid("head_dim and block_size must be positive");
+  if (kv.num_kv_heads <= 0 || num_heads <= 0 || num_heads % kv.num_kv_heads != 0)
     invalid("num_heads must be a multiple of num_kv_heads");
   if (q.cols != num_heads * d || out.cols != num_heads * d)
     invalid("q and out must have num_heads * head_dim columns");
+  if (row_stride < q.cols) invalid("row_stride is narrower than a q row");
   const int block_shift = log2_exact(kv.block_size);
-  if (block_shift < 0) invalid("block_size must be a power of two");
-  // The kernels copy q (prefill) and K/V rows in 16-byte pieces, read q in 4-byte pairs (decode)
-  // and write out in 4-byte pairs; views of a fused qkv buffer keep these alignments.
-  if (!aligned16(q.data) || row_stride % 8 != 0 || !aligned16(kv.k) || !aligned16(kv.v) ||
-      !aligned(out.data, 4))
-    invalid("q (with its row stride) and the KV cache must be 16-byte aligned");
+  // The tensor-core kernels take head_dim 16, 32, 64 or 128 and a power-of-two block size; they
+  // copy q (prefill) and K/V rows in 16-byte pieces, read q in 4-byte pairs (decode) and write out
+  // in 4-byte pairs. Every other shape takes the general kernel.
+  const bool fast = (d == 16 || d == 32 || d == 64 || d == 128) && block_shift >= 0 &&
+                    aligned16(q.data) && row_stride % 8 == 0 && aligned16(kv.k) && aligned16(kv.v) &&
+                    aligned(out.data, 4);
+  note_path("attention", !fast);
   if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
+  if (!fast) {
+    GeneralAttnArgs g{};
+    g.out = static_cast<bf16*>(out.data);
+    g.out_row_stride = out.cols;
+    g.q1 = static_cast<const bf16*>(q.data);
+    g.q1_row_stride = row_stride;
+    g.q1_head_stride = d;
+    g.q2 = g.q1;  // q2_dim 0: never read
+    g.q1_dim = (int)d;
+    g.v_dim = (int)d;
+    g.k_cache = static_cast<const bf16*>(kv.k);
+    g.v_cache = static_cast<const bf16*>(kv.v);
+    g.num_heads = num_heads;
+    g.kv_heads = (int)kv.num_kv_heads;
+    g.group = num_heads / (int)kv.num_kv_heads;
+    g.row_width = (int)d;
+    g.block_size = (int)kv.block_size;
+    g.num_seqs = meta.num_seqs;
+    g.max_q_len = meta.max_q_len;
+    g.max_blocks_per_seq = meta.max_blocks_per_seq;
+    g.q_start = meta.q_start;
+    g.ctx_len = meta.ctx_len;
+    g.block_table = meta.block_table;
+    g.scale = scale;
+    attention_general(g, stream_);
+    return;
+  }
 
   AttnArgs a{};
   a.out = static_cast<bf16*>(out.data);

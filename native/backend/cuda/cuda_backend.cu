@@ -198,6 +198,12 @@ DeviceInfo cuda_device_info(int index) {
   char bus_id[32] = {};
   CUDA_CHECK(cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, index));
   info.pci_bus_id = bus_id;
+  CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
+  int khz = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, index));
+  info.sm_clock_mhz = khz / 1000;
+  CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrMemoryClockRate, index));
+  info.mem_clock_mhz = khz / 1000;
   // Free memory is per device: ask with that device current, then restore the caller's.
   int previous = 0;
   CUDA_CHECK(cudaGetDevice(&previous));

@@ -50,6 +50,8 @@ class CudaBackend : public Backend {
   std::vector<KernelRecord> kernel_trace_end() override;
   void hold_stream() override;
   void release_stream() override;
+  bool flush_l2() override;
+  std::vector<GemmAlgo> gemm_algos() const override;
 
   void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
   void fill(Tensor t, float value) override;
@@ -84,7 +86,8 @@ class CudaBackend : public Backend {
   // One bf16 GEMM (or a strided batch of them) through cuBLASLt, what matmul and matmul_heads run
   // (matmul.cu): for each of `batch` problems, out[M,N] = x[M,K] * w^T for w [N,K] (w itself
   // for w [K,N] when w_kn) (+ bias[1,N], batch 1 only), fp32 accumulation; rows of out, x and w
-  // are ld_* elements apart and problems stride_* elements apart.
+  // are ld_* elements apart and problems stride_* elements apart. Shapes cuBLASLt has no
+  // algorithm for run a general kernel; `op` names the op family whose path that is.
   struct GemmArgs {
     void* out;
     const void* x;
@@ -94,6 +97,7 @@ class CudaBackend : public Backend {
     int64_t m, n, k, batch;
     bool w_kn;
     int64_t ld_out, ld_x, ld_w, stride_out, stride_x, stride_w;
+    const char* op = "matmul";
   };
   void gemm(const GemmArgs& g);
   void matmul_init();     // cuBLASLt handle and workspace (matmul.cu)
@@ -106,7 +110,7 @@ class CudaBackend : public Backend {
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;
   void* lt_workspace_ = nullptr;
-  void* l2_flush_ = nullptr;  // overwritten between the matmul tuner's timed calls
+  void* l2_flush_ = nullptr;  // overwritten by flush_l2 (the matmul tuner, the peaks, benchOp)
   size_t l2_flush_bytes_ = 0;
   MatmulPlans* plans_ = nullptr;
   // Split-KV decode partials (attention.cu). Fixed size, allocated once: ops never allocate.

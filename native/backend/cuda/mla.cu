@@ -99,7 +99,7 @@ void CudaBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool 
 
   gemm(GemmArgs{out.data, x.data, w.data, DType::BF16, nullptr, T, N, K, H, transpose_w,
                 out.row_stride, x.row_stride, w.row_stride, out.head_stride, x.head_stride,
-                w.head_stride});
+                w.head_stride, "matmul_heads"});
 }
 
 void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions,

@@ -1,6 +1,7 @@
 // mla_attention: causal paged attention of every (query row, head) over the one shared MLA cache
 // head [c | k_pe], on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate); decode and
-// prefill alike. Reference: mla_attention() in backend/cpu/mla.cc.
+// prefill alike, for kv_lora_rank in 16s up to 512 and rope dims in 8s; other shapes run the
+// general kernel (attention_general.cu). Reference: mla_attention() in backend/cpu/mla.cc.
 //
 // All heads attend to the same cache rows (MQA with keys of width L + R and values = the first L of
 // them), so the "query rows" of one GEMM are a sequence's (row, head) pairs, m = i * H + h: a CTA
@@ -31,6 +32,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -441,19 +443,55 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
   if (out.dtype != DType::BF16 || q_latent.dtype != DType::BF16) invalid(op, "out and q_latent must be bf16");
   check_head_slices(op, "q_pe", q_pe, false, DType::BF16, "cuda");
   check_mla_cache(op, kv, R);
-  // The tensor-core steps take the latent in 16-dim column pairs; the cache rows travel in
-  // 16-byte pieces.
-  if (L % 16 != 0 || L > kMaxLatent || R % 8 != 0)
-    invalid(op, "kv_lora_rank ", L, " must be a multiple of 16 up to ", kMaxLatent, " and the rope dim ", R,
-            " a multiple of 8");
   check_shape(op, "q_latent", q_latent, q_latent.rows, H * L);
   check_shape(op, "out", out, out.rows, H * L);
   const int block_shift = log2_exact(kv.block_size);
-  if (block_shift < 0) invalid(op, "block_size must be a power of two");
-  // q_latent is read in 16-byte vectors, out written in 4-byte pairs.
-  if (!aligned16(kv.k) || !aligned16(q_latent.data) || ((uintptr_t)out.data & 3) != 0)
-    invalid(op, "the cache and q_latent must be 16-byte aligned, out 4-byte aligned");
+  // The tensor-core kernel takes the latent in 16-dim column pairs (up to kMaxLatent), the cache
+  // rows in 16-byte pieces, q_latent in 16-byte vectors, out in 4-byte pairs, and a power-of-two
+  // block size; its shared memory must fit the device. Every other shape takes the general
+  // kernel (attention_general.cu).
+  int smem_max = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
+  const int64_t width_pad = (D + 15) / 16 * 16;
+  const bool fast = L % 16 == 0 && L <= kMaxLatent && R % 8 == 0 && block_shift >= 0 && aligned16(kv.k) &&
+                    aligned16(q_latent.data) && ((uintptr_t)out.data & 3) == 0 &&
+                    smem_layout((int)width_pad, 16, 1).total <= (size_t)smem_max;
+  note_path("mla_attention", !fast);
   if (meta.num_seqs == 0 || meta.max_q_len == 0) return;
+  if (!fast) {
+    GeneralAttnArgs g{};
+    g.out = static_cast<bf16*>(out.data);
+    g.out_row_stride = out.cols;
+    g.q1 = static_cast<const bf16*>(q_latent.data);
+    g.q1_row_stride = q_latent.cols;
+    g.q1_head_stride = L;
+    g.q2 = static_cast<const bf16*>(q_pe.data);
+    g.q2_row_stride = q_pe.row_stride;
+    g.q2_head_stride = q_pe.head_stride;
+    g.q1_dim = (int)L;
+    g.q2_dim = (int)R;
+    g.key2_offset = (int)L;
+    g.v_dim = (int)L;
+    g.k_cache = static_cast<const bf16*>(kv.k);
+    g.v_cache = g.k_cache;
+    g.num_heads = (int)H;
+    g.kv_heads = 1;
+    g.group = (int)H;
+    g.row_width = (int)D;
+    g.block_size = (int)kv.block_size;
+    g.num_seqs = meta.num_seqs;
+    g.max_q_len = meta.max_q_len;
+    g.max_blocks_per_seq = meta.max_blocks_per_seq;
+    g.q_start = meta.q_start;
+    g.ctx_len = meta.ctx_len;
+    g.block_table = meta.block_table;
+    g.scale = scale;
+    if (attention_general_smem(g) > (size_t)smem_max)
+      invalid(op, "kv_lora_rank + rope dim ", D, " needs more shared memory than the ", smem_max,
+              " bytes the device has");
+    attention_general(g, stream_);
+    return;
+  }
 
   MlaArgs a{};
   a.out = static_cast<bf16*>(out.data);
@@ -465,7 +503,7 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
   a.heads = (int)H;
   a.latent = (int)L;
   a.rope = (int)R;
-  a.width_pad = (int)((D + 15) / 16 * 16);
+  a.width_pad = (int)width_pad;
   a.block_shift = block_shift;
   a.max_blocks_per_seq = meta.max_blocks_per_seq;
   a.q_start = meta.q_start;
@@ -477,18 +515,13 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
   // two chunk buffers. Where the shared memory is smaller (sm_80: 163 KiB, sm_89: 99 KiB for
   // L + R = 576), fewer: one buffer, then one M tile.
   const int64_t m_rows = (int64_t)meta.max_q_len * H;
-  int smem_max = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&smem_max, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
-  int mt = 0;
+  int mt = 0;  // found: the fast check saw one M tile and one stage fit
   for (int want : {m_rows <= 16 ? 1 : 2, 1})
     for (int stages : {2, 1})
       if (mt == 0 && smem_layout(a.width_pad, 16 * want, stages).total <= (size_t)smem_max) {
         mt = want;
         a.stages = stages;
       }
-  if (mt == 0)
-    invalid(op, "kv_lora_rank + rope dim " + std::to_string(D) + " needs more shared memory than the " +
-            std::to_string(smem_max) + " bytes the device has");
   const size_t smem = smem_layout(a.width_pad, 16 * mt, a.stages).total;
   const int64_t m_tiles = (m_rows + 16 * mt - 1) / (16 * mt);
   int per_sm = 0;  // CTAs of the kernel one SM holds at once

@@ -24,6 +24,8 @@
 // Row tiles are 16 rows while experts get few rows each (decode: every used expert's weights
 // stream from HBM once, and the step is bound by that stream), 128 x 128 tiles when they get many
 // (prefill: each weight tile in shared memory then feeds 128 rows).
+// Widths that are not multiples of 8 and unaligned views take the general path instead of steps 2,
+// 4 and 5's vector kernels: moe_grouped_gemm.cu's scalar grouped GEMM and a one-column combine.
 // Expert ids outside [0, E) cannot be refused without reading them on the host: their slots are
 // left out of the GEMMs and their tokens' output rows come out NaN.
 //
@@ -243,22 +245,23 @@ __global__ void __launch_bounds__(kSortMaxThreads)
 
 // ---- moe_experts: the combine ------------------------------------------------------------------
 
-// out[t] (+)= sum_k weights[t, k] * rows[pos[t K + k]], 8 columns per thread, in fp32 in k order,
-// rounded once. A token with an id outside [0, E) gets NaN.
+// out[t] (+)= sum_k weights[t, k] * rows[pos[t K + k]], W columns per thread (8, or 1 for the
+// general path), in fp32 in k order, rounded once. A token with an id outside [0, E) gets NaN.
+template <int W>
 __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, const float* weights,
                                const int32_t* pos, int64_t tokens, int top_k, int experts, int64_t hidden,
                                bool accumulate) {
-  const int64_t units = hidden / 8, n = tokens * units;
+  const int64_t units = hidden / W, n = tokens * units;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     const int64_t t = i / units, c = i % units;
-    uint4* o = reinterpret_cast<uint4*>(out + t * hidden) + c;
-    float acc[8];
+    bf16* o = out + t * hidden;
+    float acc[W];
     if (accumulate) {
-      bf16x8_to_f32(*o, acc);
+      load<W>(o, c, acc);
     } else {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) acc[j] = 0.0f;
+      for (int j = 0; j < W; ++j) acc[j] = 0.0f;
     }
     bool bad = false;
     for (int k = 0; k < top_k; ++k) {
@@ -268,15 +271,15 @@ __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, 
         continue;
       }
       const float w = weights[slot];
-      float y[8];
-      bf16x8_to_f32(reinterpret_cast<const uint4*>(rows + (int64_t)pos[slot] * hidden)[c], y);
+      float y[W];
+      load<W>(rows + (int64_t)pos[slot] * hidden, c, y);
 #pragma unroll
-      for (int j = 0; j < 8; ++j) acc[j] += w * y[j];
+      for (int j = 0; j < W; ++j) acc[j] += w * y[j];
     }
     if (bad)
 #pragma unroll
-      for (int j = 0; j < 8; ++j) acc[j] = __int_as_float(0x7fc00000);  // NaN
-    *o = f32_to_bf16x8(acc);
+      for (int j = 0; j < W; ++j) acc[j] = __int_as_float(0x7fc00000);  // NaN
+    store<W>(o, c, acc);
   }
 }
 
@@ -343,16 +346,15 @@ void CudaBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor route
 void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
                               const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
   const char* op = "moe_experts";
+  bool aligned_all = true;
   for (auto [what, t] : {std::pair<const char*, const Tensor*>{"out", &out}, {"x", &x}, {"gate_up", &gate_up},
                          {"down", &down}, {"ws.rows", &ws.rows}, {"ws.gate_up", &ws.gate_up}, {"ws.act", &ws.act}}) {
     check_dtype(op, what, *t, DType::BF16);
-    if (!aligned16(t->data)) invalid(op, what, " is not 16-byte aligned");
+    aligned_all = aligned_all && aligned16(t->data);
   }
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
   if (K < 1) invalid(op, "top_k is ", K);
-  // 16-byte rows for cp.async and the vector loads, and whole bf16 pairs in the GEMM epilogue.
-  if (D < 8 || D % 8 || I < 8 || I % 8)
-    invalid(op, "hidden ", D, " and intermediate ", I, " must be positive multiples of 8 on the cuda backend");
+  if (D < 1 || I < 1) invalid(op, "hidden ", D, " and intermediate ", I, " must be positive");
   if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
   const int64_t E = down.rows / D;
   if (E < 1 || E > kMaxExperts) invalid(op, "num_experts ", E, " is not in [1, ", kMaxExperts, "]");
@@ -361,11 +363,13 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
       ws.act.rows < S || ws.act.cols != I || !ws.index)
     invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
-  if (S == 0) return;
   // Average rows per expert over 32: 128-row tiles, at least a quarter full (see the header).
   const int bm = S > 32 * E ? kLargeBM : kSmallBM;
-  if (max_row_tiles(S, E, bm) > 65535)
-    invalid(op, T, " tokens x top_k ", K, " need more row tiles than a grid holds");
+  // The tensor-core GEMMs take 16-byte rows (cp.async, vector loads) and whole bf16 pairs in their
+  // epilogue, and a grid of row tiles; every other shape takes the general GEMM and combine.
+  const bool fast = aligned_all && D % 8 == 0 && I % 8 == 0 && max_row_tiles(S, E, bm) <= 65535;
+  note_path("moe_experts", !fast);
+  if (S == 0) return;
 
   int32_t* order = ws.index;
   int32_t* pos = order + S;
@@ -376,19 +380,25 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   check_launch();
 
   Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
-  launch_grouped_gemm({static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
-                       static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D},
-                      S, bm, wgmma_, stream_);
+  const GroupedGemm up{static_cast<bf16*>(h.data), static_cast<const bf16*>(x.data), order, (int)K,
+                       static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D};
+  const GroupedGemm dn{static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
+                       static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I};
+  if (fast) launch_grouped_gemm(up, S, bm, wgmma_, stream_);
+  else launch_general_grouped_gemm(up, S, num_sms_, stream_);
   swiglu(a, h);
-  launch_grouped_gemm({static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
-                       static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I},
-                      S, bm, wgmma_, stream_);
+  if (fast) launch_grouped_gemm(dn, S, bm, wgmma_, stream_);
+  else launch_general_grouped_gemm(dn, S, num_sms_, stream_);
 
-  const int64_t units = T * D / 8;
-  const unsigned grid = (unsigned)std::min<int64_t>((units + 255) / 256, (int64_t)num_sms_ * 16);
-  combine_kernel<<<grid, 256, 0, stream_>>>(static_cast<bf16*>(out.data),
-                                            static_cast<const bf16*>(ws.rows.data), topk_ids, topk_weights,
-                                            pos, T, (int)K, (int)E, D, accumulate);
+  const int W = fast ? 8 : 1;
+  const int64_t units = T * D / W;
+  const unsigned grid = (unsigned)std::max<int64_t>(1, std::min<int64_t>((units + 255) / 256, (int64_t)num_sms_ * 16));
+  auto* o = static_cast<bf16*>(out.data);
+  const auto* rows = static_cast<const bf16*>(ws.rows.data);
+  if (fast)
+    combine_kernel<8><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)E, D, accumulate);
+  else
+    combine_kernel<1><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)E, D, accumulate);
   check_launch();
 }
 

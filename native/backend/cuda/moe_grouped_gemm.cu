@@ -173,6 +173,33 @@ void launch(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
 
 }  // namespace
 
+// The general path: one thread per output element of the sorted rows, its expert found by a
+// binary search of the offsets, fp32 accumulation in k order; any width and alignment.
+__global__ void general_grouped_gemm_kernel(GroupedGemm g, int64_t slots) {
+  const int64_t total = slots * g.n, step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t j = i / g.n, c = i % g.n;
+    int lo = 0, hi = g.experts;  // the expert e with offsets[e] <= j < offsets[e + 1]
+    while (hi - lo > 1) {
+      const int mid = (lo + hi) / 2;
+      if (g.offsets[mid] <= j) lo = mid;
+      else hi = mid;
+    }
+    const bf16* a = g.in + (g.order ? (int64_t)(g.order[j] / g.top_k) : j) * g.k;
+    const bf16* w = g.w + ((int64_t)lo * g.n + c) * g.k;
+    float acc = 0.0f;
+    for (int kk = 0; kk < g.k; ++kk) acc += __bfloat162float(a[kk]) * __bfloat162float(w[kk]);
+    g.out[j * g.n + c] = __float2bfloat16_rn(acc);
+  }
+}
+
+void launch_general_grouped_gemm(const GroupedGemm& g, int64_t slots, int num_sms, cudaStream_t stream) {
+  const int64_t total = slots * g.n;
+  const unsigned grid = (unsigned)std::max<int64_t>(1, std::min<int64_t>((total + 255) / 256, (int64_t)num_sms * 32));
+  general_grouped_gemm_kernel<<<grid, 256, 0, stream>>>(g, slots);
+  check_launch();
+}
+
 void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream) {
   if (bm == kSmallBM) launch<DecodeTiles>(g, slots, stream);
   else if (wgmma) launch_wgmma_grouped_gemm(g, slots, stream);

@@ -82,6 +82,10 @@ __device__ inline TileRef find_tile(const int32_t* offsets, int experts, int til
 // (wgmma_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA.
 void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream);
 
+// The general path for widths or alignments the tensor-core kernels do not take: scalar, any
+// n and k (moe_grouped_gemm.cu).
+void launch_general_grouped_gemm(const GroupedGemm& g, int64_t slots, int num_sms, cudaStream_t stream);
+
 // The wgmma kernel's launcher (moe_grouped_gemm_sm90.cu).
 void launch_wgmma_grouped_gemm(const GroupedGemm& g, int64_t slots, cudaStream_t stream);
 

@@ -1,0 +1,68 @@
+// The GPU benchmarks' scripts end to end on the CPU backend with tiny-llama and their scaled-down
+// grids: bench/gpu-roofline.mjs over two processes, bench/ops.mjs over every op. They read ../dist,
+// which `npm test` builds first.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const out = mkdtempSync(path.join(tmpdir(), 'gpubench-bench-'));
+const run = (script: string, args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, 'bench', script), '--device', 'cpu', '--model', 'tiny-llama', ...args], {
+    cwd: root, encoding: 'utf8', timeout: 60_000,
+  });
+
+interface Row { key: string; ok: boolean; ms: number; floorMs: number }
+interface Summary { key: string; processes: number; ms: number; floorMs: number; ratio: number; spread: number }
+
+describe('bench scripts on the CPU', () => {
+  it('gpu-roofline --repeat 2: two processes, each point\'s median, ratio and spread, the peaks\' spread', () => {
+    const json = path.join(out, 'roofline.json');
+    const r = run('gpu-roofline.mjs', ['--repeat', '2', '--out', path.join(out, 'roofline'), '--json', json]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/process 2 of 2/);
+    expect(r.stdout).toMatch(/median over 2 processes/);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect(j.processes).toHaveLength(2);
+    const keys = ['attention prefill 64', 'decode b1 in64', 'decode b4 in64', 'decode b1 in256', 'prefill b1 in64', 'prefill b1 in128', 'prefill b2 in64'];
+    for (const p of j.processes) {
+      expect(p.points.map((x: Row) => x.key)).toEqual(keys);
+      expect(p.points.every((x: Row) => x.ok && x.ms > 0 && x.floorMs > 0)).toBe(true);
+      expect(p.peaks.gemmCalls.count).toBeGreaterThanOrEqual(3);
+    }
+    const summary: Summary[] = j.summary.points;
+    expect(summary.map((s) => s.key)).toEqual(keys);
+    for (const s of summary) {
+      const ms = j.processes.map((p: { points: Row[] }) => p.points.find((x) => x.key === s.key)!.ms);
+      expect(s.processes).toBe(2);
+      expect(s.ms).toBeCloseTo((ms[0] + ms[1]) / 2, 9);
+      expect(s.ratio).toBeCloseTo(s.ms / s.floorMs, 9);
+      expect(s.spread).toBeCloseTo(Math.max(...ms) / Math.min(...ms) - 1, 9);
+    }
+    const gemm = j.processes.map((p: { peaks: { flopsPerS: number } }) => p.peaks.flopsPerS);
+    expect(j.summary.peaks.flopsPerS.spread).toBeCloseTo(Math.max(...gemm) / Math.min(...gemm) - 1, 9);
+  });
+
+  it('ops: every op timed alone beside its floor', () => {
+    const json = path.join(out, 'ops.json');
+    const r = run('ops.mjs', ['--calls', '2', '--json', json]);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect(new Set(j.ops.map((o: { op: string }) => o.op))).toEqual(
+      new Set(['matmul', 'attention_decode', 'attention_prefill', 'rmsnorm', 'rope_kv_write', 'swiglu']));
+    for (const o of j.ops) {
+      expect(o.calls).toBe(2);
+      expect(o.floorMs).toBeCloseTo(Math.max(o.bytes / j.peaks.bytesPerS, o.flops / j.peaks.flopsPerS) * 1e3, 9);
+      expect(o.ratio).toBeCloseTo(o.medianMs / o.floorMs, 9);
+    }
+  });
+
+  it('ops: an unknown --op is one line on stderr and exit code 2', () => {
+    const r = run('ops.mjs', ['--op', 'conv']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--op: 'conv' is not one of/);
+  });
+});
