@@ -7,6 +7,7 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "GPUBENCH_GIT_COMMIT=\"<!(node scripts/git-commit.mjs)\""],
+      "libraries": ["-ldl"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17" },

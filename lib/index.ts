@@ -21,6 +21,7 @@ export { parseMoeRouting, type MoeRouting } from './model/moe-routing.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';
 export {
   expandGrid,
+  gridPoints,
   DEFAULTS,
   MODES,
   PROFILES,
@@ -34,8 +35,10 @@ export {
   type ProfileWhat,
 } from './api/options.js';
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
-export { FlagTextError } from './api/flag-text.js';
+export { FlagTextError, integerRanges } from './api/flag-text.js';
+export { readGridFile, gridFilePoints, type GridFilePoints } from './api/grid-file.js';
 export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
+export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';
 export { buildIdentity, canonicalJson, cudaVersionText, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';
 export { PEAK_MAX_ATTEMPTS, PEAK_TOLERANCE, type PeaksMeasurement } from './api/peaks.js';
 export * as metrics from './api/metrics.js';

@@ -22,7 +22,7 @@ import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
-  expandGrid,
+  gridPoints,
   parseBenchOptions,
   parseSweepOptions,
   type BenchOptions,
@@ -43,7 +43,7 @@ export interface SweepResult {
   provenance: Provenance;
   engine: NativeEngineInfo;
   plan: EnginePlan;
-  /** One per grid point not in skipPoints, in grid order (batch × input × output). */
+  /** One per grid point not in skipPoints, in grid order (batch × input × output, or the points as given). */
   points: PointOutcome[];
 }
 
@@ -118,10 +118,9 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 
   // Prefill mode runs one forward and makes one token, whatever output length was asked.
   const notes: string[] = [];
-  let outputLens = o.outputLens;
-  if (o.mode === 'prefill' && outputLens.some((x) => x !== 1)) {
-    notes.push(`prefill mode: output_len forced to 1 (asked ${outputLens.join(',')})`);
-    outputLens = [1];
+  const asked = [...new Set(o.points?.map((p) => p.outputLen) ?? o.outputLens)];
+  if (o.mode === 'prefill' && asked.some((x) => x !== 1)) {
+    notes.push(`prefill mode: output_len forced to 1 (asked ${asked.join(',')})`);
   }
   const cores = availableParallelism();
   if (device === 'cpu' && o.threads !== undefined && o.threads > cores) {
@@ -131,7 +130,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
   const skip = new Set((o.skipPoints ?? []).map(shapeKey));
-  const points = expandGrid(o.batchSizes, o.inputLens, outputLens).filter((p) => !skip.has(shapeKey(p)));
+  const points = gridPoints(o, o.mode).filter((p) => !skip.has(shapeKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
@@ -230,7 +229,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
 }
 
 /**
- * Runs the grid batchSizes × inputLens × outputLens, less skipPoints, on one engine. A point that fails with
+ * Runs the grid batchSizes × inputLens × outputLens (or the given points), less skipPoints, on one engine. A point that fails with
  * ERR_DOES_NOT_FIT, ERR_OUT_OF_MEMORY, ERR_INVALID_ARGUMENT or ERR_TIMEOUT is recorded as
  * `{ ok: false, error }` and the sweep goes on; an abort (options.signal) stops it between steps and
  * rejects with AbortError, whose `results` holds the points finished before (each also delivered

@@ -8,7 +8,7 @@ import { MOE_ROUTING_ALLOWED, isMoeRouting } from '../model/moe-routing.js';
 import { MTP_ACCEPT_ALLOWED } from '../model/mtp.js';
 import type { PointOutcome } from './result.js';
 import type { ProgressEvent } from './options.js';
-import { anyText, integer, integerList, matching, oneOf, type FlagText } from './flag-text.js';
+import { anyText, integer, integerRanges, matching, oneOf, type FlagText } from './flag-text.js';
 
 export const MODES = ['prefill', 'decode', 'both'] as const;
 export const PROFILES = ['none', 'prefill', 'decode', 'both'] as const;
@@ -73,17 +73,25 @@ export const OPTIONS = {
   batchSize: option(posInt, { allowed: 'a positive integer', required: true, only: 'bench' }),
   inputLen: option(posInt, { allowed: 'a positive integer', required: true, only: 'bench' }),
   outputLen: option(posInt, { allowed: 'a positive integer', required: true, only: 'bench' }),
+  // The grid: the product batchSizes × inputLens × outputLens (all three required), or `points`.
   batchSizes: option(posIntList, {
-    allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--batch', arg: '<list>', help: 'batch sizes, e.g. 1,2,4 (default: per device, below)', text: integerList },
+    allowed: LIST, only: 'sweep',
+    flag: { name: '--batch', arg: '<list>', help: 'batch sizes: a list and/or ranges, e.g. 1,2,4 or 1-64*2 (default: per device, below)', text: integerRanges },
   }),
   inputLens: option(posIntList, {
-    allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024 (default: per device, below)', text: integerList },
+    allowed: LIST, only: 'sweep',
+    flag: { name: '--input-len', arg: '<list>', help: 'input lengths, e.g. 128,1024 or 128-1024+128 (default: per device, below)', text: integerRanges },
   }),
   outputLens: option(posIntList, {
-    allowed: LIST, required: true, only: 'sweep',
-    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32 (default: per device, below)', text: integerList },
+    allowed: LIST, only: 'sweep',
+    flag: { name: '--output-len', arg: '<list>', help: 'output lengths, e.g. 32 (default: per device, below)', text: integerRanges },
+  }),
+  /** The grid as explicit points (e.g. zipped lists), instead of the three lists. */
+  points: option(z.array(z.strictObject({ batchSize: posInt, inputLen: posInt, outputLen: posInt })).min(1), {
+    allowed: 'a non-empty list of { batchSize, inputLen, outputLen } (positive integers), instead of batchSizes, inputLens and outputLens',
+    only: 'sweep',
+    // A file whose missing dimensions come from the list flags: lib/cli/run.ts reads it (api/grid-file.ts).
+    flag: { name: '--grid', arg: '<file>', help: 'the grid from a JSON or YAML file: lists (a product), zipped lists or points (README, Grid files; default: none, the list flags)' },
   }),
   /**
    * Grid points not to run (a resumed sweep's points already measured): left out of the result and

@@ -109,13 +109,49 @@ function checkMtp(o: ResolvedSweepOptions): void {
   if (typeof accept === 'number' && accept > o.mtpDrafts) bad(MTP_ACCEPT_ALLOWED.replace('mtpDrafts', `${o.mtpDrafts} (mtpDrafts)`));
 }
 
+const LISTS = ['batchSizes', 'inputLens', 'outputLens'] as const;
+
+/** The grid is the three lists or `points`, never both. */
+function checkGrid(o: ResolvedSweepOptions): void {
+  const given = LISTS.filter((k) => o[k] !== undefined);
+  if (o.points !== undefined) {
+    const first = given[0];
+    if (first === undefined) return;
+    const allowed = 'either points or batchSizes, inputLens and outputLens';
+    throw new InvalidArgumentError(`points: not allowed with ${first} (allowed: ${allowed})`, { field: 'points', allowed });
+  }
+  const missing = LISTS.find((k) => o[k] === undefined);
+  if (missing !== undefined) {
+    const allowed = ALLOWED[missing] as string;
+    throw new InvalidArgumentError(`${missing}: is missing (allowed: ${allowed}; or points)`, { field: missing, allowed });
+  }
+}
+
 export function parseSweepOptions(options: SweepOptions): ResolvedSweepOptions {
   const input = asRecord(options);
   const r = SweepSchema.safeParse(input);
   if (!r.success) fail(r.error, input);
   const o = r.data as unknown as ResolvedSweepOptions;
   checkMtp(o);
-  return { ...o, batchSizes: unique(o.batchSizes), inputLens: unique(o.inputLens), outputLens: unique(o.outputLens) };
+  checkGrid(o);
+  if (o.points !== undefined) return { ...o, points: uniquePoints(o.points) };
+  return { ...o, batchSizes: unique(o.batchSizes ?? []), inputLens: unique(o.inputLens ?? []), outputLens: unique(o.outputLens ?? []) };
+}
+
+const keyOf = (p: GridPoint) => `${p.batchSize}/${p.inputLen}/${p.outputLen}`;
+
+/** Removes repeated points, keeping the first of each. */
+function uniquePoints(points: readonly GridPoint[]): GridPoint[] {
+  return [...new Map(points.map((p) => [keyOf(p), p])).values()];
+}
+
+/**
+ * The points a sweep runs, in order: `points` as given, else the product of the lists; in prefill
+ * mode each with output length 1 (a prefill makes one token), repeats removed.
+ */
+export function gridPoints(o: Pick<SweepOptions, 'batchSizes' | 'inputLens' | 'outputLens' | 'points'>, mode: Mode): GridPoint[] {
+  const points = o.points ?? expandGrid(o.batchSizes ?? [], o.inputLens ?? [], o.outputLens ?? []);
+  return uniquePoints(mode === 'prefill' ? points.map((p) => ({ ...p, outputLen: 1 })) : points);
 }
 
 /** A single point is a sweep of one: same defaults, same validation. */

@@ -6,6 +6,7 @@ import type { ModelSpec } from '../model/model-spec.js';
 import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
+import { summarizeTelemetry, type PointTelemetry } from './telemetry.js';
 import type { Provenance } from './provenance.js';
 
 // AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
@@ -96,6 +97,9 @@ export interface PointResult extends PointBase {
    * mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /** The timed pass's device telemetry (api/telemetry.ts); null with telemetryReason saying why. */
+  telemetry: PointTelemetry | null;
+  telemetryReason: string | null;
   /** The GEMM kernel the engine chose per shape, for every shape it has run by the end of this point. */
   gemmAlgos: GemmAlgo[];
   /** The kernel path each op family took: 'fast', 'general' or 'fast+general' (empty on the CPU). */
@@ -279,6 +283,8 @@ export function buildPointResult(
     traceFiles: [...raw.traceFiles],
     firstRequestTokens: [...raw.firstRequestTokens],
     expertCounts: [...raw.expertCounts],
+    telemetry: raw.telemetry ? summarizeTelemetry(raw.telemetry, prefillMs === null ? 0 : B * L, steps.length > 0 ? emitted : 0) : null,
+    telemetryReason: raw.telemetry ? null : raw.telemetryReason,
     gemmAlgos,
     kernelPaths: { ...raw.kernelPaths },
   };

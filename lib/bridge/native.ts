@@ -126,12 +126,35 @@ export interface NativePointResult {
    * prefill mode, else the first decode step); empty for dense models.
    */
   expertCounts: number[];
+  /** Null where the device has none: then telemetryReason says why. */
+  telemetry: NativeTelemetry | null;
+  telemetryReason: string | null;
   /**
    * The kernel path each op family with more than one took in the point's passes, by op name:
    * 'fast' (kernels for the common sizes), 'general' (any size) or 'fast+general'. Empty on the
    * CPU, which has one path.
    */
   kernelPaths: Record<string, string>;
+}
+
+/** One telemetry reading (null: NVML could not read it), with the JSONL's field names. */
+export interface NativeTelemetrySample {
+  /** Since the timed pass started. */
+  t_ms: number;
+  sm_clock_mhz: number | null;
+  mem_clock_mhz: number | null;
+  power_w: number | null;
+  temp_c: number | null;
+  mem_used_bytes: number | null;
+}
+
+/** The timed pass's device telemetry, sampled by native/core/telemetry.h. */
+export interface NativeTelemetry {
+  samples: NativeTelemetrySample[];
+  /** NVML's clocks event (throttle) reason bits, every sample's OR'ed. */
+  reasons: number;
+  /** The energy counter (mJ) at the pass's start, between prefill and decode, and at its end; [] without one. */
+  energyMj: number[];
 }
 
 export interface NativeProgress {

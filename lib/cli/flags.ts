@@ -23,13 +23,13 @@ const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
   saveJson: ['--save-json <file>', 'write the run as one JSON file: a run header and the points (same fields; default: none)'],
   format: ['--format <fmt>', `${FORMATS.join(' | ')}: how the result tables print`, 'table'],
   json: ['--json', 'print the results as JSON lines on stdout (the --save-jsonl fields); the tables go to stderr (default: off)'],
-  quiet: ['--quiet', 'no progress lines and no tables; warnings and errors still print (default: off)'],
+  quiet: ['--quiet', 'no progress (a bar on a terminal, else a line per point) and no tables; warnings and errors still print (default: off)'],
   mtpAcceptRate: ['--mtp-accept-rate <r>', 'MTP: accept a fraction r in [0, 1] of the drafts (a deterministic pattern with mean r; default: none, --mtp-accept all)'],
 };
 
 /** The order of the run command's help. */
 const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'resume' | 'saveJson' | 'format' | 'json' | 'quiet' | 'mtpAcceptRate')[] = [
-  'model', 'batchSizes', 'inputLens', 'outputLens', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
+  'model', 'batchSizes', 'inputLens', 'outputLens', 'points', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
   'saveJsonl', 'saveCsv', 'resume', 'saveJson', 'format', 'json', 'quiet', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
   'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate',
 ];

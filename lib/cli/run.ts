@@ -4,9 +4,11 @@ import {
   AbortError,
   DEFAULTS,
   checkMtpModel,
-  expandGrid,
   formatTablesMarkdown,
   getAddon,
+  gridFilePoints,
+  gridPoints,
+  readGridFile,
   pointSettings,
   resolveDevice,
   resolveModel,
@@ -24,6 +26,7 @@ import { dropTornTail } from '../report/append-line.js';
 import { fmtMs, fmtRate, fmtRatio, formatBreakdown, formatRunHeader, formatTables, oneLine } from '../report/table.js';
 import { flagText, formatOf, optionValues, type RunFlags } from './flags.js';
 import { mtpAcceptOf } from './mtp-flags.js';
+import { sweepProgress } from './progress.js';
 import { checkOutputs, OutputWriters } from './outputs.js';
 import { measuredPoints } from './resume.js';
 import { UsageError } from './usage-error.js';
@@ -56,22 +59,20 @@ export async function run(flags: RunFlags): Promise<number> {
   const format = formatOf(flags);
   const { saveJsonl, saveCsv, saveJson, resume } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string; resume?: boolean };
   if (resume && saveJsonl === undefined) throw new UsageError('--resume: needs --save-jsonl <file> (the points measured before are read from it)');
-  const { model, layers, device: deviceFlag, ...rest } = given;
+  const { model, layers, device: deviceFlag, batchSizes, inputLens, outputLens, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
   const mtpAccept = mtpAcceptOf(flags.mtpAccept as string | undefined, flags.mtpAcceptRate as string | undefined, mtpDrafts);
   const resolve = (m: string | object) => resolveModel(m, layers === undefined ? {} : { layers });
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
+  const gridFile = typeof flags.grid === 'string' ? { file: flags.grid, points: readGridFile(flags.grid) } : undefined;
   const profile = given.profile ?? DEFAULTS.profile;
   const { json, quiet } = flags as { json?: boolean; quiet?: boolean };
   // --json: stdout holds the results (a JSON line per point); what people read goes to stderr, or
   // nowhere with --quiet (warnings and errors still do).
   const show = (text: string) => {
     if (!quiet) (json ? process.stderr : process.stdout).write(text);
-  };
-  const progress = (text: string) => {
-    if (!quiet) process.stderr.write(text);
   };
   checkOutputs([
     { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
@@ -89,13 +90,14 @@ export async function run(flags: RunFlags): Promise<number> {
   const defaults = device === 'cpu' ? DEFAULT_RUN.cpu : DEFAULT_RUN.cuda;
   spec ??= resolve(defaults.model);
 
-  const batchSizes = given.batchSizes ?? defaults.batchSizes;
-  const inputLens = given.inputLens ?? defaults.inputLens;
-  const outputLens = given.outputLens ?? defaults.outputLens;
+  const lists = { batchSizes, inputLens, outputLens };
+  // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
+  const gridOptions = gridFile
+    ? { points: gridFilePoints(gridFile.file, gridFile.points, lists, defaults) }
+    : { batchSizes: lists.batchSizes ?? defaults.batchSizes, inputLens: lists.inputLens ?? defaults.inputLens, outputLens: lists.outputLens ?? defaults.outputLens };
   const mode = given.mode ?? DEFAULTS.mode;
-  const unique = (xs: number[]) => [...new Set(xs)];
-  // Prefill mode runs output length 1 whatever was asked (the sweep notes it).
-  const grid = expandGrid(unique(batchSizes), unique(inputLens), mode === 'prefill' ? [1] : unique(outputLens));
+  // Prefill mode runs output length 1 whatever was asked (the sweep notes it); repeated points once.
+  const grid = gridPoints(gridOptions, mode);
 
   // A line an interrupted write left without its newline would fuse with the next one appended.
   for (const file of [saveJsonl, saveCsv]) {
@@ -111,10 +113,12 @@ export async function run(flags: RunFlags): Promise<number> {
     return 0;
   }
 
+  const progress = sweepProgress(count, { quiet: quiet === true });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts > 1) process.exit(130);
+    progress.stop();
     process.stderr.write('gpubench: interrupted; stopping after the current step (Ctrl-C again to quit now)\n');
     controller.abort();
   };
@@ -126,9 +130,7 @@ export async function run(flags: RunFlags): Promise<number> {
     ...rest,
     model: spec,
     device,
-    batchSizes,
-    inputLens,
-    outputLens,
+    ...gridOptions,
     ...(skipPoints.length > 0 ? { skipPoints } : {}),
     ...(mtpAccept !== undefined ? { mtpAccept } : {}),
     signal: controller.signal,
@@ -140,16 +142,18 @@ export async function run(flags: RunFlags): Promise<number> {
       if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
       if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
       if (json) process.stdout.write(toJsonlLine(p) + '\n');
-      progress(progressLine(p, finished.length, count) + '\n');
+      progress.pointDone(progressLine(p, finished.length, count));
     },
+    onProgress: (p) => progress.update(p),
   };
-  progress(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
+  if (!quiet) process.stderr.write(`gpubench: ${skippedLine ? skippedLine + '; ' : ''}${count} point${count === 1 ? '' : 's'} on ${device}\n`);
   const skippedNote = skippedLine ? skippedLine + '\n' : '';
 
   let result: SweepResult;
   try {
     result = await sweep(options);
   } catch (e) {
+    progress.stop();
     // Whatever stopped the run, what was measured is shown (it is in the JSONL/CSV already).
     if (finished.length > 0) show(formatTables(finished.map(withFlags)) + '\n' + skippedNote);
     if (e instanceof AbortError) {
@@ -160,6 +164,7 @@ export async function run(flags: RunFlags): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+  progress.stop();
   for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
   const shown = result.points.map(withFlags);
   const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';

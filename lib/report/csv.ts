@@ -9,17 +9,20 @@ import { appendLine } from './append-line.js';
 /** RFC 4180 quoting: only cells with a comma, quote or line break are quoted. */
 function cell(v: FieldValue): string {
   if (v === null) return '';
-  const text = Array.isArray(v) ? v.join(';') : typeof v === 'number' && !Number.isFinite(v) ? '' : String(v);
+  const text = Array.isArray(v) ? (v as unknown[]).join(';') : typeof v === 'number' && !Number.isFinite(v) ? '' : String(v);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+// The telemetry samples are a list of records, which a cell cannot hold: JSONL only.
+const CSV_FIELDS = FIELDS.filter((f) => f !== 'telemetry');
+
 export function csvHeader(): string {
-  return FIELDS.join(',');
+  return CSV_FIELDS.join(',');
 }
 
 export function toCsvLine(p: PointOutcome): string {
   const r = toRecord(p);
-  return FIELDS.map((f) => cell(r[f])).join(',');
+  return CSV_FIELDS.map((f) => cell(r[f])).join(',');
 }
 
 export function appendCsv(file: string, p: PointOutcome): void {

@@ -2,9 +2,10 @@
 // same order: sglang bench_one_batch's fields first (seconds and tokens/s, null for what the mode does
 // not measure: prefill_* in decode mode, *_decode_* in prefill mode), then ours in snake_case.
 import type { GemmAlgo, OpShare, PointOutcome } from '../api/result.js';
+import type { PointTelemetry, Range, TelemetrySample } from '../api/telemetry.js';
 import type { Provenance } from '../api/provenance.js';
 
-export type FieldValue = string | number | boolean | null | string[] | number[];
+export type FieldValue = string | number | boolean | null | string[] | number[] | TelemetrySample[];
 export type PointRecord = Record<(typeof FIELDS)[number], FieldValue>;
 
 export const SGLANG_FIELDS = [
@@ -129,6 +130,30 @@ export const FIELDS = [
   'decode_op_ms',
   'trace_files',
   'notes',
+  // The timed pass's device telemetry (null with telemetry_reason saying why): each reading's
+  // min/median/max, energy, and the samples themselves (JSONL only; the plot view draws them).
+  'telemetry_reason',
+  'sm_clock_mhz_min',
+  'sm_clock_mhz_median',
+  'sm_clock_mhz_max',
+  'mem_clock_mhz_min',
+  'mem_clock_mhz_median',
+  'mem_clock_mhz_max',
+  'power_w_min',
+  'power_w_median',
+  'power_w_max',
+  'temp_c_min',
+  'temp_c_median',
+  'temp_c_max',
+  'mem_used_bytes_min',
+  'mem_used_bytes_median',
+  'mem_used_bytes_max',
+  'energy_j',
+  'prefill_j_per_token',
+  'decode_j_per_token',
+  'throttled',
+  'clock_event_reasons',
+  'telemetry',
   ...PROVENANCE_FIELDS,
 ] as const;
 
@@ -229,6 +254,34 @@ export function toRecord(p: PointOutcome): PointRecord {
     decode_op_names: opNames(p.breakdown.decode),
     decode_op_ms: opMs(p.breakdown.decode),
     trace_files: p.traceFiles,
+    telemetry_reason: p.telemetryReason,
   });
+  if (p.telemetry) Object.assign(r, telemetryFields(p.telemetry));
+  return r;
+}
+
+const RANGES = [
+  ['sm_clock_mhz', 'smClockMhz'],
+  ['mem_clock_mhz', 'memClockMhz'],
+  ['power_w', 'powerW'],
+  ['temp_c', 'tempC'],
+  ['mem_used_bytes', 'memUsedBytes'],
+] as const;
+
+function telemetryFields(t: PointTelemetry): Partial<PointRecord> {
+  const r: Partial<PointRecord> = {
+    energy_j: t.energyJ,
+    prefill_j_per_token: t.prefillJPerToken,
+    decode_j_per_token: t.decodeJPerToken,
+    throttled: t.throttled,
+    clock_event_reasons: t.clockEventReasons,
+    telemetry: t.samples,
+  };
+  for (const [field, key] of RANGES) {
+    const range: Range | null = t[key];
+    r[`${field}_min`] = range?.min ?? null;
+    r[`${field}_median`] = range?.median ?? null;
+    r[`${field}_max`] = range?.max ?? null;
+  }
   return r;
 }

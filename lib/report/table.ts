@@ -8,6 +8,7 @@ import type { SweepResult } from '../api/bench.js';
 import { formatParams } from '../model/presets.js';
 import { totalParams, type Peaks } from '../api/metrics.js';
 import type { PeaksMeasurement } from '../api/peaks.js';
+import { THROTTLE_REASONS } from '../api/telemetry.js';
 
 const DASH = '-';
 
@@ -90,6 +91,21 @@ function mtpCells(p: PointResult): string[] {
   return [p.mtpDrafts > 0 ? `${p.mtpDrafts}/${p.mtpAccept}` : DASH, accepted];
 }
 
+/** Runs with device telemetry (NVML) add the phase's energy per token and whether the clocks throttled. */
+export const TELEMETRY_HEAD = ['J/token', 'Throttled'];
+
+function hasTelemetry(points: readonly PointOutcome[]): boolean {
+  return points.some((p) => p.ok && p.telemetry !== null);
+}
+
+function telemetryCells(p: PointResult, table: 'prefill' | 'decode'): string[] {
+  const t = p.telemetry;
+  if (!t) return [DASH, DASH];
+  const j = table === 'prefill' ? t.prefillJPerToken : t.decodeJPerToken;
+  const throttles = t.clockEventReasons.filter((r) => (THROTTLE_REASONS as readonly string[]).includes(r));
+  return [j === null ? DASH : j.toPrecision(3), t.throttled ? `THROTTLED: ${throttles.join(', ')}` : 'no'];
+}
+
 function isMoe(points: readonly PointOutcome[]): boolean {
   return points.some((p) => p.routing !== null);
 }
@@ -126,8 +142,8 @@ function render(t: ResultTable): string {
 
 /** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
 export function decodeTable(points: readonly PointOutcome[]): ResultTable {
-  const moe = isMoe(points), mtp = isMtp(points);
-  const head = [...DECODE_HEAD, ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : [])];
+  const moe = isMoe(points), mtp = isMtp(points), tel = hasTelemetry(points);
+  const head = [...DECODE_HEAD, ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
   const rows: string[][] = [];
   for (const p of byRtpOrder(decodeRows(points))) {
     if (!p.ok) {
@@ -138,15 +154,15 @@ export function decodeTable(points: readonly PointOutcome[]): ResultTable {
     rows.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
       fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtUse(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
-      ...(mtp ? mtpCells(p) : []),
+      ...(mtp ? mtpCells(p) : []), ...(tel ? telemetryCells(p, 'decode') : []),
     ]);
   }
   return { title: 'Decode Result', head, rows };
 }
 
 export function prefillTable(points: readonly PointOutcome[]): ResultTable {
-  const moe = isMoe(points);
-  const head = moe ? [...PREFILL_HEAD, ...MOE_HEAD] : PREFILL_HEAD;
+  const moe = isMoe(points), tel = hasTelemetry(points);
+  const head = [...PREFILL_HEAD, ...(moe ? MOE_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
   const rows: string[][] = [];
   for (const p of byRtpOrder(prefillRows(points))) {
     if (!p.ok) {
@@ -156,6 +172,7 @@ export function prefillTable(points: readonly PointOutcome[]): ResultTable {
     rows.push([
       ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
       fmtRatio(p.prefillRatio), fmtUse(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
+      ...(tel ? telemetryCells(p, 'prefill') : []),
     ]);
   }
   return { title: 'Prefill Result', head, rows };

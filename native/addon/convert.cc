@@ -224,6 +224,33 @@ GenerateOptions generate_options_from_js(const Napi::Value& use_graphs, const Na
   return g;
 }
 
+namespace {
+
+Napi::Value number_or_null(Napi::Env env, double v) { return std::isnan(v) ? env.Null() : Napi::Number::New(env, v); }
+
+// Samples with the JSONL's field names (lib/views/read-jsonl.ts), which the result passes through.
+Napi::Object telemetry_to_js(Napi::Env env, const TelemetryTrace& t) {
+  Napi::Array samples = Napi::Array::New(env, t.samples.size());
+  for (size_t i = 0; i < t.samples.size(); ++i) {
+    const TelemetrySample& s = t.samples[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("t_ms", s.t_ms);
+    o.Set("sm_clock_mhz", number_or_null(env, s.r.sm_clock_mhz));
+    o.Set("mem_clock_mhz", number_or_null(env, s.r.mem_clock_mhz));
+    o.Set("power_w", number_or_null(env, s.r.power_w));
+    o.Set("temp_c", number_or_null(env, s.r.temp_c));
+    o.Set("mem_used_bytes", number_or_null(env, s.r.mem_used_bytes));
+    samples.Set(i, o);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("samples", samples);
+  o.Set("reasons", (double)t.reasons);
+  o.Set("energyMj", numbers_to_js(env, t.energy_mj));
+  return o;
+}
+
+}  // namespace
+
 // A string map as a plain object.
 static Napi::Object strings_to_js(Napi::Env env, const std::map<std::string, std::string>& m) {
   Napi::Object o = Napi::Object::New(env);
@@ -247,6 +274,8 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   o.Set("traceFiles", files);
   o.Set("routing", r.routing);
   o.Set("expertCounts", numbers_to_js(env, r.expert_counts));
+  o.Set("telemetry", r.has_telemetry ? telemetry_to_js(env, r.telemetry) : env.Null());
+  o.Set("telemetryReason", r.has_telemetry ? env.Null() : Napi::String::New(env, r.telemetry_reason));
   o.Set("kernelPaths", strings_to_js(env, r.kernel_paths));
   return o;
 }

@@ -114,6 +114,7 @@ struct DeviceInfo {
   size_t free_bytes = 0;
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;
+  std::string pci_bus_id;  // "0000:3b:00.0" on a GPU (NVML finds the device by it); empty on the CPU
   // Provenance of a result (0: unknown or not applicable). The clocks are the device's rated
   // maxima as the runtime reports them, not the clocks of the moment (telemetry samples those).
   int runtime_version = 0;

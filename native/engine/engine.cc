@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include "base/error.h"
+#include "core/nvml.h"
 
 namespace gpubench {
 
@@ -108,15 +109,23 @@ Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, Batc
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
   model_ = std::make_unique<ModelRunner>(*be_, spec_, r);
+  // NVML is opened once per engine; a device without it still runs, with the reason in each point.
+  const std::string bus_id = be_->device_info().pci_bus_id;
+  if (bus_id.empty()) {
+    telemetry_.reason = "no NVML: CPU device";
+  } else {
+    telemetry_ = open_nvml(bus_id);
+  }
 }
 
 Engine::~Engine() {
+  telemetry_.source.reset();
   model_.reset();
   be_.reset();
 }
 
 PointResult Engine::run_point(const PointOptions& opts, const ProgressFn& progress) {
-  return PointRunner(*model_, scheduler_, cancel_).run(opts, progress);
+  return PointRunner(*model_, scheduler_, cancel_, telemetry_).run(opts, progress);
 }
 
 GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o) {
@@ -126,7 +135,7 @@ GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t step
                                            std::to_string(spec_.vocab_size) + ")");
     }
   }
-  return PointRunner(*model_, scheduler_, cancel_).generate(prompt, steps, o);
+  return PointRunner(*model_, scheduler_, cancel_, telemetry_).generate(prompt, steps, o);
 }
 
 Peaks Engine::peaks() { return measure_peaks(*be_); }

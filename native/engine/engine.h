@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "core/model_spec.h"
+#include "core/telemetry.h"
 #include "engine/model_runner.h"
 #include "engine/op_bench.h"
 #include "engine/peaks.h"
@@ -53,6 +54,7 @@ class Engine {
   std::unique_ptr<ModelRunner> model_;
   BatchScheduler& scheduler_;
   const std::atomic<bool>& cancel_;
+  DeviceTelemetry telemetry_;
 };
 
 void validate_spec(const ModelSpec& s);

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "base/error.h"
 #include "core/routing.h"
 #include "engine/decode_step.h"
 #include "engine/trace.h"
+
+// How often the timed pass's telemetry is sampled: NVML's power reading is itself an average over
+// tens of ms, and each read costs a few µs on a host thread the pass does not use.
+constexpr double kTelemetryPeriodMs = 10;
 
 namespace gpubench {
 
@@ -102,10 +107,16 @@ class PointPasses {
     for (size_t i = 0; i < batch.size(); ++i) prompts_[i] = &batch.request(i).input_ids;
   }
 
-  void run(Pass pass) {
+  // telemetry: sampled around the timed pass (null: none for this device).
+  void run(Pass pass, TelemetrySource* telemetry) {
     const PassPlan plan = plan_pass(pass, o_, p_, prof_);
     if (pass == Pass::Profiled && plan.empty()) return;
     std::vector<DecodeState> reqs = start_requests();
+    std::unique_ptr<TelemetrySampler> sampler;
+    if (plan.timed() && telemetry) {
+      sampler = std::make_unique<TelemetrySampler>(*telemetry, kTelemetryPeriodMs);
+      sampler->start();
+    }
     if (plan.prefill) {
       prefill(plan, reqs);
     } else {
@@ -113,7 +124,13 @@ class PointPasses {
       for (size_t i = 0; i < batch_.size(); ++i) batch_.kv(i).num_tokens = p_.L;
       mtp_.seed_drafts(reqs);
     }
+    // The energy counter between the prefill and the decode steps (at the start without a prefill).
+    if (sampler) sampler->mark();
     for (int64_t s = 0; s < plan.decode_steps; ++s) decode_step(plan, reqs, s);
+    if (sampler) {
+      res_.telemetry = sampler->stop();
+      res_.has_telemetry = true;
+    }
   }
 
   void write_traces() {
@@ -287,9 +304,10 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
   res.routing = shape.routing.text;
   const std::function<void()> cancel = [this] { check_cancel(); };
   PointPasses passes(model_, o, shape, batch, graphs, progress, cancel, res);
-  passes.run(Pass::Warmup);
-  passes.run(Pass::Timed);
-  if (o.profile_prefill || o.profile_decode) passes.run(Pass::Profiled);
+  res.telemetry_reason = telemetry_.reason;
+  passes.run(Pass::Warmup, nullptr);
+  passes.run(Pass::Timed, telemetry_.source.get());
+  if (o.profile_prefill || o.profile_decode) passes.run(Pass::Profiled, nullptr);
   if (!o.trace_prefix.empty()) passes.write_traces();
   res.kernel_paths = model_.backend().take_kernel_paths();
   progress({"done", 1, 1});

@@ -10,6 +10,7 @@
 
 #include "core/profiler.h"
 #include "core/routing.h"
+#include "core/telemetry.h"
 #include "engine/model_runner.h"
 #include "engine/mtp_decoder.h"
 #include "engine/scheduler.h"
@@ -56,6 +57,10 @@ struct PointResult {
   // MoE: tokens per expert at the first MoE layer in the first timed forward (the prefill in
   // prefill mode, else the first decode step); empty for dense models.
   std::vector<int64_t> expert_counts;
+  // The timed pass's device telemetry (core/telemetry.h), or why there is none.
+  bool has_telemetry = false;
+  TelemetryTrace telemetry;
+  std::string telemetry_reason;
 };
 
 struct Progress {
@@ -92,8 +97,8 @@ struct PointShape;
 
 class PointRunner {
  public:
-  PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel)
-      : model_(model), scheduler_(scheduler), cancel_(cancel) {}
+  PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel, DeviceTelemetry& telemetry)
+      : model_(model), scheduler_(scheduler), cancel_(cancel), telemetry_(telemetry) {}
 
   PointResult run(const PointOptions& opts, const ProgressFn& progress);
   // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row;
@@ -104,6 +109,7 @@ class PointRunner {
   ModelRunner& model_;
   BatchScheduler& scheduler_;
   const std::atomic<bool>& cancel_;
+  DeviceTelemetry& telemetry_;
 
   void check_cancel() const;
   // One-line errors for a point this engine cannot run; what the point is otherwise.

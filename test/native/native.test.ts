@@ -27,6 +27,7 @@ describe.skipIf(!has('cmake'))('C++ test programs', () => {
   it('CPU MoE ops and the pinned routing policies against naive references', () => run('moe_ops_test'));
   it('CPU MLA ops against naive and non-absorbed references', () => run('mla_ops_test'));
   it('safetensors loader: values and every error', () => run('safetensors_test'));
+  it('telemetry sampler against a fake source; NVML missing gives the reason', () => run('telemetry_test'));
 });
 
 describe.skipIf(!has('nvcc'))('CUDA sources', () => {

@@ -63,10 +63,13 @@ describe('gpubench run (fake addon)', () => {
     const r = await runCli([...small, '--batch', '1,64,2', '--kv-pool-tokens', '64']);
     expect(r.code).toBe(1);
     const fails = r.stderr.split('\n').filter((l) => l.includes('failed:'));
-    expect(fails).toEqual([
+    // Off a terminal a finished point's line ends with the ETA (lib/cli/progress.ts).
+    expect(fails).toHaveLength(1);
+    expect(fails[0]).toMatch(/ \(ETA \d+s\)$/);
+    expect(fails[0]!.replace(/ \(ETA \d+s\)$/, '')).toBe(
       '[2/3] bs=64 in=8 out=4: failed: ERR_DOES_NOT_FIT: batch does not fit the KV cache: needs 1024 tokens, 64 tokens available; ' +
         "what helps: --kv-pool-tokens of at least 1024 (the grid's largest point needs that many)",
-    ]);
+    );
     expect(r.stderr).toContain("gpubench: note: --kv-pool-tokens 64 is below the 1024 KV tokens the grid's largest point needs: points that need more fail\n");
     expect(r.stderr).toContain('gpubench: 1 of 3 points failed (exit 1): bs=64 in=8 out=4 (ERR_DOES_NOT_FIT)\n');
     expect(r.stdout).toContain('0/64');

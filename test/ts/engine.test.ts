@@ -43,6 +43,9 @@ describe.skipIf(!addonBuilt)('Engine (real addon, CPU)', () => {
     expect(r.decodeFloorMs).toBeGreaterThan(0);
     expect(r.decodeRatio).toBeGreaterThan(0);
     expect(r.firstRequestTokens).toHaveLength(5);
+    // No NVML on a CPU device: no telemetry, and the reason.
+    expect(r.telemetry).toBeNull();
+    expect(r.telemetryReason).toBe('no NVML: CPU device');
   });
 
   it('a sweep reports a point that does not fit and goes on', async () => {

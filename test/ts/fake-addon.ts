@@ -112,6 +112,8 @@ export class FakeEngine implements NativeEngine {
       traceFiles: traces,
       routing: o.moeRouting?.text ?? 'balanced',
       expertCounts: [],
+      telemetry: null,
+      telemetryReason: 'no NVML: CPU device',
       kernelPaths: {},
     };
   }
@@ -168,7 +170,7 @@ export class FakeEngine implements NativeEngine {
 
 const NOT_CUDA = { computeCapability: '', driverVersion: 0, runtimeVersion: 0, smClockMhz: 0, memClockMhz: 0 };
 export const FAKE_CPU = { device: 'cpu', name: 'CPU (2 threads)', totalBytes: 8 * 2 ** 30, freeBytes: 4 * 2 ** 30, ...NOT_CUDA, threads: 2 };
-const FAKE_H100 = {
+export const FAKE_H100 = {
   device: 'cuda:0', name: 'Fake H100', totalBytes: 80 * 2 ** 30, freeBytes: 79 * 2 ** 30, computeCapability: '9.0',
   driverVersion: 13000, runtimeVersion: 12080, smClockMhz: 1980, memClockMhz: 2619, threads: 0,
 };

@@ -80,7 +80,7 @@ describe('MTP results and reports', () => {
   });
   const raw = (acceptedTokens: number[]): NativePointResult => ({
     waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 19, 22], acceptedTokens, firstRequestTokens: [],
-    usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], kernelPaths: {},
+    usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };
   const mtp = buildPointResult(ctx(tiny, 2, { rate: 0.5 }), point, raw([6, 9, 6]));

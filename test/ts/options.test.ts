@@ -90,7 +90,7 @@ describe('option errors name the option and what it allows', () => {
 
   it('says when a required option is missing', () => {
     const { batchSizes: _, ...rest } = base;
-    expect(argError(rest).message).toBe('batchSizes: is missing (allowed: a non-empty list of positive integers)');
+    expect(argError(rest).message).toBe('batchSizes: is missing (allowed: a non-empty list of positive integers; or points)');
     expect(argError({ ...base, model: undefined }).field).toBe('model');
   });
 

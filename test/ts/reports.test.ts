@@ -37,6 +37,8 @@ function raw(mode: Mode, steps: number, inputLen: number, batch: number): Native
     traceFiles: [],
     routing: 'balanced',
     expertCounts: [],
+    telemetry: null,
+    telemetryReason: 'no NVML: CPU device',
     kernelPaths: {},
   };
 }
@@ -117,9 +119,10 @@ describe('JSONL', () => {
 
 describe('CSV', () => {
   it('has the JSONL fields, empty cells for null, quotes where needed', () => {
-    expect(csvHeader().split(',')).toEqual([...FIELDS]);
+    // All but the telemetry samples, a list of records (JSONL only).
+    expect(csvHeader().split(',')).toEqual(FIELDS.filter((f) => f !== 'telemetry'));
     const cells = toCsvLine(decode).split(',');
-    expect(cells).toHaveLength(FIELDS.length);
+    expect(cells).toHaveLength(FIELDS.length - 1);
     expect(cells[FIELDS.indexOf('prefill_latency')]).toBe('');
     expect(cells[FIELDS.indexOf('batch_size')]).toBe('4');
     const line = toCsvLine(failedPoint(ctx('both'), { batchSize: 1, inputLen: 1, outputLen: 1 }, [], 'ERR_TIMEOUT', 'a, "b"'));

@@ -195,6 +195,9 @@ DeviceInfo cuda_device_info(int index) {
   info.cc_major = p.major;
   info.cc_minor = p.minor;
   CUDA_CHECK(cudaDriverGetVersion(&info.driver_version));
+  char bus_id[32] = {};
+  CUDA_CHECK(cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, index));
+  info.pci_bus_id = bus_id;
   CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
   int khz = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, index));
