@@ -1,7 +1,7 @@
 // Where `run` writes (--save-jsonl, --save-csv, --save-json, --out-dir): each path is checked before
 // the first point runs, so a typo costs no measurement; a write that fails mid-sweep is reported
 // once, keeps what is already on disk, and never stops the points still to run.
-import { accessSync, constants, statSync } from 'node:fs';
+import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './usage-error.js';
 
@@ -22,9 +22,14 @@ function existingAncestor(p: string): { at: string; isDir: boolean } {
   }
 }
 
-function writable(p: string): boolean {
+// Tried, not asked: access(2) says yes to root on /proc or a read-only mount, so the check opens
+// what the run will open (an existing file for append; a new file in the folder that would hold it)
+// and removes what it made.
+function writable(p: string, isDir: boolean): boolean {
+  const probe = isDir ? path.join(p, `.gpubench-write-check-${process.pid}`) : p;
   try {
-    accessSync(p, constants.W_OK);
+    closeSync(openSync(probe, isDir ? 'wx' : 'a'));
+    if (isDir) unlinkSync(probe);
     return true;
   } catch {
     return false;
@@ -37,10 +42,10 @@ export function outputProblem(p: string, kind: 'file' | 'dir'): string | undefin
   if (at === path.resolve(p)) {
     if (kind === 'file' && isDir) return 'is a directory (allowed: a file path)';
     if (kind === 'dir' && !isDir) return 'is a file (allowed: a directory path)';
-    return writable(at) ? undefined : 'is not writable';
+    return writable(at, isDir) ? undefined : 'is not writable';
   }
   if (!isDir) return `cannot be created: ${at} is a file`;
-  return writable(at) ? undefined : `cannot be created: ${at} is not writable`;
+  return writable(at, true) ? undefined : `cannot be created: ${at} is not writable`;
 }
 
 /** Checks every output path the flags name; a bad one is a UsageError (exit 2) naming its flag. */

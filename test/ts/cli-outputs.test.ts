@@ -45,6 +45,11 @@ describe('output paths are checked before the first point', () => {
     expect((await runCli([...small, '--batch', '1', '--out-dir', file])).code).toBe(0);
   });
 
+  it('a folder that refuses files is found by trying, not by access(2) (which says yes to root)', () => {
+    expect(outputProblem('/proc/gpubench.jsonl', 'file')).toBe('cannot be created: /proc is not writable');
+    expect(outputProblem('/proc', 'dir')).toBe('is not writable');
+  });
+
   it('paths that can be created pass: a new file in a new folder, an existing file', () => {
     expect(outputProblem(path.join(dir, 'new', 'deeper', 'r.jsonl'), 'file')).toBeUndefined();
     expect(outputProblem(file, 'file')).toBeUndefined();
