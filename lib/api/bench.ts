@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
-import { AbortError, CallbackError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import { AbortError, CallbackError, InvalidArgumentError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
 import { routingToNative } from '../bridge/wire.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
@@ -105,6 +105,18 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
   return await job;
 }
 
+// Trace files go to outDir: made before the engine opens, so a path that cannot be a folder costs
+// no measurement and is the caller's typed error, not a raw fs error after the run began.
+function makeOutDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const allowed = 'a folder path that exists or can be created';
+    const reason = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new InvalidArgumentError(`outDir: '${dir}' cannot be used (${reason}) (allowed: ${allowed})`, { field: 'outDir', allowed });
+  }
+}
+
 // The model and the device are resolved here, once per sweep; the plan, the engine and the results
 // take the resolved spec and device.
 async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
@@ -115,6 +127,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   const addon = getAddon(o.addon);
   const device = resolveDevice(addon, o.device);
   const runName = o.runName ?? spec.name;
+  if (o.profile !== 'none') makeOutDir(o.outDir);
 
   // Prefill mode runs one forward and makes one token, whatever output length was asked.
   const notes: string[] = [];
@@ -180,7 +193,6 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     const info = engine.info();
     const peaks = o.peaks ? givenPeaks(o.peaks) : await measureSteadyPeaks(() => engine.measurePeaks(), device === 'cpu');
     const provenance = gatherProvenance({ addon, info, spec, seed: o.seed, peaks, startedAt });
-    if (o.profile !== 'none') mkdirSync(o.outDir, { recursive: true });
     const ctx: RunContext = {
       ...baseCtx,
       info,

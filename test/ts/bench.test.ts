@@ -1,5 +1,5 @@
 // The protocol of lib/api/bench.ts against the fake addon (test/ts/fake-addon.ts).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -129,6 +129,16 @@ describe('sweep protocol', () => {
     expect(seen).toEqual(r.points);
     expect(progress.some((p) => p.phase === 'timed' && p.pointIndex === 1 && p.pointCount === 2 && p.totalSteps === 3)).toBe(true);
     expect(progress[0]!.point).toEqual({ batchSize: 1, inputLen: 4, outputLen: 3 });
+  });
+
+  it('an outDir that cannot be a folder is an InvalidArgumentError naming outDir, before the engine opens', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gpubench-outdir-')), 'a-file');
+    writeFileSync(file, '');
+    const addon = fakeAddon();
+    const run = benchOneBatch({ model, addon, device: 'cpu', batchSize: 1, inputLen: 4, outputLen: 2, profile: 'decode', outDir: file });
+    await expect(run).rejects.toThrow(InvalidArgumentError);
+    await expect(run).rejects.toThrow(/^outDir: '.*a-file' cannot be used \(EEXIST\)/);
+    expect(addon.log.engines).toHaveLength(0);
   });
 
   it('aggregates the profiled pass by op kind and names the traces', async () => {
