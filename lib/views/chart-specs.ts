@@ -21,6 +21,12 @@ type Built = ChartSpec | OmittedChart;
 
 const WIDTH = 320;
 const HEIGHT = 220;
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The facet of the charts drawn per phase: prefill's column, then decode's (a fresh object per spec). */
+function byPhase() {
+  return { column: { field: 'phase', type: 'nominal' as const, title: null, sort: ['prefill', 'decode'] } };
+}
 
 /** The line a series is drawn as: the input length, and the run where a file holds several. */
 function seriesOf(points: readonly RunPoint[]): (p: RunPoint) => string {
@@ -62,9 +68,9 @@ function againstBatch(points: readonly RunPoint[], name: string, title: string, 
     name,
     title,
     spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      $schema: SCHEMA,
       data: { values: rows },
-      facet: { column: { field: 'phase', type: 'nominal', title: null, sort: ['prefill', 'decode'] } },
+      facet: byPhase(),
       resolve: { scale: { y: 'independent' } },
       spec: {
         width: WIDTH,
@@ -91,9 +97,9 @@ function heatMap(points: readonly RunPoint[]): Built {
     name,
     title,
     spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      $schema: SCHEMA,
       data: { values: rows },
-      facet: { column: { field: 'phase', type: 'nominal', title: null, sort: ['prefill', 'decode'] } },
+      facet: byPhase(),
       spec: {
         width: WIDTH,
         height: HEIGHT,
@@ -121,9 +127,9 @@ function opBars(points: readonly RunPoint[]): Built {
     name,
     title,
     spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      $schema: SCHEMA,
       data: { values: rows },
-      facet: { column: { field: 'phase', type: 'nominal', title: null, sort: ['prefill', 'decode'] } },
+      facet: byPhase(),
       resolve: { scale: { y: 'independent' } },
       spec: {
         width: WIDTH,
@@ -165,7 +171,7 @@ function telemetry(points: readonly RunPoint[]): Built {
     name,
     title,
     spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      $schema: SCHEMA,
       data: { values: rows },
       facet: { row: { field: 'metric', type: 'nominal', title: null } },
       resolve: { scale: { y: 'independent' } },
@@ -200,7 +206,7 @@ function pareto(points: readonly RunPoint[]): Built {
     name,
     title,
     spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      $schema: SCHEMA,
       data: { values: rows },
       width: WIDTH * 2,
       height: HEIGHT + 60,

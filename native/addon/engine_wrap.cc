@@ -18,6 +18,20 @@ Napi::Value guarded(Napi::Env env, F&& f) {
     throw error_to_js(env, error_code_name(e.code), e.what());
   }
 }
+
+// Reads the object argument info[0] with from_js; a non-object is ERR_INVALID_ARGUMENT with the
+// message given, and a C++ gpubench::Error from the reading becomes a JS exception with its code.
+template <typename F>
+auto object_arg(const Napi::CallbackInfo& info, const char* not_object, F&& from_js) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", not_object);
+  decltype(from_js(info[0].As<Napi::Object>())) value;
+  guarded(env, [&] {
+    value = from_js(info[0].As<Napi::Object>());
+    return env.Undefined();
+  });
+  return value;
+}
 }  // namespace
 
 Napi::Function EngineWrap::Define(Napi::Env env) {
@@ -30,12 +44,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
 }
 
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "Engine options must be an object");
-  guarded(env, [&] {
-    opts_ = engine_options_from_js(info[0].As<Napi::Object>());
-    return env.Undefined();
-  });
+  opts_ = object_arg(info, "Engine options must be an object", engine_options_from_js);
   worker_ = std::make_unique<Worker>();
 }
 
@@ -88,12 +97,7 @@ Napi::Value EngineWrap::Open(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::RunPoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_open(env);
-  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "runPoint options must be an object");
-  PointOptions p;
-  guarded(env, [&] {
-    p = point_options_from_js(info[0].As<Napi::Object>());
-    return env.Undefined();
-  });
+  const PointOptions p = object_arg(info, "runPoint options must be an object", point_options_from_js);
   Napi::Function progress = info[1].IsFunction() ? info[1].As<Napi::Function>() : noop(env);
   // Requests queued for an earlier, failed point must not leak into this one; JS calls
   // runPoint before submitting this point's requests, so clearing here (on the JS thread) is safe.
@@ -180,12 +184,7 @@ Napi::Value EngineWrap::MeasurePeaks(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::BenchOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_open(env);
-  if (!info[0].IsObject()) throw error_to_js(env, "ERR_INVALID_ARGUMENT", "benchOp needs a case object");
-  OpBenchCase c;
-  guarded(env, [&] {
-    c = op_bench_case_from_js(info[0].As<Napi::Object>());
-    return env.Undefined();
-  });
+  const OpBenchCase c = object_arg(info, "benchOp needs a case object", op_bench_case_from_js);
   return run_async<OpTiming>(
       env, *worker_, noop(env), [this, c](Napi::ThreadSafeFunction&) { return engine().bench_op(c); },
       [](Napi::Env env, OpTiming& t) -> Napi::Value { return op_timing_to_js(env, t); }, stopper());

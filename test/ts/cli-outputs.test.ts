@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { OutputWriters, outputProblem } from '../../lib/cli/outputs.js';
 import { runCli } from './cli-helpers.js';
-import { fakeAddon } from './fake-addon.js';
+import { fakeAddon, refusingAddon } from './fake-addon.js';
 
 const state = vi.hoisted(() => ({ addon: undefined as unknown }));
 vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
@@ -67,14 +67,7 @@ describe('output paths are checked before the first point', () => {
 
 describe('no point is lost', () => {
   it('an engine that does not fit writes a failure line per point (a single-point run too), exit 1', async () => {
-    const addon = fakeAddon();
-    const orig = addon.Engine;
-    addon.Engine = class extends orig {
-      override async open(): Promise<never> {
-        throw Object.assign(new Error('weights need 16 GiB, 8 GiB free'), { code: 'ERR_OUT_OF_MEMORY' });
-      }
-    } as typeof orig;
-    state.addon = addon;
+    state.addon = refusingAddon('weights need 16 GiB, 8 GiB free', 'ERR_OUT_OF_MEMORY');
     const jsonl = path.join(tmp(), 'r.jsonl');
     const r = await runCli([...small, '--batch', '1', '--save-jsonl', jsonl]);
     expect(r.code).toBe(1);
@@ -85,14 +78,7 @@ describe('no point is lost', () => {
   });
 
   it('weights that do not fit: every point fails naming --layers, and the error line names it too', async () => {
-    const addon = fakeAddon();
-    const orig = addon.Engine;
-    addon.Engine = class extends orig {
-      override async open(): Promise<never> {
-        throw Object.assign(new Error('the weights do not fit on cpu: 9.0 GiB + a reserve of 0.3 GiB, 8.0 GiB free'), { code: 'ERR_DOES_NOT_FIT' });
-      }
-    } as typeof orig;
-    state.addon = addon;
+    state.addon = refusingAddon('the weights do not fit on cpu: 9.0 GiB + a reserve of 0.3 GiB, 8.0 GiB free', 'ERR_DOES_NOT_FIT');
     const r = await runCli([...small, '--batch', '1']);
     expect(r.code).toBe(1);
     const advice = '; what helps: fewer layers (--layers) or a device with more memory';

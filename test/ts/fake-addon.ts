@@ -194,3 +194,15 @@ export function fakeAddon(
     buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'] }),
   };
 }
+
+/** A fake addon whose engine refuses to open with the native message and code given. */
+export function refusingAddon(message: string, code = 'ERR_DOES_NOT_FIT'): ReturnType<typeof fakeAddon> {
+  const addon = fakeAddon();
+  const orig = addon.Engine;
+  addon.Engine = class extends orig {
+    override async open(): Promise<never> {
+      throw Object.assign(new Error(message), { code });
+    }
+  } as typeof orig;
+  return addon;
+}

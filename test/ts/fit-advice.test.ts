@@ -6,21 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { sweep } from '../../lib/api/bench.js';
 import { fitAdvice, fitPartOf, kvTokensOf, withFitAdvice } from '../../lib/api/fit-advice.js';
 import { DoesNotFitError } from '../../lib/base/errors.js';
-import { fakeAddon } from './fake-addon.js';
+import { fakeAddon, refusingAddon } from './fake-addon.js';
 
 const grid = { model: 'tiny-llama', device: 'cpu', inputLens: [16], outputLens: [4] };
-
-/** A fake addon whose engine refuses to open with the native message given. */
-function refusingAddon(message: string) {
-  const addon = fakeAddon();
-  const orig = addon.Engine;
-  addon.Engine = class extends orig {
-    override async open(): Promise<never> {
-      throw Object.assign(new Error(message), { code: 'ERR_DOES_NOT_FIT' });
-    }
-  } as typeof orig;
-  return addon;
-}
 
 describe('the part that does not fit', () => {
   it('is read from the first words of the native message', () => {
