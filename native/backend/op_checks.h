@@ -92,6 +92,20 @@ inline void check_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_
     invalid(op, "row_stride ", row_stride, " is narrower than a q or k row");
 }
 
+// attention's shapes: q [T, H * d] in rows row_stride elements apart, out [T', H * d], H a multiple
+// of the KV heads. The step's metadata is the backend's to check, where it can read it.
+inline void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int num_heads,
+                            const KvLayer& kv) {
+  const char* op = "attention";
+  if (kv.num_kv_heads <= 0 || num_heads <= 0 || num_heads % kv.num_kv_heads != 0)
+    invalid(op, "num_heads ", num_heads, " is not a multiple of num_kv_heads ", kv.num_kv_heads);
+  if (kv.head_dim <= 0 || kv.block_size <= 0)
+    invalid(op, "head_dim ", kv.head_dim, " and block_size ", kv.block_size, " must be positive");
+  check_shape(op, "q", q, q.rows, num_heads * kv.head_dim);
+  check_shape(op, "out", out, out.rows, num_heads * kv.head_dim);
+  if (row_stride < q.cols) invalid(op, "row_stride ", row_stride, " < q width ", q.cols);
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)
