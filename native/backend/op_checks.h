@@ -106,6 +106,14 @@ inline void check_attention(const Tensor& out, const Tensor& q, int64_t row_stri
   if (row_stride < q.cols) invalid(op, "row_stride ", row_stride, " < q width ", q.cols);
 }
 
+// matmul's shapes: out [M, N] = x [M, K] times w [N, K]^T, plus bias [1, N].
+inline void check_matmul(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  const int64_t M = x.rows, K = x.cols, N = w.rows;
+  check_shape("matmul", "w", w, N, K);
+  check_shape("matmul", "out", out, M, N);
+  if (bias) check_shape("matmul", "bias", *bias, 1, N);
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)
