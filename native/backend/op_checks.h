@@ -114,6 +114,31 @@ inline void check_matmul(const Tensor& out, const Tensor& x, const Tensor& w, co
   if (bias) check_shape("matmul", "bias", *bias, 1, N);
 }
 
+// moe_experts' shapes: out and x [T, D], gate_up [E * 2I, D], down [E * D, I], and a workspace for
+// T * top_k slots; returns E. The expert ids are the backend's to check, where it can read them.
+inline int64_t check_moe_experts(const Tensor& out, const Tensor& x, const Tensor& gate_up, const Tensor& down,
+                                 int top_k, const MoeWorkspace& ws) {
+  const char* op = "moe_experts";
+  const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
+  if (K < 1) invalid(op, "top_k is ", K);
+  if (D < 1 || I < 1) invalid(op, "hidden ", D, " and intermediate ", I, " must be positive");
+  if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
+  const int64_t E = down.rows / D;
+  if (E < 1) invalid(op, "down has no experts");
+  check_shape(op, "out", out, T, D);
+  check_shape(op, "gate_up", gate_up, E * 2 * I, D);
+  if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
+      ws.act.rows < S || ws.act.cols != I || !ws.index)
+    invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
+  return E;
+}
+
+// sigmoid_gate: w [1, x.cols], y as many rows as x.
+inline void check_sigmoid_gate(const Tensor& y, const Tensor& x, const Tensor& w) {
+  check_shape("sigmoid_gate", "w", w, 1, x.cols);
+  if (y.rows != x.rows) invalid("sigmoid_gate", "y has ", y.rows, " rows, x has ", x.rows);
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)
