@@ -92,6 +92,53 @@ inline void check_rope(const Tensor& q, const Tensor& k, const Tensor& v, int64_
     invalid(op, "row_stride ", row_stride, " is narrower than a q or k row");
 }
 
+// attention's shapes: q [T, H * d] in rows row_stride elements apart, out [T', H * d], H a multiple
+// of the KV heads. The step's metadata is the backend's to check, where it can read it.
+inline void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int num_heads,
+                            const KvLayer& kv) {
+  const char* op = "attention";
+  if (kv.num_kv_heads <= 0 || num_heads <= 0 || num_heads % kv.num_kv_heads != 0)
+    invalid(op, "num_heads ", num_heads, " is not a multiple of num_kv_heads ", kv.num_kv_heads);
+  if (kv.head_dim <= 0 || kv.block_size <= 0)
+    invalid(op, "head_dim ", kv.head_dim, " and block_size ", kv.block_size, " must be positive");
+  check_shape(op, "q", q, q.rows, num_heads * kv.head_dim);
+  check_shape(op, "out", out, out.rows, num_heads * kv.head_dim);
+  if (row_stride < q.cols) invalid(op, "row_stride ", row_stride, " < q width ", q.cols);
+}
+
+// matmul's shapes: out [M, N] = x [M, K] times w [N, K]^T, plus bias [1, N].
+inline void check_matmul(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  const int64_t M = x.rows, K = x.cols, N = w.rows;
+  check_shape("matmul", "w", w, N, K);
+  check_shape("matmul", "out", out, M, N);
+  if (bias) check_shape("matmul", "bias", *bias, 1, N);
+}
+
+// moe_experts' shapes: out and x [T, D], gate_up [E * 2I, D], down [E * D, I], and a workspace for
+// T * top_k slots; returns E. The expert ids are the backend's to check, where it can read them.
+inline int64_t check_moe_experts(const Tensor& out, const Tensor& x, const Tensor& gate_up, const Tensor& down,
+                                 int top_k, const MoeWorkspace& ws) {
+  const char* op = "moe_experts";
+  const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
+  if (K < 1) invalid(op, "top_k is ", K);
+  if (D < 1 || I < 1) invalid(op, "hidden ", D, " and intermediate ", I, " must be positive");
+  if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
+  const int64_t E = down.rows / D;
+  if (E < 1) invalid(op, "down has no experts");
+  check_shape(op, "out", out, T, D);
+  check_shape(op, "gate_up", gate_up, E * 2 * I, D);
+  if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
+      ws.act.rows < S || ws.act.cols != I || !ws.index)
+    invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
+  return E;
+}
+
+// sigmoid_gate: w [1, x.cols], y as many rows as x.
+inline void check_sigmoid_gate(const Tensor& y, const Tensor& x, const Tensor& w) {
+  check_shape("sigmoid_gate", "w", w, 1, x.cols);
+  if (y.rows != x.rows) invalid("sigmoid_gate", "y has ", y.rows, " rows, x has ", x.rows);
+}
+
 // The MLA cache layout: one shared KV head of [c | k_pe] rows, no value pool.
 inline void check_mla_cache(const char* op, const KvLayer& kv, int64_t rope_dim) {
   if (kv.num_kv_heads != 1 || kv.v != nullptr)

@@ -11,19 +11,12 @@ namespace gpubench {
 
 namespace {
 
-void check_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int num_heads,
-                     const KvLayer& kv, const AttnMeta& m) {
-  const char* op = "attention";
-  check_f32(op, "out", out);
-  check_f32(op, "q", q);
-  if (kv.num_kv_heads <= 0 || num_heads <= 0 || num_heads % kv.num_kv_heads != 0)
-    invalid(op, "num_heads ", num_heads, " is not a multiple of num_kv_heads ", kv.num_kv_heads);
-  if (kv.head_dim <= 0 || kv.block_size <= 0)
-    invalid(op, "head_dim ", kv.head_dim, " and block_size ", kv.block_size, " must be positive");
-  check_shape(op, "q", q, q.rows, num_heads * kv.head_dim);
-  check_shape(op, "out", out, out.rows, num_heads * kv.head_dim);
-  if (row_stride < q.cols) invalid(op, "row_stride ", row_stride, " < q width ", q.cols);
-  check_attn_meta(op, m, kv, std::min(q.rows, out.rows));
+void check_f32_attention(const Tensor& out, const Tensor& q, int64_t row_stride, int num_heads,
+                         const KvLayer& kv, const AttnMeta& m) {
+  check_f32("attention", "out", out);
+  check_f32("attention", "q", q);
+  check_attention(out, q, row_stride, num_heads, kv);
+  check_attn_meta("attention", m, kv, std::min(q.rows, out.rows));
 }
 
 }  // namespace
@@ -55,7 +48,7 @@ void check_attn_meta(const char* op, const AttnMeta& m, const KvLayer& kv, int64
 
 void CpuBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
                            const AttnMeta& meta, float scale) {
-  check_attention(out, q, row_stride, num_heads, kv, meta);
+  check_f32_attention(out, q, row_stride, num_heads, kv, meta);
   int64_t hd = kv.head_dim, bs = kv.block_size, hkv = kv.num_kv_heads;
   int group = num_heads / (int)hkv;
   int64_t t0 = meta.q_start[0], rows = meta.q_start[meta.num_seqs] - t0;

@@ -61,13 +61,9 @@ void CpuBackend::matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) {
   check_f32("matmul", "out", out);
   check_f32("matmul", "x", x);
   check_f32("matmul", "w", w);
-  int64_t M = x.rows, K = x.cols, N = w.rows;
-  check_shape("matmul", "w", w, N, K);
-  check_shape("matmul", "out", out, M, N);
-  if (bias) {
-    check_f32("matmul", "bias", *bias);
-    check_shape("matmul", "bias", *bias, 1, N);
-  }
+  if (bias) check_f32("matmul", "bias", *bias);
+  check_matmul(out, x, w, bias);
+  const int64_t M = x.rows, K = x.cols, N = w.rows;
   const float* xp = static_cast<const float*>(x.data);
   const float* wp = static_cast<const float*>(w.data);
   const float* bp = bias ? static_cast<const float*>(bias->data) : nullptr;

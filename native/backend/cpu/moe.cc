@@ -99,15 +99,8 @@ void CpuBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, 
   for (auto [what, t] : {std::pair<const char*, const Tensor*>{"out", &out}, {"x", &x}, {"gate_up", &gate_up},
                          {"down", &down}, {"ws.rows", &ws.rows}, {"ws.gate_up", &ws.gate_up}, {"ws.act", &ws.act}})
     check_f32(op, what, *t);
+  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws);
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
-  if (K < 1) invalid(op, "top_k is ", K);
-  if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
-  const int64_t E = down.rows / D;
-  check_shape(op, "out", out, T, D);
-  check_shape(op, "gate_up", gate_up, E * 2 * I, D);
-  if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
-      ws.act.rows < S || ws.act.cols != I || !ws.index)
-    invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
 
   // Counting sort of the slots (token t, choice k) = t*K + k by expert: order[j] is the slot at
   // sorted position j, pos[slot] its position, and expert e owns positions [offsets[e], offsets[e+1]).
@@ -163,8 +156,7 @@ void CpuBackend::sigmoid_gate(Tensor y, Tensor x, Tensor w) {
   check_f32("sigmoid_gate", "y", y);
   check_f32("sigmoid_gate", "x", x);
   check_f32("sigmoid_gate", "w", w);
-  check_shape("sigmoid_gate", "w", w, 1, x.cols);
-  if (y.rows != x.rows) invalid("sigmoid_gate", "y has ", y.rows, " rows, x has ", x.rows);
+  check_sigmoid_gate(y, x, w);
   const float* wp = static_cast<const float*>(w.data);
   pool_.parallel_for(y.rows, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {

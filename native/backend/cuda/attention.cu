@@ -6,12 +6,11 @@
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
 namespace {
-
-void invalid(const std::string& what) { fail(ErrorCode::InvalidArgument, "attention: " + what); }
 
 int log2_exact(int64_t v) {
   int s = 0;
@@ -24,13 +23,8 @@ int log2_exact(int64_t v) {
 void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_heads, KvLayer kv,
                             const AttnMeta& meta, float scale) {
   const int64_t d = kv.head_dim;
-  if (out.dtype != DType::BF16 || q.dtype != DType::BF16) invalid("q and out must be bf16");
-  if (d <= 0 || kv.block_size <= 0) invalid("head_dim and block_size must be positive");
-  if (kv.num_kv_heads <= 0 || num_heads <= 0 || num_heads % kv.num_kv_heads != 0)
-    invalid("num_heads must be a multiple of num_kv_heads");
-  if (q.cols != num_heads * d || out.cols != num_heads * d)
-    invalid("q and out must have num_heads * head_dim columns");
-  if (row_stride < q.cols) invalid("row_stride is narrower than a q row");
+  if (out.dtype != DType::BF16 || q.dtype != DType::BF16) invalid("attention", "q and out must be bf16");
+  check_attention(out, q, row_stride, num_heads, kv);
   const int block_shift = log2_exact(kv.block_size);
   // The tensor-core kernels take head_dim 16, 32, 64 or 128 and a power-of-two block size; they
   // copy q (prefill) and K/V rows in 16-byte pieces, read q in 4-byte pairs (decode) and write out

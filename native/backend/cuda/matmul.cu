@@ -23,6 +23,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 namespace gpubench {
 
@@ -325,13 +326,8 @@ void CudaBackend::matmul(Tensor out, Tensor x, Tensor w, const Tensor* bias) {
   const int64_t m = x.rows, k = x.cols, n = w.rows;
   if (x.dtype != DType::BF16 || w.dtype != DType::BF16 || out.dtype == DType::I32)
     fail(ErrorCode::InvalidArgument, "matmul: x and w must be bf16, out bf16 or f32");
-  if (w.cols != k || out.rows != m || out.cols != n)
-    fail(ErrorCode::InvalidArgument,
-         "matmul: shapes [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
-             std::to_string(w.rows) + "," + std::to_string(w.cols) + "]^T -> [" +
-             std::to_string(out.rows) + "," + std::to_string(out.cols) + "] do not match");
-  if (bias && (bias->dtype != DType::BF16 || bias->numel() != n))
-    fail(ErrorCode::InvalidArgument, "matmul: bias must be bf16 [1, N]");
+  if (bias && bias->dtype != DType::BF16) fail(ErrorCode::InvalidArgument, "matmul: bias must be bf16");
+  check_matmul(out, x, w, bias);
   gemm(GemmArgs{out.data, x.data, w.data, out.dtype, bias, m, n, k, 1, false, n, k, k, 0, 0, 0});
 }
 

@@ -352,17 +352,9 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
     check_dtype(op, what, *t, DType::BF16);
     aligned_all = aligned_all && aligned16(t->data);
   }
+  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws);
+  if (E > kMaxExperts) invalid(op, "num_experts ", E, " is over the cuda backend's ", kMaxExperts);
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
-  if (K < 1) invalid(op, "top_k is ", K);
-  if (D < 1 || I < 1) invalid(op, "hidden ", D, " and intermediate ", I, " must be positive");
-  if (down.rows % D) invalid(op, "down has ", down.rows, " rows, not a multiple of hidden ", D);
-  const int64_t E = down.rows / D;
-  if (E < 1 || E > kMaxExperts) invalid(op, "num_experts ", E, " is not in [1, ", kMaxExperts, "]");
-  check_shape(op, "out", out, T, D);
-  check_shape(op, "gate_up", gate_up, E * 2 * I, D);
-  if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
-      ws.act.rows < S || ws.act.cols != I || !ws.index)
-    invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);
   // Average rows per expert over 32: 128-row tiles, at least a quarter full (see the header).
   const int bm = S > 32 * E ? kLargeBM : kSmallBM;
   // The tensor-core GEMMs take 16-byte rows (cp.async, vector loads) and whole bf16 pairs in their
@@ -406,8 +398,7 @@ void CudaBackend::sigmoid_gate(Tensor y, Tensor x, Tensor w) {
   check_dtype("sigmoid_gate", "y", y, DType::BF16);
   check_dtype("sigmoid_gate", "x", x, DType::BF16);
   check_dtype("sigmoid_gate", "w", w, DType::BF16);
-  check_shape("sigmoid_gate", "w", w, 1, x.cols);
-  if (y.rows != x.rows) invalid("sigmoid_gate", "y has ", y.rows, " rows, x has ", x.rows);
+  check_sigmoid_gate(y, x, w);
   if (y.rows == 0) return;
   auto* yp = static_cast<bf16*>(y.data);
   auto* xp = static_cast<const bf16*>(x.data);
