@@ -79,6 +79,31 @@ function backendsOf(addon: unknown): string[] {
   return (addon as { backends?: () => string[] }).backends?.() ?? [];
 }
 
+// What lib/bridge/native.ts calls on the addon. A binary from an older gpubench (a prebuild left in
+// a checkout that was packed, an old build/) lacks some of it and would fail mid-run, after the
+// peaks; refusing it at load lets the install hook build from source instead.
+const ADDON_EXPORTS = ['Engine', 'backends', 'listDevices', 'buildInfo'] as const;
+
+/** Why `addon` (loaded from `file`) is not this package's addon, or undefined when it is. */
+export function staleAddonReason(addon: unknown, file: string): string | undefined {
+  const missing = ADDON_EXPORTS.filter((name) => typeof (addon as Record<string, unknown>)[name] !== 'function');
+  if (missing.length === 0) return undefined;
+  return `${file} was built from an older gpubench (it lacks ${missing.join(', ')}): rebuild it (\`npm rebuild gpubench --foreground-scripts\` where gpubench is a dependency, \`npm run compile\` in its checkout)`;
+}
+
+/** requireHere(file), refused with a one-line reason when it is not this package's addon. */
+function loadCurrent<T>(root: string, file: string, manifest?: CudaPrebuildManifest): T {
+  let addon: T;
+  try {
+    addon = requireHere(file) as T;
+  } catch (e) {
+    throw new Error(`${path.relative(root, file)} does not load: ${explainLoadError(e, manifest)}`);
+  }
+  const stale = staleAddonReason(addon, path.relative(root, file));
+  if (stale) throw new Error(stale);
+  return addon;
+}
+
 /** The CUDA prebuild, loaded, or why it cannot be used here. */
 function tryCudaPrebuild<T>(root: string, probes: MachineProbes): { addon: T; why: string } | { reason: string } {
   const file = cudaPrebuildFile(root);
@@ -96,6 +121,8 @@ function tryCudaPrebuild<T>(root: string, probes: MachineProbes): { addon: T; wh
   } catch (e) {
     return { reason: explainLoadError(e, manifest) };
   }
+  const stale = staleAddonReason(addon, path.relative(root, file));
+  if (stale) return { reason: stale };
   if (!backendsOf(addon).includes('cuda')) return { reason: `${path.relative(root, file)} has no CUDA backend` };
   return { addon, why: `NVIDIA driver ${driver} found` };
 }
@@ -111,11 +138,7 @@ export function selectAddon<T>(root: string, probes: MachineProbes = realProbes)
   }
   const rel = (file: string) => path.relative(root, file);
   if (found && !rel(found).startsWith('prebuilds')) {
-    try {
-      return { addon: requireHere(found) as T, file: rel(found), source: 'local build', why: localBuildWhy(root) };
-    } catch (e) {
-      throw new Error(`${rel(found)} does not load: ${explainLoadError(e)}`);
-    }
+    return { addon: loadCurrent<T>(root, found), file: rel(found), source: 'local build', why: localBuildWhy(root) };
   }
   const cuda = tryCudaPrebuild<T>(root, probes);
   if ('addon' in cuda) return { addon: cuda.addon, file: rel(cudaPrebuildFile(root)), source: 'CUDA prebuild', why: cuda.why };
@@ -123,11 +146,7 @@ export function selectAddon<T>(root: string, probes: MachineProbes = realProbes)
     throw new Error(`no build/Release/gpubench.node and no prebuild for ${platformDir()} in ${root} (${cuda.reason})`);
   }
   const why = `CUDA prebuild not used: ${cuda.reason}`;
-  try {
-    return { addon: requireHere(found) as T, file: rel(found), source: 'CPU prebuild', why };
-  } catch (e) {
-    throw new Error(`${rel(found)} does not load: ${explainLoadError(e)}`);
-  }
+  return { addon: loadCurrent<T>(root, found), file: rel(found), source: 'CPU prebuild', why };
 }
 
 /** The install hook's outcome line (the last line of build/install.log) where the build came from it. */

@@ -5,10 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { cudaManifestFile, cudaPrebuildFile, platformDir, realProbes, selectAddon, type MachineProbes } from '../../lib/bridge/addon-loader.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
+const requireHere = createRequire(import.meta.url);
 const cpuBuild = path.join(repo, 'build', 'Release', 'gpubench.node');
 const driver = (version: string): MachineProbes => ({ driverVersion: () => version });
 const manifest = { cudaVersion: '13.0', minDriver: 580, architectures: '80;89;90a' };
@@ -90,6 +92,19 @@ describe('selectAddon', () => {
     place(cpuBuild, cudaPrebuildFile(root));
     const choice = selectAddon<Backends>(root, driver('580.65.06'));
     expect(choice).toMatchObject({ source: 'CPU prebuild', why: `CUDA prebuild not used: prebuilds/${platformDir()}/cuda/gpubench.node has no CUDA backend` });
+  });
+
+  it('refuses a CPU prebuild from an older gpubench (a real module lacking the exports the bridge calls), naming the fix', () => {
+    const root = packageRoot();
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-old-addon-'));
+    writeFileSync(path.join(dir, 'old.c'), '#include <node_api.h>\nstatic napi_value init(napi_env env, napi_value exports) { return exports; }\nNAPI_MODULE(gpubench, init)\n');
+    const to = path.join(root, 'prebuilds', platformDir(), 'gpubench.node');
+    mkdirSync(path.dirname(to), { recursive: true });
+    execFileSync('cc', ['-shared', '-fPIC', `-I${requireHere('node-api-headers').include_dir}`, '-o', to, path.join(dir, 'old.c')]);
+    rmSync(dir, { recursive: true });
+    expect(() => selectAddon(root, driver('580.65.06'))).toThrow(
+      `prebuilds/${platformDir()}/gpubench.node was built from an older gpubench (it lacks Engine, backends, listDevices, buildInfo): rebuild it`,
+    );
   });
 
   it('a local build that does not load is a one-line error naming the file and the missing library', () => {
