@@ -22,6 +22,7 @@ import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
+  gridPointKey,
   gridPoints,
   parseBenchOptions,
   parseSweepOptions,
@@ -45,10 +46,6 @@ export interface SweepResult {
   plan: EnginePlan;
   /** One per grid point not in skipPoints, in grid order (batch × input × output, or the points as given). */
   points: PointOutcome[];
-}
-
-function shapeKey(p: GridPoint): string {
-  return `${p.batchSize}x${p.inputLen}x${p.outputLen}`;
 }
 
 /** Makes a run name safe as a file name prefix. */
@@ -142,8 +139,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
-  const skip = new Set((o.skipPoints ?? []).map(shapeKey));
-  const points = gridPoints(o, o.mode).filter((p) => !skip.has(shapeKey(p)));
+  const skip = new Set((o.skipPoints ?? []).map(gridPointKey));
+  const points = gridPoints(o, o.mode).filter((p) => !skip.has(gridPointKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
