@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { NativeEngineInfo, NativePointOptions, NativePointResult } from '../bridge/native.js';
+import type { NativeEngineInfo, NativeMoeRouting, NativePointOptions, NativePointResult } from '../bridge/native.js';
 import { AbortError, CallbackError, InvalidArgumentError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
 import { routingToNative } from '../bridge/wire.js';
@@ -22,6 +22,7 @@ import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
 import {
+  gridPointKey,
   gridPoints,
   parseBenchOptions,
   parseSweepOptions,
@@ -47,10 +48,6 @@ export interface SweepResult {
   points: PointOutcome[];
 }
 
-function shapeKey(p: GridPoint): string {
-  return `${p.batchSize}x${p.inputLen}x${p.outputLen}`;
-}
-
 /** Makes a run name safe as a file name prefix. */
 function fileSafe(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -63,7 +60,16 @@ function abortError(done: number, total: number, results: PointOutcome[]): Abort
 }
 
 /** Runs one point: starts the native job, then feeds it its batch one request at a time. */
-async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string, point: GridPoint, index: number, count: number): Promise<NativePointResult> {
+// moeRouting: the sweep's policy, parsed once for every point.
+async function runPoint(
+  engine: Engine,
+  o: ResolvedSweepOptions,
+  runName: string,
+  moeRouting: NativeMoeRouting,
+  point: GridPoint,
+  index: number,
+  count: number,
+): Promise<NativePointResult> {
   const { batchSize: B, inputLen: L, outputLen: O } = point;
   const nativeOpts: NativePointOptions = {
     batchSize: B,
@@ -75,7 +81,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, runName: string
     profile: o.profile,
     profileDecodeSteps: o.profileDecodeSteps,
     runName,
-    moeRouting: routingToNative(o.moeRouting),
+    moeRouting,
     ...(o.mtpDrafts > 0 ? { mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' } : {}),
     ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
   };
@@ -142,8 +148,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
-  const skip = new Set((o.skipPoints ?? []).map(shapeKey));
-  const points = gridPoints(o, o.mode).filter((p) => !skip.has(shapeKey(p)));
+  const skip = new Set((o.skipPoints ?? []).map(gridPointKey));
+  const points = gridPoints(o, o.mode).filter((p) => !skip.has(gridPointKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
   const runnable = points.filter((_, i) => refusals[i] === undefined);
 
@@ -160,6 +166,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
+  const moeRouting = routingToNative(o.moeRouting);
   const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' };
   const openEngine = () => Engine.openResolved({ spec, device, addon }, {
     seed: o.seed,
@@ -216,7 +223,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
         outcome = failedPoint(ctx, point, notes, 'ERR_INVALID_ARGUMENT', refusal);
       } else {
         try {
-          const raw = await runPoint(engine, o, runName, point, i, points.length);
+          const raw = await runPoint(engine, o, runName, moeRouting, point, i, points.length);
           outcome = buildPointResult(ctx, point, raw, notes, await engine.gemmAlgos());
         } catch (e) {
           const err = fromNative(e);

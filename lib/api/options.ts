@@ -138,11 +138,12 @@ export function parseSweepOptions(options: SweepOptions): ResolvedSweepOptions {
   return { ...o, batchSizes: unique(o.batchSizes ?? []), inputLens: unique(o.inputLens ?? []), outputLens: unique(o.outputLens ?? []) };
 }
 
-const keyOf = (p: GridPoint) => `${p.batchSize}/${p.inputLen}/${p.outputLen}`;
+/** A grid point's shape as one string: what repeats and skipPoints are matched by. */
+export const gridPointKey = (p: GridPoint): string => `${p.batchSize}/${p.inputLen}/${p.outputLen}`;
 
 /** Removes repeated points, keeping the first of each. */
 function uniquePoints(points: readonly GridPoint[]): GridPoint[] {
-  return [...new Map(points.map((p) => [keyOf(p), p])).values()];
+  return [...new Map(points.map((p) => [gridPointKey(p), p])).values()];
 }
 
 /**
