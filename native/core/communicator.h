@@ -7,8 +7,15 @@
 // Tensors are row-major [rows, cols] in the backend's memory; the sum is in the tensor's dtype.
 #pragma once
 #include "backend/backend.h"
+#include "base/error.h"
 
 namespace gpubench {
+
+// What a rank waiting in a collective throws when a peer failed and the group was aborted: the
+// peer's own error is the one to report.
+struct CollectiveAbandoned : Error {
+  CollectiveAbandoned() : Error(ErrorCode::Internal, "collective abandoned: another rank failed") {}
+};
 
 class Communicator {
  public:

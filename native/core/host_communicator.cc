@@ -55,7 +55,7 @@ void HostCommGroup::reset() {
 
 void HostCommGroup::barrier() {
   std::unique_lock<std::mutex> lock(mu_);
-  const auto abandoned = [] { fail(ErrorCode::Internal, "collective abandoned: another rank failed"); };
+  const auto abandoned = [] { throw CollectiveAbandoned(); };
   if (aborted_) abandoned();
   const uint64_t gen = generation_;
   if (++arrived_ == size_) {

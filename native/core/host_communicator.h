@@ -19,7 +19,7 @@ class HostCommGroup {
  public:
   explicit HostCommGroup(int size);
   int size() const { return size_; }
-  // Wakes every rank waiting in a collective with Error(Aborted): a rank that failed mid-step
+  // Wakes every rank waiting in a collective with CollectiveAbandoned: a rank that failed mid-step
   // calls it so that its peers do not wait forever. reset() readies the group again once every
   // rank has left its collective.
   void abort();

@@ -118,11 +118,11 @@ struct ExpertsCase {
 
   void run_gpu(bool accumulate) {
     G->moe_experts(out.g, x.g, gate_up.g, down.g, ids.g, static_cast<const float*>(weights.g.data), K,
-                   accumulate, MoeWorkspace{rows.g, h.g, act.g, index_g});
+                   accumulate, MoeWorkspace{rows.g, h.g, act.g, index_g}, 0, E);
   }
   void run_cpu(bool accumulate) {
     C->moe_experts(out.c, x.c, gate_up.c, down.c, ids.c, static_cast<const float*>(weights.c.data), K,
-                   accumulate, MoeWorkspace{rows.c, h.c, act.c, index_c});
+                   accumulate, MoeWorkspace{rows.c, h.c, act.c, index_c}, 0, E);
   }
   std::string cfg() const { return str({{"T", T}, {"E", E}, {"K", K}, {"D", D}, {"I", I}}); }
 };
@@ -246,7 +246,7 @@ void test_errors() {
   Dual rows = make(s, T * K, D), h = make(s, T * K, 2 * I), act = make(s, T * K, I);
   expect_invalid("moe_experts refuses a workspace too small for T x top_k slots", [&] {
     G->moe_experts(out.g, x.g, gu.g, dn.g, ids, w, K, false,
-                   MoeWorkspace{rows.g.first_rows(1), h.g, act.g, ids});
+                   MoeWorkspace{rows.g.first_rows(1), h.g, act.g, ids}, 0, E);
   });
 }
 
