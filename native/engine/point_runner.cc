@@ -163,6 +163,13 @@ class PointPasses {
   }
 
  private:
+  // The last collect's ops of ranks 1.. (their trace tracks).
+  std::vector<std::vector<OpTime>> other_ranks() const {
+    std::vector<std::vector<OpTime>> out;
+    for (int64_t r = 1; r < model_.world(); ++r) out.push_back(prof_.ops(r));
+    return out;
+  }
+
   // Every request before a pass: its last input id as the next token. Decode-only, the first
   // input_len tokens count as cached (fake KV); decode starts from the last input id.
   std::vector<DecodeState> start_requests() {
@@ -198,7 +205,7 @@ class PointPasses {
     }
     if (plan.prof) {
       res_.profiled_prefill = prof_.collect();
-      prefill_trace_.add_step("prefill bs" + str(B) + " in" + str(L), res_.profiled_prefill, prof_.kernels());
+      prefill_trace_.add_step("prefill bs" + str(B) + " in" + str(L), res_.profiled_prefill, prof_.kernels(), other_ranks());
     }
     for (int64_t i = 0; i < B; ++i) batch_.kv(i).num_tokens = L;
     progress_({pass_name(plan.pass), 1, plan.forwards()});
@@ -220,7 +227,7 @@ class PointPasses {
     }
     if (plan.prof) {
       auto ops = prof_.collect();
-      decode_trace_.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof_.kernels());
+      decode_trace_.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof_.kernels(), other_ranks());
       res_.profiled_decode.insert(res_.profiled_decode.end(), ops.begin(), ops.end());
     }
     progress_({pass_name(plan.pass), s + 1 + (plan.prefill ? 1 : 0), plan.forwards()});

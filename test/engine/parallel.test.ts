@@ -3,6 +3,9 @@
 // 1e-5 * max |one rank|) and the same greedy tokens, on a dense, an MoE (shared expert, sigmoid
 // gate, a dense layer) and an MLA model (q LoRA, grouped routing, a dense layer); the protocol
 // runs DP groups' own batches; collectives are ops of the profiled pass; bad layouts are one line.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeGenerateResult, NativeModelSpec, NativeParallel } from '../../lib/bridge/native.js';
 import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
@@ -106,13 +109,24 @@ describe('a point under a layout', () => {
     expect(sharded.info().weightBytes).toBeLessThan(single.info().weightBytes);
   });
 
-  it('collectives are ops of the profiled pass, by layer', async () => {
-    const r = await run(sharded, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode' }), P.dp);
-    const ops = new Set(r.profiledDecode.map((o) => `${o.op}@${o.layer}`));
-    for (const op of ['all_reduce.o_proj@0', 'all_reduce.mlp@0', 'all_reduce.o_proj@1', 'all_gather.moe@1', 'all_reduce.moe@1', 'reduce_scatter.moe@1']) {
-      expect(ops, op).toContain(op);
+  it('collectives are ops of the profiled pass, by layer, and the trace has a track per rank', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-parallel-'));
+    try {
+      const tracePrefix = path.join(dir, 'run');
+      const r = await run(sharded, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode', tracePrefix }), P.dp);
+      const ops = new Set(r.profiledDecode.map((o) => `${o.op}@${o.layer}`));
+      for (const op of ['all_reduce.o_proj@0', 'all_reduce.mlp@0', 'all_reduce.o_proj@1', 'all_gather.moe@1', 'all_reduce.moe@1', 'reduce_scatter.moe@1']) {
+        expect(ops, op).toContain(op);
+      }
+      expect([...ops].some((o) => o.startsWith('all_gather.moe@0'))).toBe(false);
+      const trace = JSON.parse(readFileSync(`${tracePrefix}_decode.trace.json`, 'utf8')) as { traceEvents: { name: string; tid: number; args?: { name?: string } }[] };
+      const tracks = trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args?.name);
+      expect(tracks).toEqual(expect.arrayContaining(['rank 1 ops (device events)', 'rank 3 ops (device events)']));
+      const rank3 = trace.traceEvents.filter((e) => e.tid === 103).map((e) => e.name);
+      expect(rank3).toContain('reduce_scatter.moe');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect([...ops].some((o) => o.startsWith('all_gather.moe@0'))).toBe(false);
   });
 
   it('one rank calls no collective', async () => {
