@@ -334,24 +334,31 @@ void convert(const std::string& dtype, const uint8_t* data, uint64_t first, uint
   }
 }
 
-}  // namespace
-
-void SafetensorsSet::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  read_f32_block(name, shape, 0, shape.size() == 2 ? shape[0] : n, 0, shape.size() == 2 ? shape[1] : 1, dst);
-}
-
-void SafetensorsSet::read_f32_block(const std::string& name, const std::vector<int64_t>& shape, int64_t row0,
-                                    int64_t rows, int64_t col0, int64_t cols, float* dst) const {
-  const Impl::Entry& e = impl_->entry(name);
-  const SafetensorInfo& info = e.info;
+// A tensor read_f32 can read as `shape`: exactly that shape, a dtype it converts.
+void check_readable(const std::string& name, const SafetensorInfo& info, const std::vector<int64_t>& shape) {
   if (info.shape != shape)
     weights_error(info.file + ": tensor '" + name + "' has shape " + shape_str(info.shape) + ", expected " +
                   shape_str(shape));
   if (!readable_dtype(info.dtype))
     weights_error(info.file + ": tensor '" + name + "' has unsupported dtype " + info.dtype +
                   " (supported: BF16, F16, F32)");
+}
+
+}  // namespace
+
+void SafetensorsSet::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const {
+  const Impl::Entry& e = impl_->entry(name);
+  const SafetensorInfo& info = e.info;
+  check_readable(name, info, shape);
+  if (info.nbytes == 0) return;
+  convert(info.dtype, e.data, 0, info.nbytes / (info.dtype == "F32" ? 4 : 2), dst);
+}
+
+void SafetensorsSet::read_f32_block(const std::string& name, const std::vector<int64_t>& shape, int64_t row0,
+                                    int64_t rows, int64_t col0, int64_t cols, float* dst) const {
+  const Impl::Entry& e = impl_->entry(name);
+  const SafetensorInfo& info = e.info;
+  check_readable(name, info, shape);
   if (info.nbytes == 0) return;
   // Seen as [R, C]: a 2-D tensor as it is, any other as one column of all its elements.
   const int64_t C = shape.size() == 2 ? shape[1] : 1;
