@@ -25,7 +25,8 @@ export type NativeModelSpec = Omit<ModelSpec, 'name' | 'modelType'> & { modelTyp
  * are tensor-parallel over tp ranks within each of dp DP-attention groups; every MoE block runs
  * over all tp * dp ranks, its experts placed on ep of them (ep divides tp * dp). Under dp > 1 a
  * point's batchSize is per DP group: the engine waits for batchSize * dp requests, group d taking
- * the d-th batchSize of them in submission order, and acceptedTokens counts every group's.
+ * the d-th batchSize of them in submission order; acceptedTokens and expertCounts count every
+ * group's requests and tokens, firstRequestTokens are request 0's (group 0's first).
  */
 export interface NativeParallel {
   tp: number;

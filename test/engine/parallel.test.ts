@@ -148,4 +148,13 @@ describe('layouts the model cannot split', () => {
     expect(err?.message).toMatch(message);
     expect(err?.message).not.toContain('\n');
   });
+
+  it.each([
+    [{ tp: 1.5 }, /^field 'tp' must be an integer/],
+    ['tp 2', /^field 'parallel' must be an object/],
+  ])('a malformed layout on the wire (%j) is refused with one line', async (parallel, message) => {
+    const err = await openEngine({ parallel: parallel as unknown as NativeParallel }).then(() => null, (e: unknown) => e as { code: string; message: string });
+    expect(err?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(err?.message).toMatch(message);
+  });
 });
