@@ -10,6 +10,7 @@ import type {
   NativeGenerateOptions,
   NativeOpBenchCase,
   NativeOpTiming,
+  NativeParallel,
   NativePeaks,
   NativePointOptions,
   NativePointResult,
@@ -46,8 +47,10 @@ export interface EngineOpenOptions {
   blockSize?: number;
   /** Most MTP draft tokens per step any point or generate() will ask for (0, the default: MTP off). */
   maxDrafts?: number;
-  /** CPU worker threads (0: all cores). */
+  /** CPU worker threads (0: all cores), over all ranks. */
   threads?: number;
+  /** The parallel layout (NativeParallel); each part defaults to 1. */
+  parallel?: Partial<NativeParallel>;
   addon?: NativeAddon;
 }
 
@@ -128,6 +131,7 @@ export class Engine {
         blockSize,
         ...(opts.maxDrafts !== undefined ? { maxDrafts: opts.maxDrafts } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        parallel: { tp: opts.parallel?.tp ?? 1, ep: opts.parallel?.ep ?? 1, dp: opts.parallel?.dp ?? 1 },
       });
     } catch (e) {
       throw fromNative(e);

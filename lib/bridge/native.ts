@@ -19,6 +19,21 @@ export type NativeMoeSpec = MoeSpec;
 export type NativeMlaSpec = MlaSpec;
 export type NativeModelSpec = Omit<ModelSpec, 'name' | 'modelType'> & { modelType: string };
 
+/**
+ * A parallel layout (docs/design.md, "Parallel layouts"): tp * dp ranks, one thread and one device
+ * each (cuda:N + rank; on the CPU the threads split between the ranks). Attention and dense MLPs
+ * are tensor-parallel over tp ranks within each of dp DP-attention groups; every MoE block runs
+ * over all tp * dp ranks, its experts placed on ep of them (ep divides tp * dp). Under dp > 1 a
+ * point's batchSize is per DP group: the engine waits for batchSize * dp requests, group d taking
+ * the d-th batchSize of them in submission order; acceptedTokens and expertCounts count every
+ * group's requests and tokens, firstRequestTokens are request 0's (group 0's first).
+ */
+export interface NativeParallel {
+  tp: number;
+  ep: number;
+  dp: number;
+}
+
 export interface NativeEngineOptions {
   spec: NativeModelSpec;
   /** 'cpu' or 'cuda:N'. */
@@ -42,8 +57,10 @@ export interface NativeEngineOptions {
    * model's MTP layers are not held).
    */
   maxDrafts?: number;
-  /** CPU worker threads (0: all cores). */
+  /** CPU worker threads (0: all cores), over all ranks. */
   threads?: number;
+  /** Default one rank: { tp: 1, ep: 1, dp: 1 }. */
+  parallel?: NativeParallel;
   /**
    * 1: move every dummy weight one bf16 ulp up or down (seeded): the logits' distance to the
    * unmoved model's is the bf16 noise floor the GPU tests judge the CUDA backend's error against.
@@ -262,8 +279,10 @@ export interface NativeEngineInfo {
   blockSize: number;
   /** Seconds spent making (dummy) or loading the weights. */
   weightInitMs: number;
-  /** The engine's own device (its CPU threads, its CUDA versions). */
+  /** The engine's own device (its CPU threads, its CUDA versions); rank 0's under a layout. */
   deviceInfo: NativeDeviceInfo;
+  /** The layout the engine runs; weightBytes and kvPoolTokens are then per rank. */
+  parallel?: NativeParallel;
 }
 
 export interface NativeDeviceInfo {
@@ -303,6 +322,10 @@ export interface NativeEngine {
    * Prefill inputIds, then `steps` greedy decode steps, returning every step's logits; with
    * mtp.mtpDrafts > 0, `steps` MTP steps (verify, accept as pinned, draft), and the drafts. Routes
    * MoE layers for real unless options.moeRouting pins them.
+   */
+  /**
+   * Under dp > 1 every DP group runs one request (group d: inputIds rotated left by d tokens); the
+   * result is group 0's, so its logits depend on the collectives returning its own rows.
    */
   generate(inputIds: Int32Array, steps: number, useGraphs?: boolean, options?: NativeGenerateOptions): Promise<NativeGenerateResult>;
   measurePeaks(): Promise<NativePeaks>;

@@ -1,5 +1,8 @@
 #include "addon/backend_factory.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "backend/cpu/cpu_backend.h"
 #include "base/error.h"
 #ifdef GPUBENCH_WITH_CUDA
@@ -32,6 +35,34 @@ std::unique_ptr<Backend> make_backend(const std::string& device, int cpu_threads
   return make_cuda_backend(index);
 #else
   fail(ErrorCode::InvalidArgument, "device '" + device + "': this build of gpubench has no CUDA backend (built without nvcc and cuBLASLt)");
+#endif
+}
+
+std::vector<std::unique_ptr<Backend>> make_backends(const std::string& device, int cpu_threads, int64_t world) {
+  std::vector<std::unique_ptr<Backend>> out;
+  if (world == 1) {
+    out.push_back(make_backend(device, cpu_threads));
+    return out;
+  }
+  if (device == "cpu") {
+    const int total = cpu_threads > 0 ? cpu_threads : (int)std::max(1u, std::thread::hardware_concurrency());
+    for (int64_t r = 0; r < world; ++r) out.push_back(make_cpu_backend(std::max(1, total / (int)world)));
+    return out;
+  }
+  const int first = cuda_index(device);
+  if (first < 0) make_backend(device, cpu_threads);  // throws its one-line error
+#ifdef GPUBENCH_WITH_CUDA
+  const int count = cuda_device_count();
+  if (first + world > count) {
+    fail(ErrorCode::InvalidArgument, std::to_string(world) + " ranks from " + device + " need devices cuda:" +
+                                         std::to_string(first) + " to cuda:" + std::to_string(first + world - 1) + ": " +
+                                         std::to_string(count) + " CUDA device(s) found");
+  }
+  for (int64_t r = 0; r < world; ++r) out.push_back(make_cuda_backend(first + (int)r));
+  return out;
+#else
+  make_backend(device, cpu_threads);  // throws: no CUDA backend in this build
+  return out;
 #endif
 }
 

@@ -150,6 +150,10 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   e.spec = spec_from_js(object(o, "spec"));
   e.device = string(o, "device");
   e.cpu_threads = (int)integer_or(o, "threads", 0);
+  if (!o.Get("parallel").IsUndefined()) {
+    Napi::Object p = object(o, "parallel");
+    e.parallel = Layout{integer_or(p, "tp", 1), integer_or(p, "dp", 1), integer_or(p, "ep", 1)};
+  }
   e.runner.seed = (uint64_t)integer(o, "seed");
   e.runner.kv_pool_tokens = integer(o, "kvPoolTokens");
   e.runner.max_batch = integer(o, "maxBatch");
@@ -383,6 +387,11 @@ Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
   o.Set("blockSize", (double)i.block_size);
   o.Set("weightInitMs", i.weight_init_ms);
   o.Set("deviceInfo", device_info_to_js(env, i.device, i.device_info));
+  Napi::Object parallel = Napi::Object::New(env);
+  parallel.Set("tp", (double)i.parallel.tp);
+  parallel.Set("dp", (double)i.parallel.dp);
+  parallel.Set("ep", (double)i.parallel.ep);
+  o.Set("parallel", parallel);
   return o;
 }
 

@@ -82,7 +82,8 @@ Napi::Value EngineWrap::Open(const Napi::CallbackInfo& info) {
       env, *worker_, noop(env),
       [this](Napi::ThreadSafeFunction&) {
         if (!engine_) {
-          engine_ = std::make_unique<Engine>(make_backend(opts_.device, opts_.cpu_threads), opts_, scheduler_, cancel_);
+          const auto backends = [&](int64_t world) { return make_backends(opts_.device, opts_.cpu_threads, world); };
+          engine_ = std::make_unique<Engine>(backends, opts_, scheduler_, cancel_);
         }
         return engine_->info();
       },

@@ -148,6 +148,9 @@ class Backend {
   virtual void download_f32(float* host_dst, Tensor src) = 0;  // waits
 
   // --- stream, timing and graphs (backend/<name>/stream) ---
+  // Makes the calling thread use this backend's device (CUDA: cudaSetDevice), for a rank's own
+  // thread of a parallel layout (engine/rank_group.h). No-op on the CPU.
+  virtual void bind_thread() {}
   virtual void synchronize() = 0;
   virtual Event event_create() = 0;
   virtual void event_record(Event e) = 0;
@@ -177,7 +180,14 @@ class Backend {
   // --- ops ---
   // init: w[i] = dummy_weight_bits(seed, stream, i, scale) (base/rng.h) for every element, so all
   // backends hold the same bf16 values (the CPU as fp32).
-  virtual void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) = 0;
+  void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) {
+    init_dummy_block(w, seed, stream, scale, 0, w.cols);
+  }
+  // init: w[r][c] = dummy_weight_bits(seed, stream, first_index + r * index_row_stride + c, scale):
+  // w is a block of a larger tensor of index_row_stride columns that starts at element
+  // first_index, and holds that tensor's values there (a rank's shard of a weight).
+  virtual void init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
+                                int64_t index_row_stride) = 0;
   // init: every element = value.
   virtual void fill(Tensor t, float value) = 0;
   // embedding: out[r] = table[ids[r]] for r < out.rows (also gathers rows of activations).
@@ -212,9 +222,12 @@ class Backend {
   virtual void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) = 0;
   // moe: out[t] = sum_k topk_weights[t,k] * expert_{topk_ids[t,k]}(x[t]) (accumulate: out[t] += ...)
   // with SwiGLU experts fused per expert: gate_up [E*2I, D] holds expert e's gate rows at [2Ie, 2Ie+I)
-  // and its up rows after them; down [E*D, I] holds expert e's rows at [De, De+D).
+  // and its up rows after them; down [E*D, I] holds expert e's rows at [De, De+D). Those E experts
+  // are the model's experts [expert_begin, expert_begin + E) of num_experts (expert parallel: the
+  // others live on other ranks); a slot choosing another rank's expert adds nothing here.
   virtual void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                           const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) = 0;
+                           const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws,
+                           int64_t expert_begin, int64_t num_experts) = 0;
   // moe: y[t] *= sigmoid(x[t] . w), w [1, D] (qwen2_moe's gate on its shared expert).
   virtual void sigmoid_gate(Tensor y, Tensor x, Tensor w) = 0;
 

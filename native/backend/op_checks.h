@@ -114,10 +114,11 @@ inline void check_matmul(const Tensor& out, const Tensor& x, const Tensor& w, co
   if (bias) check_shape("matmul", "bias", *bias, 1, N);
 }
 
-// moe_experts' shapes: out and x [T, D], gate_up [E * 2I, D], down [E * D, I], and a workspace for
-// T * top_k slots; returns E. The expert ids are the backend's to check, where it can read them.
+// moe_experts' shapes: out and x [T, D], gate_up [E * 2I, D], down [E * D, I], a workspace for
+// T * top_k slots, and experts [expert_begin, expert_begin + E) within [0, num_experts); returns E.
+// The expert ids are the backend's to check, where it can read them.
 inline int64_t check_moe_experts(const Tensor& out, const Tensor& x, const Tensor& gate_up, const Tensor& down,
-                                 int top_k, const MoeWorkspace& ws) {
+                                 int top_k, const MoeWorkspace& ws, int64_t expert_begin, int64_t num_experts) {
   const char* op = "moe_experts";
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
   if (K < 1) invalid(op, "top_k is ", K);
@@ -127,6 +128,8 @@ inline int64_t check_moe_experts(const Tensor& out, const Tensor& x, const Tenso
   if (E < 1) invalid(op, "down has no experts");
   check_shape(op, "out", out, T, D);
   check_shape(op, "gate_up", gate_up, E * 2 * I, D);
+  if (expert_begin < 0 || expert_begin + E > num_experts)
+    invalid(op, "experts [", expert_begin, ", ", expert_begin + E, ") are not within the model's ", num_experts);
   if (ws.rows.rows < S || ws.rows.cols != D || ws.gate_up.rows < S || ws.gate_up.cols != 2 * I ||
       ws.act.rows < S || ws.act.cols != I || !ws.index)
     invalid(op, "workspace is too small for ", T, " tokens x top_k ", K);

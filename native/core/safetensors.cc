@@ -318,28 +318,56 @@ std::vector<std::string> SafetensorsSet::names() const {
   return out;
 }
 
-void SafetensorsSet::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const {
-  const Impl::Entry& e = impl_->entry(name);
-  const SafetensorInfo& info = e.info;
+namespace {
+
+// n elements of a tensor of `dtype` from element `first` of its data, as fp32.
+void convert(const std::string& dtype, const uint8_t* data, uint64_t first, uint64_t n, float* dst) {
+  if (dtype == "F32") {
+    std::memcpy(dst, data + 4 * first, size_t(4 * n));  // the data may be unaligned: copy bytes
+    return;
+  }
+  const bool bf16 = dtype == "BF16";
+  for (uint64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, data + 2 * (first + i), 2);
+    dst[i] = bf16 ? bf16_to_f32(h) : f16_to_f32(h);
+  }
+}
+
+// A tensor read_f32 can read as `shape`: exactly that shape, a dtype it converts.
+void check_readable(const std::string& name, const SafetensorInfo& info, const std::vector<int64_t>& shape) {
   if (info.shape != shape)
     weights_error(info.file + ": tensor '" + name + "' has shape " + shape_str(info.shape) + ", expected " +
                   shape_str(shape));
   if (!readable_dtype(info.dtype))
     weights_error(info.file + ": tensor '" + name + "' has unsupported dtype " + info.dtype +
                   " (supported: BF16, F16, F32)");
-  const uint8_t* src = e.data;
+}
+
+}  // namespace
+
+void SafetensorsSet::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const {
+  const Impl::Entry& e = impl_->entry(name);
+  const SafetensorInfo& info = e.info;
+  check_readable(name, info, shape);
   if (info.nbytes == 0) return;
-  if (info.dtype == "F32") {
-    std::memcpy(dst, src, size_t(info.nbytes));  // the data may be unaligned: copy bytes
-    return;
-  }
-  const size_t n = size_t(info.nbytes / 2);
-  const bool bf16 = info.dtype == "BF16";
-  for (size_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, src + 2 * i, 2);
-    dst[i] = bf16 ? bf16_to_f32(h) : f16_to_f32(h);
-  }
+  convert(info.dtype, e.data, 0, info.nbytes / (info.dtype == "F32" ? 4 : 2), dst);
+}
+
+void SafetensorsSet::read_f32_block(const std::string& name, const std::vector<int64_t>& shape, int64_t row0,
+                                    int64_t rows, int64_t col0, int64_t cols, float* dst) const {
+  const Impl::Entry& e = impl_->entry(name);
+  const SafetensorInfo& info = e.info;
+  check_readable(name, info, shape);
+  if (info.nbytes == 0) return;
+  // Seen as [R, C]: a 2-D tensor as it is, any other as one column of all its elements.
+  const int64_t C = shape.size() == 2 ? shape[1] : 1;
+  const int64_t R = (int64_t)(info.nbytes / (info.dtype == "F32" ? 4 : 2)) / C;
+  if (row0 < 0 || rows < 0 || row0 + rows > R || col0 < 0 || cols < 0 || col0 + cols > C)
+    weights_error(info.file + ": tensor '" + name + "' has no block of rows [" + std::to_string(row0) + ", " +
+                  std::to_string(row0 + rows) + ") and columns [" + std::to_string(col0) + ", " +
+                  std::to_string(col0 + cols) + ")");
+  for (int64_t r = 0; r < rows; ++r) convert(info.dtype, e.data, (uint64_t)((row0 + r) * C + col0), (uint64_t)cols, dst + r * cols);
 }
 
 }  // namespace gpubench

@@ -38,6 +38,10 @@ class SafetensorsSet {
   // Checks the tensor's shape equals `shape` exactly, then writes numel fp32 values into dst.
   // Supported dtypes: BF16, F16 (subnormals, inf and nan kept), F32.
   void read_f32(const std::string& name, const std::vector<int64_t>& shape, float* dst) const;
+  // The same checks, then only the block of rows [row0, row0 + rows) and columns [col0, col0 + cols)
+  // into dst as [rows, cols] (a rank's shard; a 1-D tensor [n] reads as [n, 1]).
+  void read_f32_block(const std::string& name, const std::vector<int64_t>& shape, int64_t row0, int64_t rows,
+                      int64_t col0, int64_t cols, float* dst) const;
   // The tensor's bytes as stored (little-endian, info(name).nbytes long), e.g. to upload bf16 as is.
   const uint8_t* raw(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted

@@ -2,15 +2,14 @@
 
 namespace gpubench {
 
-int64_t DecodeStep::run(std::vector<DecodeState>& reqs, int64_t s, Profiler* prof, bool graph, StepEvents events,
+int64_t DecodeStep::run(std::vector<DecodeState>& reqs, int64_t s, RankProfilers* prof, bool graph, StepEvents events,
                         std::vector<int32_t>* first_emitted, MtpRecord* rec) {
-  Backend& be = model_.backend();
   const int64_t B = (int64_t)reqs.size();
   model_.pin_routing(routing_, first_step_ + s, B * (1 + K_));
-  if (events.start) be.event_record(events.start);
+  if (events.start) model_.event_record(events.start);
   if (K_ > 0) {
     const int64_t emitted = mtp_.step(reqs, s, prof, first_emitted, rec);
-    if (events.end) be.event_record(events.end);
+    if (events.end) model_.event_record(events.end);
     return emitted;
   }
   seqs_.resize(reqs.size());
@@ -20,7 +19,7 @@ int64_t DecodeStep::run(std::vector<DecodeState>& reqs, int64_t s, Profiler* pro
   } else {
     model_.forward(seqs_, context_, prof);
   }
-  if (events.end) be.event_record(events.end);
+  if (events.end) model_.event_record(events.end);
   const std::vector<int32_t> next = model_.next_tokens(B);
   for (size_t i = 0; i < reqs.size(); ++i) {
     reqs[i].cur = next[i];

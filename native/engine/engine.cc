@@ -97,10 +97,11 @@ void validate_spec(const ModelSpec& s) {
   if (!mla && s.head_dim % 2) fail(ErrorCode::InvalidConfig, "head_dim must be even");
 }
 
-Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,
+Engine::Engine(const BackendFactory& make_backends, const EngineOptions& opts, BatchScheduler& scheduler,
                const std::atomic<bool>& cancel)
-    : spec_(opts.spec), be_(std::move(backend)), scheduler_(scheduler), cancel_(cancel) {
+    : spec_(opts.spec), scheduler_(scheduler), cancel_(cancel) {
   validate_spec(spec_);
+  validate_layout(spec_, opts.parallel);
   const ModelRunnerOptions& r = opts.runner;
   if (r.max_batch < 1 || r.max_context < 1 || r.kv_pool_tokens < 1 || r.block_size < 1) {
     fail(ErrorCode::InvalidArgument, "maxBatch, maxContext, kvPoolTokens and blockSize must be >= 1");
@@ -108,9 +109,10 @@ Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, Batc
   if (r.block_size & (r.block_size - 1)) fail(ErrorCode::InvalidArgument, "blockSize must be a power of two");
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
-  model_ = std::make_unique<ModelRunner>(*be_, spec_, r);
-  // NVML is opened once per engine; a device without it still runs, with the reason in each point.
-  const std::string bus_id = be_->device_info().pci_bus_id;
+  ranks_ = std::make_unique<RankGroup>(make_backends(opts.parallel.world()), spec_, opts.parallel, r);
+  // NVML is opened once per engine (rank 0's device); a device without it still runs, with the
+  // reason in each point.
+  const std::string bus_id = ranks_->backend().device_info().pci_bus_id;
   if (bus_id.empty()) {
     telemetry_.reason = "no NVML: CPU device";
   } else {
@@ -120,12 +122,11 @@ Engine::Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, Batc
 
 Engine::~Engine() {
   telemetry_.source.reset();
-  model_.reset();
-  be_.reset();
+  ranks_.reset();
 }
 
 PointResult Engine::run_point(const PointOptions& opts, const ProgressFn& progress) {
-  return PointRunner(*model_, scheduler_, cancel_, telemetry_).run(opts, progress);
+  return PointRunner(*ranks_, scheduler_, cancel_, telemetry_).run(opts, progress);
 }
 
 GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o) {
@@ -135,26 +136,36 @@ GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t step
                                            std::to_string(spec_.vocab_size) + ")");
     }
   }
-  return PointRunner(*model_, scheduler_, cancel_, telemetry_).generate(prompt, steps, o);
+  return PointRunner(*ranks_, scheduler_, cancel_, telemetry_).generate(prompt, steps, o);
 }
 
-Peaks Engine::peaks() { return measure_peaks(*be_); }
+// Peaks and op benchmarks measure rank 0's device, from its thread.
+Peaks Engine::peaks() {
+  Peaks p;
+  ranks_->on_rank(0, [&] { p = measure_peaks(ranks_->backend()); });
+  return p;
+}
 
 OpTiming Engine::bench_op(const OpBenchCase& c) {
-  return gpubench::bench_op(*be_, spec_, model_->options().block_size, c);
+  OpTiming t;
+  ranks_->on_rank(0, [&] { t = gpubench::bench_op(ranks_->backend(), spec_, ranks_->options().block_size, c); });
+  return t;
 }
 
 EngineInfo Engine::info() const {
+  RankGroup& g = *ranks_;
+  Backend& be = g.backend();
   EngineInfo i;
-  i.device = be_->name();
-  i.device_info = be_->device_info();
+  i.device = be.name();
+  i.device_info = be.device_info();
   i.device_name = i.device_info.name;
-  i.dtype = dtype_name(be_->act_dtype());
-  i.weight_bytes = model_->weight_bytes();
-  i.kv_pool_tokens = model_->options().kv_pool_tokens;
-  i.kv_bytes_per_token = model_->kv().bytes_per_token();
-  i.block_size = model_->options().block_size;
-  i.weight_init_ms = model_->weight_init_ms();
+  i.dtype = dtype_name(be.act_dtype());
+  i.weight_bytes = g.rank(0).weight_bytes();
+  i.kv_pool_tokens = g.options().kv_pool_tokens;
+  i.kv_bytes_per_token = g.kv().bytes_per_token();
+  i.block_size = g.options().block_size;
+  i.weight_init_ms = g.rank(0).weight_init_ms();
+  i.parallel = g.layout();
   return i;
 }
 

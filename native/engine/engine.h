@@ -1,9 +1,11 @@
-// Engine: one model on one device. Owns the backend it is given (the addon chooses it from the
-// device string) and the model runner (weights, KV pool); its methods run on the engine's worker
-// thread (native/addon/). The batch scheduler and the
+// Engine: one model on one device, or on one device per rank of a parallel layout. Owns the
+// backends it is given (the addon chooses them from the device string) and the rank group (each
+// rank's model runner: weights shard, KV pool); its methods run on the engine's worker thread
+// (native/addon/). The batch scheduler and the
 // cancel flag belong to the caller, because JavaScript touches them while a job runs.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "engine/op_bench.h"
 #include "engine/peaks.h"
 #include "engine/point_runner.h"
+#include "engine/rank_group.h"
 #include "engine/scheduler.h"
 
 namespace gpubench {
@@ -22,7 +25,8 @@ struct EngineOptions {
   ModelSpec spec;
   // Which backend the addon makes for the engine (the engine itself never reads them).
   std::string device = "cpu";
-  int cpu_threads = 0;
+  int cpu_threads = 0;  // over all ranks
+  Layout parallel;
   ModelRunnerOptions runner;
 };
 
@@ -31,12 +35,16 @@ struct EngineInfo {
   size_t weight_bytes = 0;
   int64_t kv_pool_tokens = 0, kv_bytes_per_token = 0, block_size = 0;
   double weight_init_ms = 0;
-  DeviceInfo device_info;  // of the engine's own backend (its CPU threads, the CUDA versions)
+  DeviceInfo device_info;  // of rank 0's backend (its CPU threads, the CUDA versions)
+  Layout parallel;
 };
 
 class Engine {
  public:
-  Engine(std::unique_ptr<Backend> backend, const EngineOptions& opts, BatchScheduler& scheduler,
+  // make_backends(world): one backend per rank of opts.parallel, called once the spec and the
+  // layout are valid.
+  using BackendFactory = std::function<std::vector<std::unique_ptr<Backend>>(int64_t world)>;
+  Engine(const BackendFactory& make_backends, const EngineOptions& opts, BatchScheduler& scheduler,
          const std::atomic<bool>& cancel);
   ~Engine();
 
@@ -44,14 +52,13 @@ class Engine {
   GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
   Peaks peaks();
   OpTiming bench_op(const OpBenchCase& c);
-  std::vector<GemmAlgo> gemm_algos() const { return be_->gemm_algos(); }
+  std::vector<GemmAlgo> gemm_algos() { return ranks_->backend().gemm_algos(); }
   EngineInfo info() const;
   const ModelSpec& spec() const { return spec_; }
 
  private:
   ModelSpec spec_;
-  std::unique_ptr<Backend> be_;
-  std::unique_ptr<ModelRunner> model_;
+  std::unique_ptr<RankGroup> ranks_;
   BatchScheduler& scheduler_;
   const std::atomic<bool>& cancel_;
   DeviceTelemetry telemetry_;

@@ -21,16 +21,19 @@ KvShape kv_shape(const ModelSpec& s, int64_t mtp_layers) {
 }
 }  // namespace
 
-ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOptions& opts)
-    : be_(be), spec_(spec), opts_(opts), mtp_layers_(opts.max_drafts > 0 ? spec.mtp_layers : 0) {
+ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ShardSpec& shard, RankComms comms,
+                         const ModelRunnerOptions& opts)
+    : be_(be), spec_(spec), shard_(shard), comms_(comms), opts_(opts),
+      mtp_layers_(opts.max_drafts > 0 ? spec.mtp_layers : 0) {
+  const ModelSpec& local = shard_.local;
   const DType dt = be.act_dtype();
-  const int64_t max_seqs = opts.max_batch;
-  const ActivationSizes sizes{std::max(opts.max_tokens_per_step, max_seqs), max_seqs, max_seqs * (1 + opts.max_drafts),
-                              mtp_layers_ > 0};
-  const size_t weight_bytes = WeightStore::bytes_for(spec, mtp_layers_, dt);
+  const int64_t max_seqs = opts.max_batch, max_tokens = std::max(opts.max_tokens_per_step, max_seqs);
+  const ActivationSizes sizes{max_tokens, max_seqs, max_seqs * (1 + opts.max_drafts), mtp_layers_ > 0,
+                              max_tokens * shard_.layout.dp};
+  const size_t weight_bytes = WeightStore::bytes_for(spec, shard_, mtp_layers_, dt);
   const size_t act_bytes =
-      Activations::bytes_for(spec, dt, sizes) + PinnedRouting::bytes_for(spec, mtp_layers_, sizes.max_tokens);
-  const KvShape shape = kv_shape(spec, mtp_layers_);
+      Activations::bytes_for(local, dt, sizes) + PinnedRouting::bytes_for(local, mtp_layers_, sizes.moe_tokens);
+  const KvShape shape = kv_shape(local, mtp_layers_);
   const int64_t bytes_per_token = KvPool::bytes_per_token(shape, dt);
 
   // Refuse before allocating anything, and cap the KV pool to the memory that is left. Each message
@@ -58,7 +61,7 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
   opts_.kv_pool_tokens = num_blocks * opts.block_size;
 
   try {
-    weights_ = std::make_unique<WeightStore>(be, spec, mtp_layers_);
+    weights_ = std::make_unique<WeightStore>(be, spec, shard_, mtp_layers_);
     auto t0 = std::chrono::steady_clock::now();
     if (opts.weights_path.empty()) {
       weights_->init_dummy(opts.seed);
@@ -70,11 +73,10 @@ ModelRunner::ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOp
     weight_init_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     kv_ = std::make_unique<KvPool>(be, shape, num_blocks, opts.block_size);
     kv_->fill_finite(opts.seed);
-    blocks_ = std::make_unique<BlockAllocator>(num_blocks, opts.block_size);
-    act_ = std::make_unique<Activations>(be, spec, sizes);
+    act_ = std::make_unique<Activations>(be, local, sizes);
     step_ = std::make_unique<StepBuffers>(be, sizes.max_tokens, max_seqs, sizes.max_logit_rows, max_blocks_per_seq(),
                                           opts.block_size);
-    pinned_ = std::make_unique<PinnedRouting>(be, spec, mtp_layers_, sizes.max_tokens);
+    pinned_ = std::make_unique<PinnedRouting>(be, local, mtp_layers_, sizes.moe_tokens);
     // MLA rotates only the qk_rope_head_dim part of each head.
     rope_ = make_rope_table(spec.rope, (int)(spec.is_mla() ? spec.mla.qk_rope_head_dim : spec.head_dim));
     inv_freq_ = (float*)be.alloc(rope_.inv_freq.size() * sizeof(float));
@@ -96,7 +98,6 @@ void ModelRunner::release_all() {
   pinned_.reset();
   step_.reset();
   act_.reset();
-  blocks_.reset();
   kv_.reset();
   weights_.reset();
 }
@@ -104,13 +105,16 @@ void ModelRunner::release_all() {
 ForwardArgs ModelRunner::args(Profiler* prof) {
   const PinnedRouting* pins = nullptr;
   if (pins_active_) {
-    if (step_->num_tokens() > pinned_->num_tokens()) {
+    // Under DP attention the MoE blocks see every DP group's tokens.
+    const int64_t moe_tokens = step_->num_tokens() * shard_.layout.dp;
+    if (moe_tokens > pinned_->num_tokens()) {
       fail(ErrorCode::Internal, "routing was pinned for " + std::to_string(pinned_->num_tokens()) +
-                                    " tokens, the step has " + std::to_string(step_->num_tokens()));
+                                    " tokens, the step's MoE blocks have " + std::to_string(moe_tokens));
     }
     pins = pinned_.get();
   }
-  return ForwardArgs{be_, spec_, weights_->weights(), *kv_, *step_, *act_, inv_freq_, rope_.attn_factor, prof, pins};
+  return ForwardArgs{be_, shard_.local, shard_, comms_, weights_->weights(), *kv_, *step_, *act_, inv_freq_,
+                     rope_.attn_factor, prof, pins};
 }
 
 void ModelRunner::run(Profiler* prof) {
@@ -140,7 +144,7 @@ std::vector<int64_t> ModelRunner::expert_counts() {
   for (int64_t l = 0; l < spec_.num_layers; ++l) main_moe = main_moe || spec_.layer_is_moe(l);
   if (!main_moe) return {};
   if (main_pinned_) return pinned_->counts(0);
-  std::vector<int32_t> ids((size_t)(main_tokens_ * spec_.moe.top_k));
+  std::vector<int32_t> ids((size_t)(main_tokens_ * shard_.layout.dp * spec_.moe.top_k));
   be_.copy_to_host(ids.data(), act_->topk_ids, ids.size() * sizeof(int32_t));
   return expert_load(ids.data(), (int64_t)ids.size(), spec_.moe.num_experts);
 }

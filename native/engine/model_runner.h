@@ -1,5 +1,6 @@
-// ModelRunner: everything that runs one forward step on the device — weights, KV pool,
-// activations, step metadata, rope table — and the CUDA graphs of decode steps.
+// ModelRunner: everything that runs one forward step of one rank on its device — its shard of the
+// weights, its KV pool, activations, step metadata, rope table — and the CUDA graphs of its decode
+// steps. A layout of several ranks runs one per rank in lockstep (engine/rank_group.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -7,7 +8,9 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/communicator.h"
 #include "core/kv_cache.h"
+#include "core/layout.h"
 #include "core/model_spec.h"
 #include "core/profiler.h"
 #include "core/routing.h"
@@ -35,7 +38,9 @@ struct ModelRunnerOptions {
 
 class ModelRunner {
  public:
-  ModelRunner(Backend& be, const ModelSpec& spec, const ModelRunnerOptions& opts);
+  // Rank shard.rank of the layout, talking to its peers through comms. opts.kv_pool_tokens is
+  // capped to what fits.
+  ModelRunner(Backend& be, const ModelSpec& spec, const ShardSpec& shard, RankComms comms, const ModelRunnerOptions& opts);
   ~ModelRunner();
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
@@ -64,7 +69,7 @@ class ModelRunner {
 
   Backend& backend() { return be_; }
   const ModelSpec& spec() const { return spec_; }
-  BlockAllocator& blocks() { return *blocks_; }
+  const ShardSpec& shard() const { return shard_; }
   const KvPool& kv() const { return *kv_; }
   size_t weight_bytes() const { return weights_->bytes(); }
   double weight_init_ms() const { return weight_init_ms_; }
@@ -75,11 +80,12 @@ class ModelRunner {
  private:
   Backend& be_;
   const ModelSpec& spec_;
+  ShardSpec shard_;
+  RankComms comms_;
   ModelRunnerOptions opts_;
   int64_t mtp_layers_ = 0;
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<KvPool> kv_;
-  std::unique_ptr<BlockAllocator> blocks_;
   std::unique_ptr<Activations> act_;
   std::unique_ptr<StepBuffers> step_;
   std::unique_ptr<PinnedRouting> pinned_;

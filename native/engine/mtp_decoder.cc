@@ -52,7 +52,7 @@ void MtpDecoder::seed_drafts(std::vector<DecodeState>& reqs) const {
 }
 
 void MtpDecoder::draft_after_prefill(std::vector<DecodeState>& reqs,
-                                      const std::vector<const std::vector<int32_t>*>& prompts, Profiler* prof,
+                                      const std::vector<const std::vector<int32_t>*>& prompts, RankProfilers* prof,
                                       MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), L = (int64_t)prompts[0]->size();
   mtp_rows_.resize(B * L);
@@ -66,7 +66,7 @@ void MtpDecoder::draft_after_prefill(std::vector<DecodeState>& reqs,
   draft(reqs, rows, prof, rec);
 }
 
-int64_t MtpDecoder::step(std::vector<DecodeState>& reqs, int64_t n, Profiler* prof,
+int64_t MtpDecoder::step(std::vector<DecodeState>& reqs, int64_t n, RankProfilers* prof,
                           std::vector<int32_t>* first_emitted, MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), R = 1 + K_;
   verify_rows_.resize(B * R);
@@ -111,7 +111,7 @@ int64_t MtpDecoder::step(std::vector<DecodeState>& reqs, int64_t n, Profiler* pr
   return emitted;
 }
 
-void MtpDecoder::draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof,
+void MtpDecoder::draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, RankProfilers* prof,
                         MtpRecord* rec) {
   const int64_t B = (int64_t)reqs.size(), M = model_.mtp_layers();
   if (rec) {

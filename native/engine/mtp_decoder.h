@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/profiler.h"
-#include "engine/model_runner.h"
+#include "engine/rank_group.h"
 
 namespace gpubench {
 
@@ -60,28 +60,28 @@ struct MtpRecord {
 class MtpDecoder {
  public:
   // ctx_bound: the largest context of any forward (StepBuffers::set).
-  MtpDecoder(ModelRunner& model, int64_t drafts, const Acceptance& acceptance, int64_t ctx_bound)
+  MtpDecoder(RankGroup& model, int64_t drafts, const Acceptance& acceptance, int64_t ctx_bound)
       : model_(model), K_(drafts), acc_(acceptance), ctx_bound_(ctx_bound) {}
 
   // After the prefill forward of prompts[i] for request i (first tokens in reqs[i].cur): the MTP
   // layer runs over the prompt rows (row r: the hidden state at r, the token at r + 1) and drafts.
   void draft_after_prefill(std::vector<DecodeState>& reqs, const std::vector<const std::vector<int32_t>*>& prompts,
-                           Profiler* prof, MtpRecord* rec);
+                           RankProfilers* prof, MtpRecord* rec);
   // Decode mode starts without hidden states to draft from: the first drafts repeat the last token
   // (the acceptance is pinned, so their values change nothing the step costs).
   void seed_drafts(std::vector<DecodeState>& reqs) const;
   // Step n: verify, accept, draft. Returns the tokens emitted over the batch (accepted drafts + 1
   // per request); appends request 0's to first_emitted when given.
-  int64_t step(std::vector<DecodeState>& reqs, int64_t n, Profiler* prof, std::vector<int32_t>* first_emitted,
+  int64_t step(std::vector<DecodeState>& reqs, int64_t n, RankProfilers* prof, std::vector<int32_t>* first_emitted,
                MtpRecord* rec);
 
  private:
   // The MTP forward over `rows` (the last main forward's row layout, MTP input tokens, one logit
   // row per sequence: the row drafted from), then K - 1 more one-row forwards, each fed the previous
   // draft and its MTP hidden state.
-  void draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, Profiler* prof, MtpRecord* rec);
+  void draft(std::vector<DecodeState>& reqs, const std::vector<SeqStep>& rows, RankProfilers* prof, MtpRecord* rec);
 
-  ModelRunner& model_;
+  RankGroup& model_;
   int64_t K_;
   Acceptance acc_;
   int64_t ctx_bound_;

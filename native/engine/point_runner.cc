@@ -18,7 +18,7 @@ namespace gpubench {
 
 // What a point is, checked before it waits for its batch.
 struct PointShape {
-  int64_t B, L, K;
+  int64_t B, L, K;       // B: requests over every DP group
   bool prefill;          // the point's forwards start with a prefill (modes prefill and both)
   int64_t decode_steps;  // per timed pass
   int64_t context;       // cache slots a request needs
@@ -27,28 +27,34 @@ struct PointShape {
 
 namespace {
 
-// The requests of one point with their KV blocks; releases the blocks however the point ends.
+// The requests of one point with their KV blocks, each from its DP group's pool; releases the
+// blocks however the point ends.
 class Batch {
  public:
-  Batch(BlockAllocator& alloc, std::vector<Request> reqs, int64_t tokens_per_request) : alloc_(alloc), reqs_(std::move(reqs)) {
+  Batch(RankGroup& group, std::vector<Request> reqs, int64_t tokens_per_request) : group_(group), reqs_(std::move(reqs)) {
     kv_.resize(reqs_.size());
     // A constructor that throws runs no destructor: give back the earlier requests' blocks here.
     try {
-      for (auto& s : kv_) s.blocks = alloc_.allocate(alloc_.blocks_for(tokens_per_request));
+      for (size_t i = 0; i < kv_.size(); ++i) {
+        BlockAllocator& alloc = pool(i);
+        kv_[i].blocks = alloc.allocate(alloc.blocks_for(tokens_per_request));
+      }
     } catch (...) {
-      for (auto& s : kv_) alloc_.release(s.blocks);
+      release();
       throw;
     }
   }
-  ~Batch() {
-    for (auto& s : kv_) alloc_.release(s.blocks);
-  }
+  ~Batch() { release(); }
   size_t size() const { return reqs_.size(); }
   Request& request(size_t i) { return reqs_[i]; }
   SequenceKv& kv(size_t i) { return kv_[i]; }
 
  private:
-  BlockAllocator& alloc_;
+  BlockAllocator& pool(size_t i) { return group_.blocks(group_.dp_group_of((int64_t)i, (int64_t)kv_.size())); }
+  void release() {
+    for (size_t i = 0; i < kv_.size(); ++i) pool(i).release(kv_[i].blocks);
+  }
+  RankGroup& group_;
   std::vector<Request> reqs_;
   std::vector<SequenceKv> kv_;
 };
@@ -61,17 +67,17 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 // Pinned routing belongs to one point: whatever way the point ends, later forwards route for real.
 struct Unpin {
-  ModelRunner& model;
+  RankGroup& model;
   ~Unpin() { model.unpin_routing(); }
 };
 
-// The start and end events of the timed forwards, destroyed however the point ends.
+// The start and end events of the timed forwards (on every rank), destroyed however the point ends.
 struct EventPair {
-  Backend& be;
-  Event start = be.event_create(), end = be.event_create();
+  RankGroup& group;
+  Event start = group.event_create(), end = group.event_create();
   ~EventPair() {
-    be.event_destroy(start);
-    be.event_destroy(end);
+    group.event_destroy(start);
+    group.event_destroy(end);
   }
 };
 
@@ -81,13 +87,13 @@ struct PassPlan {
   Pass pass;
   bool prefill;
   int64_t decode_steps;
-  Profiler* prof;  // the profiled pass's; null otherwise
+  RankProfilers* prof;  // the profiled pass's; null otherwise
   bool timed() const { return pass == Pass::Timed; }
   bool empty() const { return !prefill && decode_steps == 0; }
   int64_t forwards() const { return decode_steps + (prefill ? 1 : 0); }
 };
 
-PassPlan plan_pass(Pass pass, const PointOptions& o, const PointShape& p, Profiler& prof) {
+PassPlan plan_pass(Pass pass, const PointOptions& o, const PointShape& p, RankProfilers& prof) {
   if (pass == Pass::Warmup) return {pass, p.prefill, std::min<int64_t>(p.decode_steps, 2), nullptr};
   if (pass == Pass::Timed) return {pass, p.prefill, p.decode_steps, nullptr};
   const int64_t steps = o.profile_decode ? std::min(p.decode_steps, o.profile_decode_steps) : 0;
@@ -97,10 +103,10 @@ PassPlan plan_pass(Pass pass, const PointOptions& o, const PointShape& p, Profil
 // One admitted point: its passes over the batch, their results and the traces of the profiled one.
 class PointPasses {
  public:
-  PointPasses(ModelRunner& model, const PointOptions& o, const PointShape& shape, Batch& batch, bool graphs,
+  PointPasses(RankGroup& model, const PointOptions& o, const PointShape& shape, Batch& batch, bool graphs,
               const ProgressFn& progress, const std::function<void()>& check_cancel, PointResult& res)
-      : model_(model), be_(model.backend()), o_(o), p_(shape), batch_(batch), graphs_(graphs), progress_(progress),
-        check_cancel_(check_cancel), res_(res), prof_(be_), events_{be_},
+      : model_(model), o_(o), p_(shape), batch_(batch), graphs_(graphs), progress_(progress),
+        check_cancel_(check_cancel), res_(res), prof_(model), events_{model},
         mtp_(model, shape.K, o.mtp_accept, shape.context),
         decode_(model, mtp_, shape.routing, shape.K, shape.context, shape.prefill ? 1 : 0) {
     prompts_.resize(batch.size());
@@ -137,8 +143,12 @@ class PointPasses {
     for (auto* t : {&prefill_trace_, &decode_trace_}) {
       if (t->empty()) continue;
       t->set_metadata("run_name", o_.run_name);
-      t->set_metadata("device", be_.name());
-      t->set_metadata("batch_size", str(p_.B));
+      t->set_metadata("device", model_.backend().name());
+      t->set_metadata("batch_size", str(o_.batch_size));
+      if (model_.world() > 1) {
+        const Layout& l = model_.layout();
+        t->set_metadata("parallel", "tp " + str(l.tp) + " dp " + str(l.dp) + " ep " + str(l.ep) + " (rank 0's ops)");
+      }
       t->set_metadata("input_len", str(p_.L));
       t->set_metadata("output_len", str(o_.output_len));
       if (model_.spec().is_moe()) t->set_metadata("moe_routing", p_.routing.text);
@@ -153,6 +163,13 @@ class PointPasses {
   }
 
  private:
+  // The last collect's ops of ranks 1.. (their trace tracks).
+  std::vector<std::vector<OpTime>> other_ranks() const {
+    std::vector<std::vector<OpTime>> out;
+    for (int64_t r = 1; r < model_.world(); ++r) out.push_back(prof_.ops(r));
+    return out;
+  }
+
   // Every request before a pass: its last input id as the next token. Decode-only, the first
   // input_len tokens count as cached (fake KV); decode starts from the last input id.
   std::vector<DecodeState> start_requests() {
@@ -169,26 +186,26 @@ class PointPasses {
     std::vector<SeqStep> seqs(B);
     for (int64_t i = 0; i < B; ++i) seqs[i] = SeqStep{&batch_.kv(i), batch_.request(i).input_ids.data(), L, 0};
     model_.pin_routing(p_.routing, 0, B * L);
-    be_.event_record(events_.start);
+    model_.event_record(events_.start);
     model_.forward(seqs, 0, plan.prof);
     // The prefill's time ends with its forward (the host reading the tokens is not in it)...
-    if (p_.K == 0) be_.event_record(events_.end);
+    if (p_.K == 0) model_.event_record(events_.end);
     const std::vector<int32_t> first = model_.next_tokens(B);
     for (int64_t i = 0; i < B; ++i) reqs[i].cur = first[i];
     // ...except with MTP, whose first drafts are part of the prefill, as in a server.
     if (p_.K > 0) {
       mtp_.draft_after_prefill(reqs, prompts_, plan.prof, nullptr);
-      be_.event_record(events_.end);
+      model_.event_record(events_.end);
     }
-    be_.synchronize();  // the end event must be complete before it is read
+    model_.synchronize();  // the end event must be complete before it is read
     if (plan.timed()) {
-      res_.prefill_ms = be_.event_elapsed_ms(events_.start, events_.end);
+      res_.prefill_ms = model_.event_elapsed_ms(events_.start, events_.end);
       res_.first_request_tokens.push_back(first[0]);
       if (p_.decode_steps == 0) res_.expert_counts = model_.expert_counts();
     }
     if (plan.prof) {
       res_.profiled_prefill = prof_.collect();
-      prefill_trace_.add_step("prefill bs" + str(B) + " in" + str(L), res_.profiled_prefill, prof_.kernels());
+      prefill_trace_.add_step("prefill bs" + str(B) + " in" + str(L), res_.profiled_prefill, prof_.kernels(), other_ranks());
     }
     for (int64_t i = 0; i < B; ++i) batch_.kv(i).num_tokens = L;
     progress_({pass_name(plan.pass), 1, plan.forwards()});
@@ -202,23 +219,22 @@ class PointPasses {
     const int64_t emitted = decode_.run(reqs, s, plan.prof, graph, StepEvents{events_.start, events_.end},
                                         plan.timed() ? &res_.first_request_tokens : nullptr, nullptr);
     if (plan.timed()) {
-      be_.synchronize();  // with MTP, the end event was recorded after the step's last host read
-      res_.decode_step_ms.push_back(be_.event_elapsed_ms(events_.start, events_.end));
+      model_.synchronize();  // with MTP, the end event was recorded after the step's last host read
+      res_.decode_step_ms.push_back(model_.event_elapsed_ms(events_.start, events_.end));
       res_.decode_context.push_back(ctx);
       res_.accepted_tokens.push_back(emitted);
       if (s == 0) res_.expert_counts = model_.expert_counts();
     }
     if (plan.prof) {
       auto ops = prof_.collect();
-      decode_trace_.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof_.kernels());
+      decode_trace_.add_step("decode step " + str(s) + " ctx" + str((int64_t)ctx), ops, prof_.kernels(), other_ranks());
       res_.profiled_decode.insert(res_.profiled_decode.end(), ops.begin(), ops.end());
     }
     progress_({pass_name(plan.pass), s + 1 + (plan.prefill ? 1 : 0), plan.forwards()});
     check_cancel_();
   }
 
-  ModelRunner& model_;
-  Backend& be_;
+  RankGroup& model_;
   const PointOptions& o_;
   const PointShape& p_;
   Batch& batch_;
@@ -226,7 +242,7 @@ class PointPasses {
   const ProgressFn& progress_;
   const std::function<void()>& check_cancel_;
   PointResult& res_;
-  Profiler prof_;
+  RankProfilers prof_;
   EventPair events_;
   MtpDecoder mtp_;
   DecodeStep decode_;
@@ -258,14 +274,14 @@ void PointRunner::check_mtp(int64_t drafts, const Acceptance& accept, int64_t ba
 PointShape PointRunner::check_point(const PointOptions& o) const {
   const ModelRunnerOptions& mo = model_.options();
   PointShape p;
-  p.B = o.batch_size;
+  p.B = o.batch_size * model_.dp();
   p.L = o.input_len;
   p.K = o.mtp_drafts;
   p.prefill = o.mode != Mode::Decode;
   p.decode_steps = o.mode == Mode::Prefill ? 0 : o.mode == Mode::Both ? o.output_len - 1 : o.output_len;
   p.context = p.K > 0 ? mtp_context(p.L, p.decode_steps, p.K) : p.L + o.output_len;
   p.routing = o.moe_routing;
-  const int64_t B = p.B, L = p.L;
+  const int64_t B = o.batch_size, L = p.L;  // per DP group: what each rank's buffers hold
   if (B < 1 || L < 1 || o.output_len < 1) fail(ErrorCode::InvalidArgument, "batch size, input and output length must be >= 1");
   if (B > mo.max_batch) fail(ErrorCode::InvalidArgument, "batch size " + str(B) + " exceeds the engine's max batch " + str(mo.max_batch));
   check_mtp(p.K, o.mtp_accept, B);
@@ -276,7 +292,7 @@ PointShape PointRunner::check_point(const PointOptions& o) const {
     fail(ErrorCode::InvalidArgument, "prefill of " + str(B * L) + " tokens exceeds the engine's " +
                                          str(mo.max_tokens_per_step) + " tokens per step");
   }
-  check_batch_fits(model_.blocks(), B, p.context, model_.kv().bytes_per_token());
+  check_batch_fits(model_.blocks(0), B, p.context, model_.kv().bytes_per_token());
   return p;
 }
 
@@ -292,7 +308,7 @@ PointResult PointRunner::run(const PointOptions& o, const ProgressFn& progress) 
     }
   }
   progress({"admitted", B, B});
-  Batch batch(model_.blocks(), std::move(adm.batch), shape.context);
+  Batch batch(model_, std::move(adm.batch), shape.context);
   // MTP steps run eagerly: the drafting reads the verification's tokens back on the host.
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && shape.K == 0;
   Unpin unpin{model_};
@@ -326,21 +342,36 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
     fail(ErrorCode::InvalidArgument, "prompt of " + str(L) + " tokens + " + str(steps) + " steps exceeds the engine's limits");
   }
   Unpin unpin{model_};
-  Batch batch(model_.blocks(), {Request{0, prompt}}, context);
+  // One request per DP group: group d's prompt is `prompt` rotated left by d tokens.
+  const int64_t dp = model_.dp();
+  std::vector<std::vector<int32_t>> prompts(dp, prompt);
+  std::vector<Request> requests;
+  for (int64_t d = 0; d < dp; ++d) {
+    std::rotate(prompts[d].begin(), prompts[d].begin() + d % L, prompts[d].end());
+    requests.push_back(Request{d, prompts[d]});
+  }
+  Batch batch(model_, std::move(requests), context);
   const bool graphs = o.use_graphs && model_.backend().supports_graphs() && K == 0;
   model_.backend().take_kernel_paths();
   GenerateResult g;
-  SequenceKv& kv = batch.kv(0);
-  std::vector<DecodeState> reqs{DecodeState{&kv, 0, std::vector<int32_t>(K)}};
-  model_.pin_routing(routing, 0, L);
-  model_.forward({SeqStep{&kv, prompt.data(), L, 0}}, 0, nullptr);
-  reqs[0].cur = model_.next_tokens(1)[0];
+  std::vector<DecodeState> reqs;
+  std::vector<SeqStep> seqs;
+  std::vector<const std::vector<int32_t>*> prompt_of;
+  for (int64_t d = 0; d < dp; ++d) {
+    reqs.push_back(DecodeState{&batch.kv(d), 0, std::vector<int32_t>(K)});
+    seqs.push_back(SeqStep{&batch.kv(d), batch.request(d).input_ids.data(), L, 0});
+    prompt_of.push_back(&batch.request(d).input_ids);
+  }
+  model_.pin_routing(routing, 0, L * dp);
+  model_.forward(seqs, 0, nullptr);
+  const std::vector<int32_t> first = model_.next_tokens(dp);
+  for (int64_t d = 0; d < dp; ++d) reqs[d].cur = first[d];
   g.tokens.push_back(reqs[0].cur);
   g.logits.push_back(model_.logits(1));
   MtpDecoder mtp(model_, K, accept, context);
   MtpRecord rec;
-  if (K > 0) mtp.draft_after_prefill(reqs, {&prompt}, nullptr, &rec);
-  kv.num_tokens = L;
+  if (K > 0) mtp.draft_after_prefill(reqs, prompt_of, nullptr, &rec);
+  for (int64_t d = 0; d < dp; ++d) batch.kv(d).num_tokens = L;
   DecodeStep decode(model_, mtp, routing, K, context, 1);
   for (int64_t s = 0; s < steps; ++s) {
     check_cancel();

@@ -11,8 +11,8 @@
 #include "core/profiler.h"
 #include "core/routing.h"
 #include "core/telemetry.h"
-#include "engine/model_runner.h"
 #include "engine/mtp_decoder.h"
+#include "engine/rank_group.h"
 #include "engine/scheduler.h"
 
 namespace gpubench {
@@ -20,7 +20,7 @@ namespace gpubench {
 enum class Mode { Prefill, Decode, Both };
 
 struct PointOptions {
-  int64_t batch_size = 1;
+  int64_t batch_size = 1;  // per DP group: the point runs batch_size * dp requests
   int64_t input_len = 1;
   int64_t output_len = 1;
   Mode mode = Mode::Both;
@@ -97,16 +97,18 @@ struct PointShape;
 
 class PointRunner {
  public:
-  PointRunner(ModelRunner& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel, DeviceTelemetry& telemetry)
+  PointRunner(RankGroup& model, BatchScheduler& scheduler, const std::atomic<bool>& cancel, DeviceTelemetry& telemetry)
       : model_(model), scheduler_(scheduler), cancel_(cancel), telemetry_(telemetry) {}
 
   PointResult run(const PointOptions& opts, const ProgressFn& progress);
   // Prefill `prompt`, then `steps` greedy decode steps of one request, keeping every logit row;
-  // with mtp_drafts > 0, `steps` MTP steps (drafting after the prefill and after each step).
+  // with mtp_drafts > 0, `steps` MTP steps (drafting after the prefill and after each step). Under
+  // DP attention every DP group runs one request: group 0 `prompt`, group d the prompt rotated
+  // left by d tokens, so that group 0's logits depend on the collectives giving it its own rows.
   GenerateResult generate(const std::vector<int32_t>& prompt, int64_t steps, const GenerateOptions& o);
 
  private:
-  ModelRunner& model_;
+  RankGroup& model_;
   BatchScheduler& scheduler_;
   const std::atomic<bool>& cancel_;
   DeviceTelemetry& telemetry_;

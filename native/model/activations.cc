@@ -12,7 +12,7 @@ struct Shape {
 };
 
 // Width of the dense SwiGLU scratch (gate_up, mlp): the dense MLP's where a layer has one, and
-// the MoE shared expert's, which runs through the same buffers.
+// the MoE shared expert's, which runs through the same buffers (over the MoE block's rows).
 int64_t swiglu_width(const ModelSpec& s) {
   int64_t w = s.moe.shared_intermediate_size;
   for (int64_t l = 0; l < s.num_layers; ++l)
@@ -23,7 +23,8 @@ int64_t swiglu_width(const ModelSpec& s) {
 std::vector<Shape> shapes(const ModelSpec& s, DType act, const ActivationSizes& z) {
   using A = Activations;
   const int64_t T = z.max_tokens, S = z.max_seqs, R = z.max_logit_rows;
-  const int64_t W = swiglu_width(s), E = s.moe.num_experts, TK = T * s.moe.top_k;
+  const int64_t MT = s.is_moe() ? std::max(T, z.moe_tokens) : T, gathered = MT > T ? MT : 0;
+  const int64_t W = swiglu_width(s), E = s.moe.num_experts, TK = MT * s.moe.top_k;
   const int64_t Ie = s.moe.expert_intermediate_size;
   const MlaSpec& m = s.mla;
   const bool mla = s.is_mla();
@@ -32,10 +33,11 @@ std::vector<Shape> shapes(const ModelSpec& s, DType act, const ActivationSizes& 
       {&A::residual, act, T, D},  {&A::normed, act, T, D},
       {&A::qkv, act, T, mla ? 0 : s.qkv_dim()},
       {&A::attn, act, T, mla ? H * m.v_head_dim : s.q_dim()},
-      {&A::delta, act, T, D},     {&A::gate_up, act, T, 2 * W},
-      {&A::mlp, act, T, W},       {&A::last_hidden, act, R, D},
+      {&A::delta, act, T, D},     {&A::gate_up, act, MT, 2 * W},
+      {&A::mlp, act, MT, W},      {&A::last_hidden, act, R, D},
       {&A::logits, DType::F32, R, s.vocab_size},
-      {&A::router_logits, DType::F32, T, E},  {&A::moe_rows, act, TK, D},
+      {&A::router_logits, DType::F32, MT, E},  {&A::moe_rows, act, TK, D},
+      {&A::moe_in, act, gathered, D},         {&A::moe_out, act, gathered, D},
       {&A::moe_gate_up, act, TK, 2 * Ie},     {&A::moe_act, act, TK, Ie},
       {&A::q_a, act, T, m.q_lora_rank},       {&A::q, act, T, H * m.qk_head_dim()},
       {&A::kv_a, act, T, m.cache_dim()},      {&A::q_latent, act, T, H * m.kv_lora_rank},
@@ -51,10 +53,13 @@ int64_t moe_ints(const ModelSpec& s, int64_t T) {
   const int64_t TK = T * s.moe.top_k;
   return 2 * TK + 2 * TK + 2 * TK + s.moe.num_experts + 1;
 }
+
+// Tokens through an MoE block.
+int64_t moe_token_rows(const ActivationSizes& z) { return std::max(z.max_tokens, z.moe_tokens); }
 }  // namespace
 
 size_t Activations::bytes_for(const ModelSpec& spec, DType dtype, const ActivationSizes& sizes) {
-  size_t total = (size_t)(sizes.max_logit_rows + moe_ints(spec, sizes.max_tokens)) * sizeof(int32_t);
+  size_t total = (size_t)(sizes.max_logit_rows + moe_ints(spec, moe_token_rows(sizes))) * sizeof(int32_t);
   for (auto& sh : shapes(spec, dtype, sizes)) {
     total += (size_t)sh.rows * sh.cols * dtype_size(sh.dtype);
   }
@@ -72,8 +77,8 @@ Activations::Activations(Backend& be, const ModelSpec& spec, const ActivationSiz
     next_tokens = (int32_t*)be.alloc((size_t)sizes.max_logit_rows * sizeof(int32_t));
     allocations_.push_back(next_tokens);
     if (spec.is_moe()) {
-      const int64_t TK = sizes.max_tokens * spec.moe.top_k;
-      topk_ids = (int32_t*)be.alloc((size_t)moe_ints(spec, sizes.max_tokens) * sizeof(int32_t));
+      const int64_t TK = moe_token_rows(sizes) * spec.moe.top_k;
+      topk_ids = (int32_t*)be.alloc((size_t)moe_ints(spec, moe_token_rows(sizes)) * sizeof(int32_t));
       allocations_.push_back(topk_ids);
       topk_weights = (float*)(topk_ids + 2 * TK);
       moe_index = topk_ids + 4 * TK;

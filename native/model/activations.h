@@ -9,10 +9,12 @@
 namespace gpubench {
 
 // The largest step: tokens in one forward, sequences, rows that go through the LM head (one per
-// sequence, 1 + drafts per sequence when MTP verifies), and whether the MTP layers run.
+// sequence, 1 + drafts per sequence when MTP verifies), whether the MTP layers run, and the tokens
+// an MoE block runs on: max_tokens, or under DP attention every DP group's (dp * max_tokens).
 struct ActivationSizes {
   int64_t max_tokens = 1, max_seqs = 1, max_logit_rows = 1;
   bool mtp = false;
+  int64_t moe_tokens = 1;
 };
 
 struct Activations {
@@ -20,10 +22,11 @@ struct Activations {
   Tensor last_hidden;                                       // [max_logit_rows, hidden]
   Tensor logits;                                            // [max_logit_rows, vocab], F32
   int32_t* next_tokens = nullptr;                           // [max_logit_rows]
-  // MoE models: router logits [max_tokens, E] (F32); the router's ids and weights in two slots of
-  // [max_tokens * top_k] (slot 0 holds the first MoE layer's, kept for the expert counts; later
-  // layers share slot 1); moe_experts' scratch (see MoeWorkspace).
-  Tensor router_logits, moe_rows, moe_gate_up, moe_act;
+  // MoE models, sized for moe_tokens: router logits [moe_tokens, E] (F32); the router's ids and
+  // weights in two slots of [moe_tokens * top_k] (slot 0 holds the first MoE layer's, kept for the
+  // expert counts; later layers share slot 1); moe_experts' scratch (see MoeWorkspace); under DP
+  // attention the gathered rows and the block's output [moe_tokens, hidden].
+  Tensor router_logits, moe_rows, moe_gate_up, moe_act, moe_in, moe_out;
   int32_t* topk_ids = nullptr;
   float* topk_weights = nullptr;
   int32_t* moe_index = nullptr;

@@ -29,6 +29,10 @@ void attention_gqa(const ForwardArgs& a, int l) {
                  1.0f / std::sqrt((float)s.head_dim));
   }
   { OpScope o(a.prof, "matmul.o_proj", l); be.matmul(delta, attn, L.o_proj, nullptr); }
+  if (a.comm.tp) {
+    OpScope o(a.prof, "all_reduce.o_proj", l);
+    a.comm.tp->all_reduce(delta);
+  }
 }
 
 }  // namespace gpubench

@@ -73,6 +73,10 @@ void attention_mla(const ForwardArgs& a, int l) {
   }
   { OpScope o(a.prof, "matmul_heads.w_uv", l); be.matmul_heads(heads(attn, H, V, 0, V), heads(latent, H, C, 0, C), w_uv, false); }
   { OpScope o(a.prof, "matmul.o_proj", l); be.matmul(delta, attn, L.o_proj, nullptr); }
+  if (a.comm.tp) {
+    OpScope o(a.prof, "all_reduce.o_proj", l);
+    a.comm.tp->all_reduce(delta);
+  }
 }
 
 }  // namespace gpubench

@@ -2,10 +2,15 @@
 // attention block and a feed-forward block with fused residual adds and norms, then the LM head
 // on the step's logit rows (each sequence's last token, or the rows MTP asks for). Blocks live in
 // their own files (attention_gqa.cc, attention_mla.cc, mlp_dense.cc, moe.cc), and so does the MTP
-// draft forward (mtp.cc).
+// draft forward (mtp.cc). A rank of a parallel layout runs the same pass over its shard, with the
+// collectives (core/communicator.h) as ops of their own: all_reduce.o_proj after the attention,
+// all_reduce.mlp after a dense MLP, all_reduce.moe after an MoE block, and under DP attention
+// all_gather.moe before it and reduce_scatter.moe after it. A layout of one rank calls none.
 #pragma once
 #include "backend/backend.h"
+#include "core/communicator.h"
 #include "core/kv_cache.h"
+#include "core/layout.h"
 #include "core/model_spec.h"
 #include "core/profiler.h"
 #include "core/routing.h"
@@ -17,7 +22,9 @@ namespace gpubench {
 
 struct ForwardArgs {
   Backend& be;
-  const ModelSpec& spec;
+  const ModelSpec& spec;    // the rank's: shard.local (its heads, intermediate sizes)
+  const ShardSpec& shard;
+  RankComms comm;
   const ModelWeights& w;
   const KvPool& kv;
   const StepBuffers& step;

@@ -1,4 +1,5 @@
-// Dense SwiGLU feed-forward block: one fused gate_up GEMM, silu(gate) * up, the down GEMM.
+// Dense SwiGLU feed-forward block: one fused gate_up GEMM, silu(gate) * up, the down GEMM; under
+// tensor parallelism each rank's intermediate columns, summed by one all-reduce.
 #include "model/forward.h"
 
 namespace gpubench {
@@ -12,6 +13,10 @@ void mlp_dense(const ForwardArgs& a, int l) {
   { OpScope o(a.prof, "matmul.gate_up", l); be.matmul(gate_up, normed, L.gate_up, nullptr); }
   { OpScope o(a.prof, "swiglu", l); be.swiglu(mlp, gate_up); }
   { OpScope o(a.prof, "matmul.down", l); be.matmul(delta, mlp, L.down, nullptr); }
+  if (a.comm.tp) {
+    OpScope o(a.prof, "all_reduce.mlp", l);
+    a.comm.tp->all_reduce(delta);
+  }
 }
 
 }  // namespace gpubench

@@ -1,6 +1,8 @@
-// The weights of a model, in the layout the forward pass uses: q, k and v fused into one qkv matrix
-// and gate and up into one gate_up matrix (one GEMM each). Each fused tensor records which Hugging
-// Face tensors fill which of its rows.
+// The weights of one rank's shard of a model (core/layout.h; one rank: the whole model), in the
+// layout the forward pass uses: q, k and v fused into one qkv matrix and gate and up into one
+// gate_up matrix (one GEMM each). Each tensor records which block of which Hugging Face tensor
+// fills which of its rows, so a shard's dummy values and loaded values are exactly the model's
+// values of its block.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/layout.h"
 #include "core/model_spec.h"
 
 namespace gpubench {
@@ -42,16 +45,22 @@ struct ModelWeights {
 
 enum class WeightKind { Linear, Embedding, Norm, Bias };
 
-// Rows [row_offset, row_offset + rows) of a tensor come from the Hugging Face tensor hf_name;
-// for a one-row tensor (norm, bias: 1-D in Hugging Face) the span is along its columns.
+// Rows [row_offset, row_offset + rows) of a tensor come from the Hugging Face tensor hf_name of
+// shape hf_shape: its rows from hf_row on and its columns from hf_col on (a row-parallel shard's
+// span; 0 otherwise). For a one-row tensor (norm, bias: 1-D in Hugging Face) the span is along
+// its columns, from element hf_row. The dummy value of an element is a function of hf_name and
+// its index in that tensor, so every layout holds the same values.
 struct WeightSource {
   std::string hf_name;
   int64_t row_offset;
   int64_t rows;
+  int64_t hf_row;
+  int64_t hf_col;
+  std::vector<int64_t> hf_shape;
 };
 
 struct WeightDesc {
-  std::string name;  // our name: the hash stream of its dummy values
+  std::string name;  // our name
   WeightKind kind;
   int64_t rows, cols;
   std::vector<WeightSource> sources;
@@ -61,8 +70,9 @@ struct WeightDesc {
 
 class WeightStore {
  public:
-  // mtp_layers: how many of the spec's MTP layers to hold (0 when MTP is off).
-  WeightStore(Backend& be, const ModelSpec& spec, int64_t mtp_layers);
+  // The shard of `spec` (the model) that `shard` names; mtp_layers: how many of the spec's MTP
+  // layers to hold (0 when MTP is off).
+  WeightStore(Backend& be, const ModelSpec& spec, const ShardSpec& shard, int64_t mtp_layers);
   ~WeightStore();
   WeightStore(const WeightStore&) = delete;
   WeightStore& operator=(const WeightStore&) = delete;
@@ -72,24 +82,24 @@ class WeightStore {
   // Moves every weight one bf16 ulp up or down (a seeded sign per element), for the GPU tests:
   // how far the logits move when the weights do by what bf16 resolves is their bf16 noise floor.
   void nudge_one_ulp(uint64_t seed);
-  // Real weights from a .safetensors file or folder, by Hugging Face names.
+  // Real weights from a .safetensors file or folder, by Hugging Face names: the shard's blocks.
   void load(const std::string& path);
 
   const ModelWeights& weights() const { return w_; }
   size_t bytes() const { return bytes_; }
-  static size_t bytes_for(const ModelSpec& spec, int64_t mtp_layers, DType dtype);
+  static size_t bytes_for(const ModelSpec& spec, const ShardSpec& shard, int64_t mtp_layers, DType dtype);
 
  private:
   Backend& be_;
-  const ModelSpec& spec_;
   ModelWeights w_;
   std::vector<WeightDesc> descs_;
   std::vector<void*> allocations_;
   size_t bytes_ = 0;
 };
 
-// Every tensor of the model and of its first mtp_layers MTP layers (used to size, allocate,
-// initialize and load).
-std::vector<WeightDesc> describe_weights(const ModelSpec& spec, int64_t mtp_layers, ModelWeights& w);
+// Every tensor of the shard of the model and of its first mtp_layers MTP layers (used to size,
+// allocate, initialize and load).
+std::vector<WeightDesc> describe_weights(const ModelSpec& spec, const ShardSpec& shard, int64_t mtp_layers,
+                                         ModelWeights& w);
 
 }  // namespace gpubench

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon, type NativeGenerateResult, type NativeMtpOptions } from '../../lib/bridge/native.js';
+import { loadAddon, type NativeGenerateResult, type NativeMtpOptions, type NativeParallel } from '../../lib/bridge/native.js';
 import { normalizeConfig } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
 
@@ -45,13 +45,19 @@ export function listFixtures(): Fixture[] {
     });
 }
 
-/** Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting when given). */
-export async function runFixture(f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions): Promise<NativeGenerateResult> {
+/**
+ * Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting
+ * when given; each rank loading its shard under a parallel layout).
+ */
+export async function runFixture(
+  f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions, parallel?: NativeParallel,
+): Promise<NativeGenerateResult> {
   const spec = normalizeConfig(f.config, { name: f.name });
   const { Engine } = loadAddon();
   const e = new Engine({
     spec: toNative(spec), device, seed: 0, weightsPath: path.join(f.dir, 'model.safetensors'),
     kvPoolTokens: 256, maxBatch: 1, maxTokensPerStep: 64, maxContext: 64, maxDrafts: mtp?.mtpDrafts ?? 0,
+    ...(parallel ? { parallel, threads: 2 } : {}),
   });
   try {
     await e.open();

@@ -1,7 +1,8 @@
 // The CPU backend (fp32) against Hugging Face transformers: logits within 1e-4 relative L2 at the
 // last prompt position and at every greedy decode step, and identical greedy tokens. DeepSeek-V3's
 // MTP module, which transformers' model does not run, against the reference in
-// scripts/golden/deepseek.py: its draft logits the same way, and identical drafts.
+// scripts/golden/deepseek.py: its draft logits the same way, and identical drafts. One model of
+// each family again sharded over two ranks (each loading its blocks of the checkpoint).
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_MODEL_TYPES } from '../../lib/model/model-spec.js';
 import { listFixtures, relL2, runFixture } from './fixtures.js';
@@ -20,6 +21,16 @@ describe('golden fixtures (transformers, float32)', () => {
       const got = await runFixture(f, 'cpu');
       expect(got.tokens).toEqual(f.expected.tokens);
       expect(got.logits).toHaveLength(f.expected.logits.length);
+      got.logits.forEach((row, i) => expect(relL2(row, f.expected.logits[i]), `step ${i}`).toBeLessThan(1e-4));
+    });
+  }
+
+  const sharded = [['llama', { tp: 2, ep: 1, dp: 1 }], ['qwen2_moe', { tp: 2, ep: 2, dp: 1 }], ['deepseek_v3', { tp: 2, ep: 1, dp: 1 }]] as const;
+  for (const [type, parallel] of sharded) {
+    it(`${type} at tp ${parallel.tp} ep ${parallel.ep}: CPU logits match transformers within 1e-4 and greedy tokens are identical`, async () => {
+      const f = fixtures.find((x) => x.expected.model_type === type)!;
+      const got = await runFixture(f, 'cpu', false, undefined, parallel);
+      expect(got.tokens).toEqual(f.expected.tokens);
       got.logits.forEach((row, i) => expect(relL2(row, f.expected.logits[i]), `step ${i}`).toBeLessThan(1e-4));
     });
   }

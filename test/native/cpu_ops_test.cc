@@ -88,6 +88,14 @@ void test_init(Backend& be, const std::string& sfx, int64_t R, int64_t C) {
   }
   check("init_dummy repeatable" + dims(R, C) + sfx, same);
   check("init_dummy bf16 == f32 bits" + dims(R, C) + sfx, bf16_same);
+  // A block of rows [r0, R) and columns [c0, C) holds the whole tensor's values there (a shard).
+  const int64_t r0 = R / 3, c0 = C / 2, br = R - r0, bc = C - c0;
+  Vec block(br * bc, kNaN);
+  be.init_dummy_block(t32(block, br, bc), 42, stream, 0.02f, r0 * C + c0, C);
+  bool block_same = true;
+  for (int64_t r = 0; r < br; ++r)
+    for (int64_t c = 0; c < bc; ++c) block_same &= std::memcmp(&block[r * bc + c], &w1[(r0 + r) * C + c0 + c], 4) == 0;
+  check("init_dummy_block == the whole tensor's block" + dims(R, C) + sfx, block_same);
   Vec f(n, kNaN);
   be.fill(t32(f, R, C), 1.5f);
   bool filled = std::all_of(f.begin(), f.end(), [](float v) { return v == 1.5f; });

@@ -118,11 +118,11 @@ struct ExpertsCase {
 
   void run_gpu(bool accumulate) {
     G->moe_experts(out.g, x.g, gate_up.g, down.g, ids.g, static_cast<const float*>(weights.g.data), K,
-                   accumulate, MoeWorkspace{rows.g, h.g, act.g, index_g});
+                   accumulate, MoeWorkspace{rows.g, h.g, act.g, index_g}, 0, E);
   }
   void run_cpu(bool accumulate) {
     C->moe_experts(out.c, x.c, gate_up.c, down.c, ids.c, static_cast<const float*>(weights.c.data), K,
-                   accumulate, MoeWorkspace{rows.c, h.c, act.c, index_c});
+                   accumulate, MoeWorkspace{rows.c, h.c, act.c, index_c}, 0, E);
   }
   std::string cfg() const { return str({{"T", T}, {"E", E}, {"K", K}, {"D", D}, {"I", I}}); }
 };
@@ -146,6 +146,25 @@ std::vector<int32_t> ids_from(size_t n, const std::vector<int32_t>& experts) {
   std::vector<int32_t> v = random_ints(n, 0, (int)experts.size());
   for (auto& x : v) x = experts[x];
   return v;
+}
+
+// Expert parallel: the experts [begin, begin + n) of E, each backend holding only their weights;
+// the other ranks' slots add nothing.
+void test_experts_shard(int64_t T, int64_t E, int64_t begin, int64_t n, int K, int64_t D, int64_t I) {
+  Scope s;
+  ExpertsCase c(s, T, E, K, D, I, random_ints(T * K, 0, (int)E), {}, false);
+  const auto experts = [&](Tensor t, int64_t rows_per_expert) {
+    return Tensor{(char*)t.data + begin * rows_per_expert * t.cols * dtype_size(t.dtype), t.dtype, n * rows_per_expert, t.cols};
+  };
+  G->fill(c.out.g, NAN);
+  G->moe_experts(c.out.g, c.x.g, experts(c.gate_up.g, 2 * I), experts(c.down.g, D), c.ids.g,
+                 static_cast<const float*>(c.weights.g.data), K, false, MoeWorkspace{c.rows.g, c.h.g, c.act.g, c.index_g},
+                 begin, E);
+  C->moe_experts(c.out.c, c.x.c, experts(c.gate_up.c, 2 * I), experts(c.down.c, D), c.ids.c,
+                 static_cast<const float*>(c.weights.c.data), K, false, MoeWorkspace{c.rows.c, c.h.c, c.act.c, c.index_c},
+                 begin, E);
+  compare("moe_experts experts [" + std::to_string(begin) + ", " + std::to_string(begin + n) + ") of " + c.cfg(), c.out.g,
+          c.out.c, kTol);
 }
 
 void test_experts_cases(bool acc) {
@@ -246,7 +265,7 @@ void test_errors() {
   Dual rows = make(s, T * K, D), h = make(s, T * K, 2 * I), act = make(s, T * K, I);
   expect_invalid("moe_experts refuses a workspace too small for T x top_k slots", [&] {
     G->moe_experts(out.g, x.g, gu.g, dn.g, ids, w, K, false,
-                   MoeWorkspace{rows.g.first_rows(1), h.g, act.g, ids});
+                   MoeWorkspace{rows.g.first_rows(1), h.g, act.g, ids}, 0, E);
   });
 }
 
@@ -281,6 +300,11 @@ void run_moe_tests() {
   run("moe_experts", [] { test_experts_cases(false); });
   run("moe_experts", [] { test_experts_cases(true); });
   run("moe_experts", test_experts_bad_ids);
+  run("moe_experts", [] {
+    test_experts_shard(37, 8, 2, 2, 2, 128, 96);    // fast path, 16-row tiles
+    test_experts_shard(300, 8, 4, 4, 2, 128, 96);   // 128 x 128 tiles
+    test_experts_shard(20, 8, 6, 2, 2, 36, 12);     // general path
+  });
   run("graph moe_experts", [] { test_experts_graph(37); });
   run("graph moe_experts", [] { test_experts_graph(300); });
   run("moe errors", test_errors);

@@ -32,6 +32,18 @@ void test_init() {
   for (size_t i = 0; i < 1000; ++i) wrong += bits[i] != dummy_weight_bits(42, 5, i, 1.0f);
   report("init_dummy bf16 unaligned view bit-exact", wrong == 0, str({{"wrong", (int64_t)wrong}}));
 
+  // A rank's shard: rows [1, 4099) and columns [3, 4097) of the tensor above, odd width so the
+  // 16-byte loop's groups of 8 cross rows.
+  Tensor block{s.alloc(G, 4098 * 4094 * 2), DType::BF16, 4098, 4094};
+  G->init_dummy_block(block, 42, 99, 0.02f, 1 * cols + 3, cols);
+  std::vector<uint16_t> block_bits((size_t)block.numel());
+  G->copy_to_host(block_bits.data(), block.data, block.bytes());
+  wrong = 0;
+  for (int64_t r = 0; r < block.rows; ++r)
+    for (int64_t c = 0; c < block.cols; ++c)
+      wrong += block_bits[r * block.cols + c] != dummy_weight_bits(42, 99, (uint64_t)((r + 1) * cols + c + 3), 0.02f);
+  report("init_dummy_block bf16 shard of 4099x4097 bit-exact", wrong == 0, str({{"wrong", (int64_t)wrong}}));
+
   Dual f = dummy(s, 333, 777, 11, 0.5f, DType::F32);
   compare("init_dummy f32 == cpu", f.g, f.c, 0.0);
   Dual b = dummy(s, 100, 4096, 12, 1.0f);

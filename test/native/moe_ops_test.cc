@@ -134,10 +134,22 @@ void test_experts(Backend& be, const std::string& sfx, int64_t T, int64_t D, int
   std::vector<int32_t> index(2 * S + E + 1, -7);
   MoeWorkspace ws{t32(rows, S, D), t32(h, S, 2 * I), t32(act, S, I), index.data()};
   be.moe_experts(t32(out, T, D), t32(x, T, D), t32(gu, E * 2 * I, D), t32(dn, E * D, I), ids.data(), w.data(), K,
-                 accumulate, ws);
+                 accumulate, ws, 0, E);
   check_close("moe_experts T=" + std::to_string(T) + " E=" + std::to_string(E) + " K=" + std::to_string(K) +
                   (accumulate ? " accumulate" : "") + sfx,
               out, want, 2e-5);
+  if (accumulate || E < 2) return;
+  // Expert parallel: two calls over experts [0, h) and [h, E), each holding only its experts'
+  // weights, add up to the call over all of them.
+  const int64_t half = E / 2;
+  Vec sum(T * D, kNaN), part(T * D, kNaN);
+  be.moe_experts(t32(sum, T, D), t32(x, T, D), t32(gu, half * 2 * I, D), t32(dn, half * D, I), ids.data(), w.data(), K,
+                 false, ws, 0, E);
+  Vec gu_rest(gu.begin() + half * 2 * I * D, gu.end()), dn_rest(dn.begin() + half * D * I, dn.end());
+  be.moe_experts(t32(part, T, D), t32(x, T, D), t32(gu_rest, (E - half) * 2 * I, D), t32(dn_rest, (E - half) * D, I),
+                 ids.data(), w.data(), K, false, ws, half, E);
+  for (int64_t i = 0; i < T * D; ++i) sum[i] += part[i];
+  check_close("moe_experts T=" + std::to_string(T) + " E=" + std::to_string(E) + " split over two ranks" + sfx, sum, want, 2e-5);
 }
 
 void test_experts_errors(Backend& be) {
@@ -147,12 +159,12 @@ void test_experts_errors(Backend& be) {
   std::vector<int32_t> ids = {0, 1, 1, 2}, index(2 * T * K + E + 1);
   MoeWorkspace ws{t32(rows, T * K, D), t32(h, T * K, 2 * I), t32(act, T * K, I), index.data()};
   check_throws("moe_experts refuses an expert id out of range", ErrorCode::InvalidArgument, [&] {
-    be.moe_experts(t32(out, T, D), t32(x, T, D), t32(gu, E * 2 * I, D), t32(dn, E * D, I), ids.data(), w.data(), K, false, ws);
+    be.moe_experts(t32(out, T, D), t32(x, T, D), t32(gu, E * 2 * I, D), t32(dn, E * D, I), ids.data(), w.data(), K, false, ws, 0, E);
   });
   ids[3] = 0;
   MoeWorkspace small{t32(rows, T, D), t32(h, T, 2 * I), t32(act, T, I), index.data()};
   check_throws("moe_experts refuses a small workspace", ErrorCode::InvalidArgument, [&] {
-    be.moe_experts(t32(out, T, D), t32(x, T, D), t32(gu, E * 2 * I, D), t32(dn, E * D, I), ids.data(), w.data(), K, false, small);
+    be.moe_experts(t32(out, T, D), t32(x, T, D), t32(gu, E * 2 * I, D), t32(dn, E * D, I), ids.data(), w.data(), K, false, small, 0, E);
   });
   Vec logits(T * 8, 0.5f);
   std::vector<int32_t> rid(T * 9);

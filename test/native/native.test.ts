@@ -28,6 +28,7 @@ describe.skipIf(!has('cmake'))('C++ test programs', () => {
   it('CPU MLA ops against naive and non-absorbed references', () => run('mla_ops_test'));
   it('safetensors loader: values and every error', () => run('safetensors_test'));
   it('telemetry sampler against a fake source; NVML missing gives the reason', () => run('telemetry_test'));
+  it('host communicator against naive sums, in any arrival order; layouts and their errors', () => run('communicator_test'));
 });
 
 describe.skipIf(!has('nvcc'))('CUDA sources', () => {

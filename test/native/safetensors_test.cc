@@ -158,6 +158,9 @@ static void test_f32_and_json() {
   std::vector<float> got(6);
   set.read_f32(weird, {2, 3}, got.data());
   check(same_all(got, a), "f32: values read back");
+  std::vector<float> block(2);
+  set.read_f32_block(weird, {2, 3}, 1, 1, 1, 2, block.data());
+  check(same_all(block, {a[4], a[5]}), "f32: a block of rows and columns (a rank's shard)");
   float s = 0;
   set.read_f32("scalar", {}, &s);
   check(s == 42.0f, "f32: scalar (shape [])");
@@ -389,6 +392,8 @@ static void test_errors() {
                {"nf.safetensors", "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [2,2], expected [4]"});
   expect_error("wrong shape (transposed rank)", [&] { s.read_f32("model.norm.weight", {1, 4}, buf); },
                {"tensor 'model.norm.weight' has shape [4], expected [1,4]"});
+  expect_error("a block outside the tensor", [&] { s.read_f32_block("model.norm.weight", {4}, 2, 3, 0, 1, buf); },
+               {"tensor 'model.norm.weight' has no block of rows [2, 5) and columns [0, 1)"});
 }
 
 int main() {

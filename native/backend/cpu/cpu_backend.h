@@ -36,7 +36,8 @@ class CpuBackend : public Backend {
   void event_destroy(Event e) override;
   bool supports_graphs() const override { return false; }
 
-  void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
+  void init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
+                        int64_t index_row_stride) override;
   void fill(Tensor t, float value) override;
   void embedding(Tensor out, Tensor table, const int32_t* ids) override;
   void rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) override;
@@ -51,7 +52,8 @@ class CpuBackend : public Backend {
   void argmax(int32_t* out, Tensor logits) override;
   void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits, const MoeRouteParams& p) override;
   void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                   const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) override;
+                   const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws,
+                   int64_t expert_begin, int64_t num_experts) override;
   void sigmoid_gate(Tensor y, Tensor x, Tensor w) override;
   void matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool transpose_w) override;
   void mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* positions, const int32_t* slots,

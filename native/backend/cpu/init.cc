@@ -4,12 +4,14 @@
 
 namespace gpubench {
 
-void CpuBackend::init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) {
+void CpuBackend::init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
+                                  int64_t index_row_stride) {
   check_float("init_dummy", "w", w);
   bool bf16 = w.dtype == DType::BF16;
   pool_.parallel_for(w.numel(), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      uint16_t bits = dummy_weight_bits(seed, stream, (uint64_t)i, scale);
+      const int64_t at = first_index + (i / w.cols) * index_row_stride + i % w.cols;
+      uint16_t bits = dummy_weight_bits(seed, stream, (uint64_t)at, scale);
       if (bf16)
         static_cast<uint16_t*>(w.data)[i] = bits;
       else

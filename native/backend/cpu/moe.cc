@@ -94,27 +94,38 @@ void CpuBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor router
 }
 
 void CpuBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                             const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
+                             const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws,
+                             int64_t expert_begin, int64_t num_experts) {
   const char* op = "moe_experts";
   for (auto [what, t] : {std::pair<const char*, const Tensor*>{"out", &out}, {"x", &x}, {"gate_up", &gate_up},
                          {"down", &down}, {"ws.rows", &ws.rows}, {"ws.gate_up", &ws.gate_up}, {"ws.act", &ws.act}})
     check_f32(op, what, *t);
-  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws);
+  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws, expert_begin, num_experts);
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
+  // This call's expert of a slot, or -1 where another rank holds it.
+  const auto local = [&](int64_t s) {
+    const int64_t e = topk_ids[s] - expert_begin;
+    return e >= 0 && e < E ? e : -1;
+  };
 
-  // Counting sort of the slots (token t, choice k) = t*K + k by expert: order[j] is the slot at
-  // sorted position j, pos[slot] its position, and expert e owns positions [offsets[e], offsets[e+1]).
+  // Counting sort of this call's slots (token t, choice k) = t*K + k by expert: order[j] is the slot
+  // at sorted position j, pos[slot] its position (-1: another rank's expert), and expert e owns
+  // positions [offsets[e], offsets[e+1]).
   int32_t* order = ws.index;
   int32_t* pos = order + S;
   int32_t* offsets = pos + S;
   std::fill(offsets, offsets + E + 1, 0);
   for (int64_t s = 0; s < S; ++s) {
-    if (topk_ids[s] < 0 || topk_ids[s] >= E) invalid(op, "expert id ", topk_ids[s], " is not in [0, ", E, ")");
-    ++offsets[topk_ids[s] + 1];
+    if (topk_ids[s] < 0 || topk_ids[s] >= num_experts) invalid(op, "expert id ", topk_ids[s], " is not in [0, ", num_experts, ")");
+    if (local(s) >= 0) ++offsets[local(s) + 1];
   }
   for (int64_t e = 0; e < E; ++e) offsets[e + 1] += offsets[e];
   for (int64_t s = 0; s < S; ++s) {
-    int32_t j = offsets[topk_ids[s]]++;
+    if (local(s) < 0) {
+      pos[s] = -1;
+      continue;
+    }
+    int32_t j = offsets[local(s)]++;
     order[j] = (int32_t)s;
     pos[s] = j;
   }
@@ -122,7 +133,7 @@ void CpuBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, 
   offsets[0] = 0;
 
   float* rows = static_cast<float*>(ws.rows.data);
-  pool_.parallel_for(S, [&](int64_t begin, int64_t end) {
+  pool_.parallel_for(offsets[E], [&](int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; ++j)
       std::memcpy(rows + j * D, x.row(order[j] / K).data, (size_t)D * sizeof(float));
   }, grain_for(D));
@@ -144,6 +155,7 @@ void CpuBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, 
       float* o = static_cast<float*>(out.row(t).data);
       if (!accumulate) std::fill(o, o + D, 0.0f);
       for (int64_t k = 0; k < K; ++k) {
+        if (pos[t * K + k] < 0) continue;
         const float w = topk_weights[t * K + k];
         const float* y = rows + (int64_t)pos[t * K + k] * D;
         for (int64_t d = 0; d < D; ++d) o[d] += w * y[d];

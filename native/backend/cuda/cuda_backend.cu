@@ -48,6 +48,8 @@ CudaBackend::CudaBackend(int device_index) : device_(device_index) {
 
 CudaBackend::~CudaBackend() { destroy(); }
 
+void CudaBackend::bind_thread() { CUDA_CHECK(cudaSetDevice(device_)); }
+
 // Errors are ignored here: a destructor must not throw, and a failed free leaves nothing to do.
 void CudaBackend::destroy() {
   cudaSetDevice(device_);

@@ -36,6 +36,7 @@ class CudaBackend : public Backend {
   void upload_f32(Tensor dst, const float* host_src) override;
   void download_f32(float* host_dst, Tensor src) override;
 
+  void bind_thread() override;
   void synchronize() override;
   Event event_create() override;
   void event_record(Event e) override;
@@ -53,7 +54,8 @@ class CudaBackend : public Backend {
   bool flush_l2() override;
   std::vector<GemmAlgo> gemm_algos() const override;
 
-  void init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) override;
+  void init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
+                        int64_t index_row_stride) override;
   void fill(Tensor t, float value) override;
   void embedding(Tensor out, Tensor table, const int32_t* ids) override;
   void rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) override;
@@ -71,8 +73,8 @@ class CudaBackend : public Backend {
   void moe_route(int32_t* topk_ids, float* topk_weights, Tensor router_logits,
                  const MoeRouteParams& p) override;
   void moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                   const float* topk_weights, int top_k, bool accumulate,
-                   const MoeWorkspace& ws) override;
+                   const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws,
+                   int64_t expert_begin, int64_t num_experts) override;
   void sigmoid_gate(Tensor y, Tensor x, Tensor w) override;
 
   // MLA (mla.cu)

@@ -21,10 +21,18 @@ unsigned grid_for(int64_t work, int num_sms) {
   return (unsigned)std::max<int64_t>(1, std::min<int64_t>(blocks, (int64_t)num_sms * 16));
 }
 
+// Where element i of a [*, cols] block sits in the tensor whose dummy values it takes.
+struct BlockIndex {
+  int64_t first, cols, row_stride;
+  __device__ __forceinline__ uint64_t operator()(int64_t i) const {
+    return (uint64_t)(first + (i / cols) * row_stride + i % cols);
+  }
+};
+
 // Each thread makes 8 consecutive bf16 values and stores them as one 16-byte write; the
 // tail (n not a multiple of 8, or an unaligned view) falls back to single elements.
 __global__ void init_dummy_bf16_kernel(uint16_t* w, int64_t n, uint64_t seed, uint64_t stream,
-                                       float scale) {
+                                       float scale, BlockIndex at) {
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const int64_t first = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   const bool vec = aligned16(w);
@@ -33,21 +41,21 @@ __global__ void init_dummy_bf16_kernel(uint16_t* w, int64_t n, uint64_t seed, ui
     uint32_t pair[4];  // bf16 j of a pair in the low half: memory order on little-endian
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const uint64_t i = (uint64_t)v * 8 + 2 * j;
-      pair[j] = (uint32_t)dummy_weight_bits(seed, stream, i, scale) |
-                ((uint32_t)dummy_weight_bits(seed, stream, i + 1, scale) << 16);
+      const int64_t i = v * 8 + 2 * j;
+      pair[j] = (uint32_t)dummy_weight_bits(seed, stream, at(i), scale) |
+                ((uint32_t)dummy_weight_bits(seed, stream, at(i + 1), scale) << 16);
     }
     reinterpret_cast<uint4*>(w)[v] = make_uint4(pair[0], pair[1], pair[2], pair[3]);
   }
   for (int64_t i = nvec * 8 + first; i < n; i += stride)
-    w[i] = dummy_weight_bits(seed, stream, (uint64_t)i, scale);
+    w[i] = dummy_weight_bits(seed, stream, at(i), scale);
 }
 
 __global__ void init_dummy_f32_kernel(float* w, int64_t n, uint64_t seed, uint64_t stream,
-                                      float scale) {
+                                      float scale, BlockIndex at) {
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
-    w[i] = bf16_bits_to_f32(dummy_weight_bits(seed, stream, (uint64_t)i, scale));
+    w[i] = bf16_bits_to_f32(dummy_weight_bits(seed, stream, at(i), scale));
 }
 
 template <typename T>
@@ -58,16 +66,18 @@ __global__ void fill_kernel(T* t, int64_t n, T value) {
 
 }  // namespace
 
-void CudaBackend::init_dummy(Tensor w, uint64_t seed, uint64_t stream, float scale) {
+void CudaBackend::init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
+                                   int64_t index_row_stride) {
   const int64_t n = w.numel();
   if (n == 0) return;
   cudaStream_t s = stream_;
+  const BlockIndex at{first_index, w.cols, index_row_stride};
   if (w.dtype == DType::BF16) {
     init_dummy_bf16_kernel<<<grid_for(n / 8 + 1, num_sms_), kThreads, 0, s>>>(
-        static_cast<uint16_t*>(w.data), n, seed, stream, scale);
+        static_cast<uint16_t*>(w.data), n, seed, stream, scale, at);
   } else if (w.dtype == DType::F32) {
     init_dummy_f32_kernel<<<grid_for(n, num_sms_), kThreads, 0, s>>>(
-        static_cast<float*>(w.data), n, seed, stream, scale);
+        static_cast<float*>(w.data), n, seed, stream, scale, at);
   } else {
     fail(ErrorCode::InvalidArgument, "init_dummy: i32 tensor");
   }

@@ -26,8 +26,10 @@
 // (prefill: each weight tile in shared memory then feeds 128 rows).
 // Widths that are not multiples of 8 and unaligned views take the general path instead of steps 2,
 // 4 and 5's vector kernels: moe_grouped_gemm.cu's scalar grouped GEMM and a one-column combine.
-// Expert ids outside [0, E) cannot be refused without reading them on the host: their slots are
-// left out of the GEMMs and their tokens' output rows come out NaN.
+// Expert ids outside [0, num_experts) cannot be refused without reading them on the host: their
+// slots are left out of the GEMMs and their tokens' output rows come out NaN. Under expert
+// parallelism the call holds experts [expert_begin, expert_begin + E): the other ranks' slots are
+// left out of the GEMMs and the combine alike.
 //
 // Room left for speed: swiglu fused into the gate_up GEMM (a CTA computing matching gate and up
 // columns), sort + GEMM + combine in fewer launches for decode, and moe_grouped_gemm.cu's own.
@@ -168,9 +170,10 @@ __global__ void __launch_bounds__(kRouteWarps * 32) route_kernel(RouteArgs a) {
 
 constexpr int kSortMaxThreads = 1024;
 
-// Ids outside [0, E) go to an extra last bucket, which no GEMM tile covers.
-__device__ __forceinline__ int bucket_of(int32_t id, int experts) {
-  return (unsigned)id < (unsigned)experts ? id : experts;
+// This call's experts are the model's [begin, begin + experts); every other id (another rank's
+// expert, or an invalid one) goes to an extra last bucket, which no GEMM tile covers.
+__device__ __forceinline__ int bucket_of(int32_t id, int begin, int experts) {
+  return (unsigned)(id - begin) < (unsigned)experts ? id - begin : experts;
 }
 
 // The exclusive prefix sum over the block of one value per thread. Every thread calls it once.
@@ -205,7 +208,7 @@ __device__ int block_exclusive_sum(int v) {
 // [offsets[e], offsets[e + 1]); offsets[E] counts the slots with a valid id. Within an expert the
 // order is not stable, which no result depends on.
 __global__ void __launch_bounds__(kSortMaxThreads)
-    sort_kernel(int32_t* order, int32_t* pos, int32_t* offsets, const int32_t* ids, int slots, int experts) {
+    sort_kernel(int32_t* order, int32_t* pos, int32_t* offsets, const int32_t* ids, int slots, int begin, int experts) {
   extern __shared__ int count[];  // [experts + 1]: the buckets' sizes, then their first rows
   const int tid = threadIdx.x, lane = tid & 31;
   for (int b = tid; b <= experts; b += blockDim.x) count[b] = 0;
@@ -213,7 +216,7 @@ __global__ void __launch_bounds__(kSortMaxThreads)
   // Every thread runs every iteration, so whole warps reach __match_any_sync.
   for (int base = 0; base < slots; base += blockDim.x) {
     const int s = base + tid;
-    const int b = s < slots ? bucket_of(ids[s], experts) : -1;
+    const int b = s < slots ? bucket_of(ids[s], begin, experts) : -1;
     const unsigned peers = __match_any_sync(0xffffffffu, b);
     const int leader = __ffs(peers) - 1;
     int first = 0;
@@ -237,7 +240,7 @@ __global__ void __launch_bounds__(kSortMaxThreads)
   __syncthreads();
   // The same thread handles slot s as in the first pass, so it reads back its own rank.
   for (int s = tid; s < slots; s += blockDim.x) {
-    const int p = count[bucket_of(ids[s], experts)] + pos[s];
+    const int p = count[bucket_of(ids[s], begin, experts)] + pos[s];
     pos[s] = p;
     order[p] = s;
   }
@@ -246,11 +249,12 @@ __global__ void __launch_bounds__(kSortMaxThreads)
 // ---- moe_experts: the combine ------------------------------------------------------------------
 
 // out[t] (+)= sum_k weights[t, k] * rows[pos[t K + k]], W columns per thread (8, or 1 for the
-// general path), in fp32 in k order, rounded once. A token with an id outside [0, E) gets NaN.
+// general path), in fp32 in k order, rounded once, over the slots of this call's experts [begin,
+// begin + experts). A token with an id outside [0, total) gets NaN.
 template <int W>
 __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, const float* weights,
-                               const int32_t* pos, int64_t tokens, int top_k, int experts, int64_t hidden,
-                               bool accumulate) {
+                               const int32_t* pos, int64_t tokens, int top_k, int begin, int experts, int total,
+                               int64_t hidden, bool accumulate) {
   const int64_t units = hidden / W, n = tokens * units;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -266,10 +270,11 @@ __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, 
     bool bad = false;
     for (int k = 0; k < top_k; ++k) {
       const int64_t slot = t * top_k + k;
-      if ((unsigned)ids[slot] >= (unsigned)experts) {
+      if ((unsigned)ids[slot] >= (unsigned)total) {
         bad = true;
         continue;
       }
+      if ((unsigned)(ids[slot] - begin) >= (unsigned)experts) continue;  // another rank's expert
       const float w = weights[slot];
       float y[W];
       load<W>(rows + (int64_t)pos[slot] * hidden, c, y);
@@ -344,7 +349,8 @@ void CudaBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor route
 }
 
 void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down, const int32_t* topk_ids,
-                              const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws) {
+                              const float* topk_weights, int top_k, bool accumulate, const MoeWorkspace& ws,
+                              int64_t expert_begin, int64_t num_experts) {
   const char* op = "moe_experts";
   bool aligned_all = true;
   for (auto [what, t] : {std::pair<const char*, const Tensor*>{"out", &out}, {"x", &x}, {"gate_up", &gate_up},
@@ -352,7 +358,7 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
     check_dtype(op, what, *t, DType::BF16);
     aligned_all = aligned_all && aligned16(t->data);
   }
-  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws);
+  const int64_t E = check_moe_experts(out, x, gate_up, down, top_k, ws, expert_begin, num_experts);
   if (E > kMaxExperts) invalid(op, "num_experts ", E, " is over the cuda backend's ", kMaxExperts);
   const int64_t T = x.rows, D = x.cols, I = down.cols, K = top_k, S = T * K;
   // Average rows per expert over 32: 128-row tiles, at least a quarter full (see the header).
@@ -368,7 +374,7 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   int32_t* offsets = pos + S;
   const int sort_threads = (int)std::min<int64_t>(kSortMaxThreads, (std::max(S, E + 1) + 31) / 32 * 32);
   const size_t sort_smem = (size_t)(E + 1) * sizeof(int);
-  sort_kernel<<<1, sort_threads, sort_smem, stream_>>>(order, pos, offsets, topk_ids, (int)S, (int)E);
+  sort_kernel<<<1, sort_threads, sort_smem, stream_>>>(order, pos, offsets, topk_ids, (int)S, (int)expert_begin, (int)E);
   check_launch();
 
   Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
@@ -388,9 +394,11 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   auto* o = static_cast<bf16*>(out.data);
   const auto* rows = static_cast<const bf16*>(ws.rows.data);
   if (fast)
-    combine_kernel<8><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)E, D, accumulate);
+    combine_kernel<8><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)expert_begin,
+                                                 (int)E, (int)num_experts, D, accumulate);
   else
-    combine_kernel<1><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)E, D, accumulate);
+    combine_kernel<1><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)expert_begin,
+                                                 (int)E, (int)num_experts, D, accumulate);
   check_launch();
 }
 

@@ -1,0 +1,160 @@
+// Parallel layouts on the CPU engine (in-process ranks over the host communicator): every layout
+// gives one rank's logits, within 1e-5 of the row's largest logit (max |sharded - one rank| <=
+// 1e-5 * max |one rank|) and the same greedy tokens, on a dense, an MoE (shared expert, sigmoid
+// gate, a dense layer) and an MLA model (q LoRA, grouped routing, a dense layer); the protocol
+// runs DP groups' own batches; collectives are ops of the profiled pass; bad layouts are one line.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NativeEngine, NativeGenerateResult, NativeModelSpec, NativeParallel } from '../../lib/bridge/native.js';
+import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
+import { toNative } from '../../lib/bridge/wire.js';
+import { ids, openEngine, point, tinySpec } from './helpers.js';
+
+const qwen2Moe = toNative(normalizeConfig({
+  model_type: 'qwen2_moe', vocab_size: 512, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2,
+  num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 512, rms_norm_eps: 1e-6,
+  num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, shared_expert_intermediate_size: 48,
+  mlp_only_layers: [0],
+}));
+const deepseekV3 = toNative(resolveModel('tiny-deepseek-v3'));
+
+const layout = (p: Partial<NativeParallel>): NativeParallel => ({ tp: 1, ep: 1, dp: 1, ...p });
+const name = (p: NativeParallel) => `tp ${p.tp} ep ${p.ep} dp ${p.dp}`;
+const DENSE_LAYOUTS = [layout({ tp: 2 }), layout({ tp: 4 }), layout({ dp: 2 })];
+const MOE_LAYOUTS = [...DENSE_LAYOUTS, layout({ tp: 2, ep: 2 }), layout({ tp: 4, ep: 4 }), layout({ dp: 2, ep: 2 }), layout({ tp: 2, dp: 2, ep: 4 })];
+
+function maxRelDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0, scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+async function generate(spec: NativeModelSpec, parallel?: NativeParallel): Promise<NativeGenerateResult> {
+  const e = await openEngine({ spec, maxBatch: 4, maxContext: 64, maxTokensPerStep: 64, kvPoolTokens: 512, ...(parallel ? { parallel } : {}) });
+  try {
+    return await e.generate(ids(12, 1), 4);
+  } finally {
+    await e.close();
+  }
+}
+
+describe.each([
+  ['dense (llama)', tinySpec, DENSE_LAYOUTS],
+  ['MoE (qwen2_moe)', qwen2Moe, MOE_LAYOUTS],
+  ['MLA + MoE (deepseek_v3)', deepseekV3, MOE_LAYOUTS],
+] as const)('%s: sharded logits equal one rank\'s', (_, spec, layouts) => {
+  let alone: NativeGenerateResult;
+  beforeAll(async () => { alone = await generate(spec); });
+
+  it.each(layouts.map((p) => [name(p), p] as const))('%s', async (_n, p) => {
+    const got = await generate(spec, p);
+    expect(got.tokens).toEqual(alone.tokens);
+    expect(got.logits).toHaveLength(alone.logits.length);
+    got.logits.forEach((row, i) => expect(maxRelDiff(row, alone.logits[i]), `step ${i}`).toBeLessThan(1e-5));
+  });
+});
+
+describe('MTP drafting (deepseek_v3) sharded', () => {
+  it.each([layout({ tp: 2, ep: 2 }), layout({ dp: 2 })].map((p) => [name(p), p] as const))('%s: the drafts and their logits equal one rank\'s', async (_n, p) => {
+    const run = async (parallel?: NativeParallel) => {
+      const e = await openEngine({ spec: deepseekV3, maxBatch: 2, maxContext: 64, maxTokensPerStep: 64, maxDrafts: 1, ...(parallel ? { parallel } : {}) });
+      try {
+        return await e.generate(ids(10, 2), 3, false, { mtpDrafts: 1, mtpAccept: 0 });
+      } finally {
+        await e.close();
+      }
+    };
+    const [alone, got] = [await run(), await run(p)];
+    expect(got.tokens).toEqual(alone.tokens);
+    expect(got.drafts).toEqual(alone.drafts);
+    got.draftLogits.forEach((rows, k) => expect(maxRelDiff(rows[0], alone.draftLogits[k][0]), `drafting ${k}`).toBeLessThan(1e-5));
+  });
+});
+
+describe('a point under a layout', () => {
+  const P = layout({ tp: 2, dp: 2, ep: 2 });
+  let sharded: NativeEngine, single: NativeEngine;
+  beforeAll(async () => {
+    sharded = await openEngine({ spec: qwen2Moe, parallel: P });
+    single = await openEngine({ spec: qwen2Moe });
+  });
+  afterAll(async () => {
+    await sharded.close();
+    await single.close();
+  });
+
+  /** Runs a point of batchSize per DP group, submitting batchSize * dp requests. */
+  async function run(e: NativeEngine, opts: ReturnType<typeof point>, requests: number) {
+    const done = e.runPoint(opts, () => {});
+    for (let i = 0; i < requests; i++) {
+      e.submit({ id: i, inputIds: ids(opts.inputLen, i) });
+      await new Promise((r) => setImmediate(r));
+    }
+    return done;
+  }
+
+  it('each DP group runs its own batch: request 0 emits what one rank running all of them emits', async () => {
+    const opts = point({ batchSize: 2, inputLen: 8, outputLen: 4, profile: 'both' });
+    const r = await run(sharded, opts, 2 * P.dp);
+    const one = await run(single, { ...opts, batchSize: 2 * P.dp, profile: 'none' }, 2 * P.dp);
+    expect(r.firstRequestTokens).toEqual(one.firstRequestTokens);
+    expect(r.acceptedTokens).toEqual(Array(3).fill(2 * P.dp));
+    expect(r.expertCounts).toEqual(one.expertCounts);
+    expect(sharded.info().parallel).toEqual(P);
+    expect(sharded.info().weightBytes).toBeLessThan(single.info().weightBytes);
+  });
+
+  it('collectives are ops of the profiled pass, by layer, and the trace has a track per rank', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-parallel-'));
+    try {
+      const tracePrefix = path.join(dir, 'run');
+      const r = await run(sharded, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode', tracePrefix }), P.dp);
+      const ops = new Set(r.profiledDecode.map((o) => `${o.op}@${o.layer}`));
+      for (const op of ['all_reduce.o_proj@0', 'all_reduce.mlp@0', 'all_reduce.o_proj@1', 'all_gather.moe@1', 'all_reduce.moe@1', 'reduce_scatter.moe@1']) {
+        expect(ops, op).toContain(op);
+      }
+      expect([...ops].some((o) => o.startsWith('all_gather.moe@0'))).toBe(false);
+      const trace = JSON.parse(readFileSync(`${tracePrefix}_decode.trace.json`, 'utf8')) as { traceEvents: { name: string; tid: number; args?: { name?: string } }[] };
+      const tracks = trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args?.name);
+      expect(tracks).toEqual(expect.arrayContaining(['rank 1 ops (device events)', 'rank 3 ops (device events)']));
+      const rank3 = trace.traceEvents.filter((e) => e.tid === 103).map((e) => e.name);
+      expect(rank3).toContain('reduce_scatter.moe');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('one rank calls no collective', async () => {
+    const r = await run(single, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode' }), 1);
+    expect(r.profiledDecode.filter((o) => /^(all_reduce|all_gather|reduce_scatter)/.test(o.op))).toEqual([]);
+  });
+});
+
+describe('layouts the model cannot split', () => {
+  it.each([
+    [tinySpec, layout({ tp: 3 }), 'ERR_INVALID_CONFIG', /^num_attention_heads 4 is not divisible by tp 3/],
+    [tinySpec, layout({ tp: 2, ep: 2 }), 'ERR_INVALID_CONFIG', /^ep 2 needs a model with experts/],
+    [qwen2Moe, layout({ tp: 2, ep: 4 }), 'ERR_INVALID_ARGUMENT', /^ep 4 does not divide tp \* dp = 2/],
+    [qwen2Moe, layout({ dp: 3, ep: 3 }), 'ERR_INVALID_CONFIG', /^the number of experts 8 is not divisible by ep 3/],
+    [tinySpec, layout({ tp: 0 }), 'ERR_INVALID_ARGUMENT', /is not a layout/],
+  ] as const)('%#: refused with one line', async (spec, parallel, code, message) => {
+    const err = await openEngine({ spec, parallel }).then(() => null, (e: unknown) => e as { code: string; message: string });
+    expect(err?.code).toBe(code);
+    expect(err?.message).toMatch(message);
+    expect(err?.message).not.toContain('\n');
+  });
+
+  it.each([
+    [{ tp: 1.5 }, /^field 'tp' must be an integer/],
+    ['tp 2', /^field 'parallel' must be an object/],
+  ])('a malformed layout on the wire (%j) is refused with one line', async (parallel, message) => {
+    const err = await openEngine({ parallel: parallel as unknown as NativeParallel }).then(() => null, (e: unknown) => e as { code: string; message: string });
+    expect(err?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(err?.message).toMatch(message);
+  });
+});
