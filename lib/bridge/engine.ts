@@ -17,6 +17,7 @@ import type {
 } from './native.js';
 import { CallbackError, InvalidArgumentError, fromNative } from '../base/errors.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
+import type { MlaForm } from '../model/mla-spec.js';
 import { routingToNative, toNative } from './wire.js';
 import { getAddon, resolveDevice } from './device.js';
 
@@ -48,6 +49,8 @@ export interface EngineOpenOptions {
   maxDrafts?: number;
   /** CPU worker threads (0: all cores). */
   threads?: number;
+  /** MLA models: the form of prefill steps (default 'decompressed'; docs/design.md). */
+  mlaPrefill?: MlaForm;
   addon?: NativeAddon;
 }
 
@@ -128,6 +131,7 @@ export class Engine {
         blockSize,
         ...(opts.maxDrafts !== undefined ? { maxDrafts: opts.maxDrafts } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.mlaPrefill !== undefined ? { mlaPrefill: opts.mlaPrefill } : {}),
       });
     } catch (e) {
       throw fromNative(e);

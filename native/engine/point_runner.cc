@@ -171,6 +171,7 @@ class PointPasses {
     model_.pin_routing(p_.routing, 0, B * L);
     be_.event_record(events_.start);
     model_.forward(seqs, 0, plan.prof);
+    const std::string prefill_form = model_.last_mla_form();
     // The prefill's time ends with its forward (the host reading the tokens is not in it)...
     if (p_.K == 0) be_.event_record(events_.end);
     const std::vector<int32_t> first = model_.next_tokens(B);
@@ -183,6 +184,7 @@ class PointPasses {
     be_.synchronize();  // the end event must be complete before it is read
     if (plan.timed()) {
       res_.prefill_ms = be_.event_elapsed_ms(events_.start, events_.end);
+      res_.mla_prefill_form = prefill_form;
       res_.first_request_tokens.push_back(first[0]);
       if (p_.decode_steps == 0) res_.expert_counts = model_.expert_counts();
     }
@@ -207,6 +209,7 @@ class PointPasses {
       res_.decode_context.push_back(ctx);
       res_.accepted_tokens.push_back(emitted);
       if (s == 0) res_.expert_counts = model_.expert_counts();
+      if (s == 0) res_.mla_decode_form = model_.last_mla_form();
     }
     if (plan.prof) {
       auto ops = prof_.collect();
@@ -334,6 +337,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   std::vector<DecodeState> reqs{DecodeState{&kv, 0, std::vector<int32_t>(K)}};
   model_.pin_routing(routing, 0, L);
   model_.forward({SeqStep{&kv, prompt.data(), L, 0}}, 0, nullptr);
+  g.mla_prefill_form = model_.last_mla_form();
   reqs[0].cur = model_.next_tokens(1)[0];
   g.tokens.push_back(reqs[0].cur);
   g.logits.push_back(model_.logits(1));

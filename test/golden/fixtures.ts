@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { loadAddon, type NativeGenerateResult, type NativeMtpOptions } from '../../lib/bridge/native.js';
 import { normalizeConfig } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
+import { MLA_FORMS, type MlaForm } from '../../lib/model/mla-spec.js';
+
+/** The MLA prefill forms a fixture runs in: both for MLA models, the default for the others. */
+export function prefillForms(f: Fixture): (MlaForm | undefined)[] {
+  return 'kv_lora_rank' in f.config ? [...MLA_FORMS] : [undefined];
+}
 
 export const FIXTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
@@ -45,13 +51,19 @@ export function listFixtures(): Fixture[] {
     });
 }
 
-/** Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting when given). */
-export async function runFixture(f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions): Promise<NativeGenerateResult> {
+/**
+ * Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting
+ * when given; MLA models' prefill in `mlaPrefill`'s form, the engine's default when absent).
+ */
+export async function runFixture(
+  f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions, mlaPrefill?: MlaForm,
+): Promise<NativeGenerateResult> {
   const spec = normalizeConfig(f.config, { name: f.name });
   const { Engine } = loadAddon();
   const e = new Engine({
     spec: toNative(spec), device, seed: 0, weightsPath: path.join(f.dir, 'model.safetensors'),
     kvPoolTokens: 256, maxBatch: 1, maxTokensPerStep: 64, maxContext: 64, maxDrafts: mtp?.mtpDrafts ?? 0,
+    ...(mlaPrefill ? { mlaPrefill } : {}),
   });
   try {
     await e.open();
