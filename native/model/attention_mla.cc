@@ -54,7 +54,8 @@ void attention_mla(const ForwardArgs& a, int l) {
   const int64_t T = a.step.num_tokens(), H = s.num_heads;
   const int64_t N = m.qk_nope_head_dim, R = m.qk_rope_head_dim, C = m.kv_lora_rank, V = m.v_head_dim;
   Tensor normed = a.act.normed.first_rows(T), q = a.act.q.first_rows(T), kv_a = a.act.kv_a.first_rows(T);
-  Tensor q_latent = a.act.q_latent.first_rows(T), latent = a.act.latent.first_rows(T);
+  // q_latent and latent serve both forms (activations.cc), so they may be wider than a form's views.
+  Tensor q_latent = scratch(a.act.q_latent, T, H * C), latent = scratch(a.act.latent, T, H * C);
   Tensor attn = a.act.attn.first_rows(T), delta = a.act.delta.first_rows(T);
   const KvLayer kv = a.kv.layer(l);
 
@@ -89,7 +90,7 @@ void attention_mla(const ForwardArgs& a, int l) {
     // The form needs neither q_latent nor latent: their memory (activations.cc sizes it for both
     // forms) holds the step's cache rows [c | k_pe] and the up-projected [k_nope_h | v_h] per head.
     const int64_t W = H * (N + V);
-    Tensor rows{latent.data, latent.dtype, T, C + R}, kv_up{q_latent.data, q_latent.dtype, T, W};
+    Tensor rows = scratch(a.act.latent, T, C + R), kv_up = scratch(a.act.q_latent, T, W);
     {
       OpScope o(a.prof, "embedding.mla_cache_rows", l);
       be.embedding(rows, Tensor{kv.k, rows.dtype, kv.num_blocks * kv.block_size, C + R}, a.step.slots());
