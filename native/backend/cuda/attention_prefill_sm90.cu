@@ -168,7 +168,9 @@ void launch(const AttnArgs& a, const Kv& kv, cudaStream_t stream) {
 
 void attention_prefill_sm90(const AttnArgs& a, cudaStream_t stream) { launch<128>(a, PagedKv{}, stream); }
 
-bool attention_prefill_sm90_dense_takes(int qk_dim, int v_dim) { return (qk_dim == 128 || qk_dim == 192) && v_dim == kDV; }
+bool attention_prefill_sm90_dense_takes(int qk_dim, int v_dim) {
+  return (qk_dim == 128 || qk_dim == 192) && v_dim == kDV;
+}
 
 void attention_prefill_sm90_dense(const AttnArgs& a, const StepKv& kv, int qk_dim, cudaStream_t stream) {
   if (qk_dim == 192) launch<192>(a, kv, stream);
