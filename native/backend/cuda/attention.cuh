@@ -97,10 +97,10 @@ void attention_prefill(const AttnArgs& a, cudaStream_t stream);
 bool attention_prefill_dense_takes(int qk_dim, int v_dim, int smem_max);
 void attention_prefill_dense(const AttnArgs& a, const StepKv& kv, int qk_dim, cudaStream_t stream);
 // The same on Hopper's wgmma (attention_prefill_sm90.cu), where wgmma_available(): the paged cache
-// at head_dim 128, and the step's rows at qk_dim 128 or 192 with v_dim 128.
+// at head_dim 128, and the step's rows at qk_dim 192 with v_dim 128.
 void attention_prefill_sm90(const AttnArgs& a, cudaStream_t stream);
 bool attention_prefill_sm90_dense_takes(int qk_dim, int v_dim);
-void attention_prefill_sm90_dense(const AttnArgs& a, const StepKv& kv, int qk_dim, cudaStream_t stream);
+void attention_prefill_sm90_dense(const AttnArgs& a, const StepKv& kv, cudaStream_t stream);
 
 // One call of the general kernel (attention_general.cu), which GQA attention, MLA and
 // attention_dense use. For query row t of sequence s and head h, with kvh = h / group, key j of

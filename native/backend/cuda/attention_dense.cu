@@ -1,8 +1,8 @@
 // attention_dense: validation and dispatch. The tensor-core prefill kernels take the step's rows at
 // the head dims they are built for (DeepSeek's qk 192 / v 128 and the tiny presets' 48 / 32 on
-// mma.sync, attention_prefill.cu; qk 128 or 192 / v 128 on Hopper's wgmma,
-// attention_prefill_sm90.cu), with q and out laid out head after head and the key parts in
-// 16-byte pieces; every other shape runs the general kernel (attention_general.cu).
+// mma.sync, attention_prefill.cu; 192 / 128 on Hopper's wgmma, attention_prefill_sm90.cu), with q
+// and out laid out head after head and the key parts in 16-byte pieces; every other shape runs the
+// general kernel (attention_general.cu).
 // Reference: backend/cpu/attention_dense.cc.
 #include <cmath>
 
@@ -90,7 +90,7 @@ void CudaBackend::attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, He
                   static_cast<const bf16*>(v.data), k.row_stride, k.head_stride, k_rope.row_stride,
                   k_rope.head_stride, v.row_stride, v.head_stride, (int)k.cols};
   if (sm90)
-    attention_prefill_sm90_dense(a, kv, qk_dim, stream_);
+    attention_prefill_sm90_dense(a, kv, stream_);
   else
     attention_prefill_dense(a, kv, qk_dim, stream_);
 }

@@ -1,7 +1,7 @@
 // Causal prefill attention on Hopper's warpgroup MMA (wgmma, sm_90a): the tiling, masking and
 // online softmax of attention_prefill.cu, with both products on wgmma; v head dim 128 and qk head
-// dim 128 (the paged cache, attention) or 192 (the step's own rows, attention_dense: MLA's
-// decompressed form). Reference: attention() in backend/cpu/attention.cc, attention_dense() in
+// dim 128 (the paged cache, attention) or 192 (the step's own rows, attention_dense: DeepSeek's
+// decompressed MLA). Reference: attention() in backend/cpu/attention.cc, attention_dense() in
 // backend/cpu/attention_dense.cc.
 //
 // Grid: (query head, sequence, 128-row query tile), two warpgroups of 64 rows. Q, and K and V
@@ -168,13 +168,10 @@ void launch(const AttnArgs& a, const Kv& kv, cudaStream_t stream) {
 
 void attention_prefill_sm90(const AttnArgs& a, cudaStream_t stream) { launch<128>(a, PagedKv{}, stream); }
 
-bool attention_prefill_sm90_dense_takes(int qk_dim, int v_dim) {
-  return (qk_dim == 128 || qk_dim == 192) && v_dim == kDV;
-}
+bool attention_prefill_sm90_dense_takes(int qk_dim, int v_dim) { return qk_dim == 192 && v_dim == kDV; }
 
-void attention_prefill_sm90_dense(const AttnArgs& a, const StepKv& kv, int qk_dim, cudaStream_t stream) {
-  if (qk_dim == 192) launch<192>(a, kv, stream);
-  else launch<128>(a, kv, stream);
+void attention_prefill_sm90_dense(const AttnArgs& a, const StepKv& kv, cudaStream_t stream) {
+  launch<192>(a, kv, stream);
 }
 
 }  // namespace gpubench
