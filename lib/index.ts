@@ -15,7 +15,7 @@ export {
   type NormalizeOptions,
 } from './model/model-spec.js';
 export { MOE_MODEL_TYPES, type MoeSpec } from './model/moe-spec.js';
-export { MLA_MODEL_TYPES, type MlaSpec } from './model/mla-spec.js';
+export { MLA_FORMS, MLA_MODEL_TYPES, type MlaForm, type MlaSpec } from './model/mla-spec.js';
 export { checkMtpModel, mtpContext, type MtpAccept } from './model/mtp.js';
 export { parseMoeRouting, type MoeRouting } from './model/moe-routing.js';
 export { listPresets, presetConfig, presetSpec, formatParams, type PresetInfo } from './model/presets.js';

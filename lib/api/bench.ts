@@ -178,6 +178,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     blockSize: DEFAULT_BLOCK_SIZE,
     ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    mlaPrefill: o.mlaPrefill,
   });
   let engine: Engine;
   try {

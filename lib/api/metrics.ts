@@ -2,15 +2,20 @@
 // at minimum, and what that means as a time floor, MFU and MBU. Pure functions of the spec, so a
 // reader can check every number by hand and the GPU benchmark and the reports agree.
 //
-// MLA (deepseek) is counted as the engine runs it, absorbed: per token and layer the cache holds one
-// row of kv_lora + rope elements, and a query row's attention over ctx cached tokens costs
-// 2·ctx·H·(2·kv_lora + rope) flops (scores over [latent | k_pe], the output over the latents); kv_b_proj
-// is read once and used as W_UK and W_UV. MTP adds, per step, the verification of 1 + K tokens per
+// MLA (deepseek) is counted in the form the engine ran (docs/design.md, "MLA: absorbed and
+// decompressed"): per token and layer the cache holds one row of kv_lora + rope elements; absorbed
+// (decode, and prefill with --mla-prefill absorbed), a query row's attention over ctx cached tokens
+// costs 2·ctx·H·(2·kv_lora + rope) flops (scores over [latent | k_pe], the output over the latents);
+// decompressed (prefill), 2·ctx·H·(nope + rope + v) (scores over per-head [k_nope | k_pe], the output
+// over per-head v). Either way kv_b_proj is read once and costs 2·kv_lora·H·(nope + v) flops per token:
+// absorbed as W_UK and W_UV on the token's query and output, decompressed as the up-projection of the
+// token's latent into its keys and values. MTP adds, per step, the verification of 1 + K tokens per
 // request and the MTP module's draft forwards (mtpDraftCost).
 //
 // bytesPerElem is the element size of weights and KV as the backend stores them: 2 for bf16 (CUDA),
 // 4 for the fp32 CPU reference backend.
 import type { ModelSpec } from '../model/model-spec.js';
+import type { MlaForm } from '../model/mla-spec.js';
 import { biasParams, layerMatmulParams, layerNormParams, layerParams, lmHeadParams, matmulParams, moeLayerParams, normParams } from '../model/params.js';
 import type { PeakCalls } from '../bridge/native.js';
 export { summarize, percentile, type Stats } from './stats.js';
@@ -65,10 +70,16 @@ export function kvBytesPerToken(spec: ModelSpec, bytesPerElem: number): number {
   return spec.numLayers * kvBytesPerTokenLayer(spec, bytesPerElem);
 }
 
-/** Attention flops of one query row per cached token it attends to, per layer: QKᵀ and PV. */
-export function attnFlopsPerToken(spec: ModelSpec): number {
+/**
+ * Attention flops of one query row per cached token it attends to, per layer: QKᵀ and PV; MLA in
+ * the given form (decode steps always run absorbed).
+ */
+export function attnFlopsPerToken(spec: ModelSpec, mlaForm: MlaForm = 'absorbed'): number {
   const m = spec.mla;
-  return m ? 2 * spec.numHeads * (2 * m.kvLoraRank + m.qkRopeHeadDim) : 4 * spec.numHeads * spec.headDim;
+  if (!m) return 4 * spec.numHeads * spec.headDim;
+  return mlaForm === 'absorbed'
+    ? 2 * spec.numHeads * (2 * m.kvLoraRank + m.qkRopeHeadDim)
+    : 2 * spec.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim + m.vHeadDim);
 }
 
 /**
@@ -109,18 +120,20 @@ export function decodeStepCost(
  * (causal attention: half of full attention).
  * bytes = weights read (B·L embedding rows) + the KV of B·L tokens written once and read back once
  * (the least any attention kernel moves); activations are not counted. MoE: as decodeStepCost. With
- * MTP the prefill also runs the MTP module over the prompt and drafts the first K tokens.
+ * MTP the prefill also runs the MTP module over the prompt and drafts the first K tokens. MLA models
+ * in `mlaForm`, the form the prefill ran (the engine's default: decompressed).
  */
 export function prefillCost(
   spec: ModelSpec, batch: number, inputLen: number, bytesPerElem: number, expertCounts?: readonly number[], drafts = 0,
+  mlaForm: MlaForm = 'decompressed',
 ): Cost {
   const tokens = batch * inputLen;
   const perToken = matmulParams(spec) - lmHeadParams(spec);
-  const attnFlops = (batch * inputLen * inputLen * spec.numLayers * attnFlopsPerToken(spec)) / 2;
+  const attnFlops = (batch * inputLen * inputLen * spec.numLayers * attnFlopsPerToken(spec, mlaForm)) / 2;
   const flops = 2 * tokens * perToken + 2 * batch * lmHeadParams(spec) + attnFlops;
   const weights = weightBytesRead(spec, tokens, bytesPerElem, expertsHit(spec, tokens, expertCounts));
   const main = { flops, bytes: weights + 2 * tokens * kvBytesPerToken(spec, bytesPerElem) };
-  return drafts > 0 ? addCost(main, mtpDraftCost(spec, batch, inputLen, bytesPerElem, drafts, 'prefill')) : main;
+  return drafts > 0 ? addCost(main, mtpDraftCost(spec, batch, inputLen, bytesPerElem, drafts, 'prefill', mlaForm)) : main;
 }
 
 function addCost(a: Cost, b: Cost): Cost {
@@ -148,11 +161,14 @@ export function mtpParams(spec: ModelSpec): number {
 
 /**
  * One MTP forward over `rows` rows attending to `attended` cached tokens in all and reading
- * `kvRead` cached tokens, `batch` of them (one per request) through the shared LM head.
+ * `kvRead` cached tokens, `batch` of them (one per request) through the shared LM head; MLA in
+ * `mlaForm`.
  */
-function mtpForwardCost(spec: ModelSpec, rows: number, batch: number, attended: number, kvRead: number, bytesPerElem: number): Cost {
+function mtpForwardCost(
+  spec: ModelSpec, rows: number, batch: number, attended: number, kvRead: number, bytesPerElem: number, mlaForm: MlaForm = 'absorbed',
+): Cost {
   const layer = mtpLayerParams(spec, spec.moe?.topK ?? 0);
-  const flops = 2 * rows * layer + 2 * batch * lmHeadParams(spec) + attended * attnFlopsPerToken(spec);
+  const flops = 2 * rows * layer + 2 * batch * lmHeadParams(spec) + attended * attnFlopsPerToken(spec, mlaForm);
   const embeddingRows = spec.tieWordEmbeddings ? 0 : rows * spec.hiddenSize;
   const weights = mtpLayerParams(spec, expertsHit(spec, rows)) + mtpSmallParams(spec) + lmHeadParams(spec) + embeddingRows;
   const kv = kvBytesPerTokenLayer(spec, bytesPerElem);
@@ -162,15 +178,17 @@ function mtpForwardCost(spec: ModelSpec, rows: number, batch: number, attended: 
 /**
  * The MTP module's drafting of K tokens per request (native/engine/mtp_decoder.h): one forward over the
  * rows of the last main forward (the prompt after a prefill; the 1 + K verified rows after a decode
- * step), then K − 1 forwards of one row per request, draft k attending to k more tokens.
+ * step), then K − 1 forwards of one row per request, draft k attending to k more tokens. The forward
+ * over the prompt is a prefill, in `prefillForm` as the main model's (MLA); the others run absorbed.
  */
 export function mtpDraftCost(
   spec: ModelSpec, batch: number, context: number, bytesPerElem: number, drafts: number, after: 'prefill' | 'decode',
+  prefillForm: MlaForm = 'decompressed',
 ): Cost {
   const L = context;
   let cost =
     after === 'prefill'
-      ? mtpForwardCost(spec, batch * L, batch, (batch * L * L) / 2, batch * L, bytesPerElem)
+      ? mtpForwardCost(spec, batch * L, batch, (batch * L * L) / 2, batch * L, bytesPerElem, prefillForm)
       : mtpForwardCost(spec, batch * (1 + drafts), batch, batch * ((1 + drafts) * L + (drafts * (drafts + 1)) / 2),
           batch * (L + drafts), bytesPerElem);
   for (let k = 1; k < drafts; k++) cost = addCost(cost, mtpForwardCost(spec, batch, batch, batch * (L + k), batch * (L + k), bytesPerElem));

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { NativeAddon } from '../bridge/native.js';
 import { MOE_ROUTING_ALLOWED, isMoeRouting } from '../model/moe-routing.js';
 import { MTP_ACCEPT_ALLOWED } from '../model/mtp.js';
+import { MLA_FORMS } from '../model/mla-spec.js';
 import type { PointOutcome } from './result.js';
 import type { ProgressEvent } from './options.js';
 import { anyText, integer, integerRanges, matching, oneOf, type FlagText } from './flag-text.js';
@@ -177,6 +178,18 @@ export const OPTIONS = {
     allowed: MTP_ACCEPT_ALLOWED,
     // Its text depends on --mtp-drafts and has a second spelling (--mtp-accept-rate): lib/cli/mtp-flags.ts reads it.
     flag: { name: '--mtp-accept', arg: '<n>', help: 'MTP: drafts accepted per step: all (default) or N in [0, K]' },
+  }),
+  /**
+   * MLA models (deepseek): the form prefill steps run in (docs/design.md, "MLA: absorbed and
+   * decompressed"); decode steps always run absorbed. Other models ignore it.
+   */
+  mlaPrefill: option(z.enum(MLA_FORMS), {
+    allowed: MLA_FORMS.join(', '),
+    default: 'decompressed',
+    flag: {
+      name: '--mla-prefill', arg: '<form>', help: 'MLA models (deepseek): decompressed | absorbed, the form prefill runs in (decode is always absorbed)',
+      text: oneOf(MLA_FORMS), showDefault: true,
+    },
   }),
   /** Caps the KV pool (tokens); points that need more fail with ERR_DOES_NOT_FIT. */
   kvPoolTokens: option(posInt, {

@@ -3,6 +3,7 @@
 import type { Mode, NativeEngineInfo, NativeGemmAlgo, NativeOpTime, NativePointResult } from '../bridge/native.js';
 import type { GridPoint } from './options.js';
 import type { ModelSpec } from '../model/model-spec.js';
+import type { MlaForm } from '../model/mla-spec.js';
 import type { ErrorCode } from '../base/errors.js';
 import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, type Stats } from './metrics.js';
 import { acceptText, type MtpAccept } from '../model/mtp.js';
@@ -104,6 +105,13 @@ export interface PointResult extends PointBase {
   gemmAlgos: GemmAlgo[];
   /** The kernel path each op family took: 'fast', 'general' or 'fast+general' (empty on the CPU). */
   kernelPaths: Record<string, string>;
+  /**
+   * MLA models: the form the timed prefill and the first timed decode step ran in (docs/design.md,
+   * "MLA: absorbed and decompressed"; the floors count that form); null for other models, or where
+   * the mode has no such phase.
+   */
+  mlaPrefillForm: MlaForm | null;
+  mlaDecodeForm: MlaForm | null;
 }
 
 export interface PointFailure extends PointBase {
@@ -222,7 +230,7 @@ export function buildPointResult(
   const prefillMs = raw.prefillMs;
   let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
   if (prefillMs !== null) {
-    const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts, ctx.mtpDrafts);
+    const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts, ctx.mtpDrafts, raw.mlaPrefillForm ?? undefined);
     prefillFloorMs = floorMs(cost, peaks);
     prefillMfu = prefillMs > 0 ? mfu(cost.flops, prefillMs, peaks.flopsPerS) : null;
     prefillMbu = prefillMs > 0 ? mbu(cost.bytes, prefillMs, peaks.bytesPerS) : null;
@@ -287,5 +295,7 @@ export function buildPointResult(
     telemetryReason: raw.telemetry ? null : raw.telemetryReason,
     gemmAlgos,
     kernelPaths: { ...raw.kernelPaths },
+    mlaPrefillForm: raw.mlaPrefillForm,
+    mlaDecodeForm: raw.mlaDecodeForm,
   };
 }

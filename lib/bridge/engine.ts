@@ -18,6 +18,7 @@ import type {
 } from './native.js';
 import { CallbackError, InvalidArgumentError, fromNative } from '../base/errors.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
+import type { MlaForm } from '../model/mla-spec.js';
 import { routingToNative, toNative } from './wire.js';
 import { getAddon, resolveDevice } from './device.js';
 
@@ -51,6 +52,8 @@ export interface EngineOpenOptions {
   threads?: number;
   /** The parallel layout (NativeParallel); each part defaults to 1. */
   parallel?: Partial<NativeParallel>;
+  /** MLA models: the form of prefill steps (default 'decompressed'; docs/design.md). */
+  mlaPrefill?: MlaForm;
   addon?: NativeAddon;
 }
 
@@ -132,6 +135,7 @@ export class Engine {
         ...(opts.maxDrafts !== undefined ? { maxDrafts: opts.maxDrafts } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         parallel: { tp: opts.parallel?.tp ?? 1, ep: opts.parallel?.ep ?? 1, dp: opts.parallel?.dp ?? 1 },
+        ...(opts.mlaPrefill !== undefined ? { mlaPrefill: opts.mlaPrefill } : {}),
       });
     } catch (e) {
       throw fromNative(e);

@@ -6,7 +6,7 @@ import { selectAddon, type AddonChoice } from './addon-loader.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { RopeSpec } from '../model/rope.js';
 import type { MoeSpec } from '../model/moe-spec.js';
-import type { MlaSpec } from '../model/mla-spec.js';
+import type { MlaForm, MlaSpec } from '../model/mla-spec.js';
 import type { MtpAccept } from '../model/mtp.js';
 import type { MoeRouting } from '../model/moe-routing.js';
 
@@ -66,6 +66,8 @@ export interface NativeEngineOptions {
    * unmoved model's is the bf16 noise floor the GPU tests judge the CUDA backend's error against.
    */
   nudgeWeights?: number;
+  /** MLA models: the form of prefill steps (default 'decompressed'); every other step runs absorbed. */
+  mlaPrefill?: MlaForm;
 }
 
 export type Mode = 'prefill' | 'decode' | 'both';
@@ -152,6 +154,10 @@ export interface NativePointResult {
    * CPU, which has one path.
    */
   kernelPaths: Record<string, string>;
+  /** MLA models: the form the timed prefill ran in; null for other models or without a prefill. */
+  mlaPrefillForm: MlaForm | null;
+  /** MLA models: the form the first timed decode step ran in; null for other models or without decode. */
+  mlaDecodeForm: MlaForm | null;
 }
 
 /** One telemetry reading (null: NVML could not read it), with the JSONL's field names. */
@@ -195,6 +201,8 @@ export interface NativeGenerateResult {
   accepted: number[];
   /** The kernel path each op family took, as NativePointResult's kernelPaths. */
   kernelPaths: Record<string, string>;
+  /** MLA models: the form the prompt's prefill ran in; null for other models. */
+  mlaPrefillForm: MlaForm | null;
 }
 
 export interface NativePeaks {

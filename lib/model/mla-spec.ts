@@ -23,6 +23,14 @@ export interface MlaSpec {
   vHeadDim: number;
 }
 
+/**
+ * The forms MLA runs a step in (docs/design.md, "MLA: absorbed and decompressed"): decompressed
+ * (K and V up-projected from the latents, then ordinary attention) runs only at steps without a
+ * cached prefix, i.e. prefills; every other step runs absorbed.
+ */
+export const MLA_FORMS = ['decompressed', 'absorbed'] as const;
+export type MlaForm = (typeof MLA_FORMS)[number];
+
 export const MLA_MODEL_TYPES = ['deepseek_v2', 'deepseek_v3'] as const;
 export type MlaModelType = (typeof MLA_MODEL_TYPES)[number];
 

@@ -124,6 +124,8 @@ export const FIELDS = [
   'used_graphs',
   'expert_counts',
   'kernel_paths',
+  'mla_prefill_form',
+  'mla_decode_form',
   'prefill_op_names',
   'prefill_op_ms',
   'decode_op_names',
@@ -248,6 +250,9 @@ export function toRecord(p: PointOutcome): PointRecord {
     gemm_algos: p.gemmAlgos.length > 0 ? p.gemmAlgos.map(gemmAlgoText) : null,
     // "op:path" per op family (e.g. "attention:general"); null where the backend has one path.
     kernel_paths: kernelPathList(p.kernelPaths),
+    // MLA: 'absorbed' or 'decompressed', per phase; null for other models.
+    mla_prefill_form: p.mlaPrefillForm,
+    mla_decode_form: p.mlaDecodeForm,
     // The profiled pass's ms per forward by op kind, as two parallel lists so a CSV cell holds them.
     prefill_op_names: opNames(p.breakdown.prefill),
     prefill_op_ms: opMs(p.breakdown.prefill),

@@ -163,6 +163,12 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   e.runner.max_drafts = integer_or(o, "maxDrafts", 0);
   if (!o.Get("weightsPath").IsUndefined()) e.runner.weights_path = string(o, "weightsPath");
   e.runner.nudge_weights = integer_or(o, "nudgeWeights", 0) != 0;
+  if (!o.Get("mlaPrefill").IsUndefined()) {
+    const std::string form = string(o, "mlaPrefill");
+    if (form == "absorbed") e.runner.mla_prefill = MlaForm::Absorbed;
+    else if (form == "decompressed") e.runner.mla_prefill = MlaForm::Decompressed;
+    else fail(ErrorCode::InvalidArgument, "mlaPrefill '" + form + "' is not one of absorbed, decompressed");
+  }
   return e;
 }
 
@@ -262,6 +268,11 @@ static Napi::Object strings_to_js(Napi::Env env, const std::map<std::string, std
   return o;
 }
 
+// An MLA form, or null where none ran (not an MLA model, or the phase did not run).
+static Napi::Value form_or_null(Napi::Env env, const std::string& form) {
+  return form.empty() ? env.Null() : Napi::String::New(env, form);
+}
+
 Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("waitingMs", r.waiting_ms);
@@ -281,6 +292,8 @@ Napi::Object point_result_to_js(Napi::Env env, const PointResult& r) {
   o.Set("telemetry", r.has_telemetry ? telemetry_to_js(env, r.telemetry) : env.Null());
   o.Set("telemetryReason", r.has_telemetry ? env.Null() : Napi::String::New(env, r.telemetry_reason));
   o.Set("kernelPaths", strings_to_js(env, r.kernel_paths));
+  o.Set("mlaPrefillForm", form_or_null(env, r.mla_prefill_form));
+  o.Set("mlaDecodeForm", form_or_null(env, r.mla_decode_form));
   return o;
 }
 
@@ -298,6 +311,7 @@ Napi::Object generate_result_to_js(Napi::Env env, const GenerateResult& g) {
   o.Set("draftLogits", draft_logits);
   o.Set("accepted", numbers_to_js(env, g.accepted));
   o.Set("kernelPaths", strings_to_js(env, g.kernel_paths));
+  o.Set("mlaPrefillForm", form_or_null(env, g.mla_prefill_form));
   return o;
 }
 

@@ -274,6 +274,18 @@ class Backend {
   // L + R), times mscale^2 under yarn with mscale_all_dim. out must not overlap q_latent or q_pe.
   virtual void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                              const AttnMeta& meta, float scale) = 0;
+  // The decompressed form, for a step none of whose sequences has a cached prefix (a prefill:
+  // model/attention_mla.cc says when it runs): per-head keys and values up-projected from the
+  // step's latents with kv_b_proj, then ordinary causal attention, whose qk head dim (nope + R)
+  // differs from its v head dim, over those rows of the step rather than the cache:
+  // mla: out(t,h) = sum_j p_j v(j,h), p = softmax_j(scale * q(t,h) . [k(j,h) | k_rope(j,h)]) over
+  // the rows j <= t of t's sequence (meta: q_start; every ctx_len must equal its q_len, and
+  // block_table is not read). The key comes in two column parts: MLA's k_nope per head, and its
+  // k_pe, which k_rope's head_stride 0 shares among all heads. q.cols = k.cols + k_rope.cols,
+  // out.cols = v.cols, every view has q.heads heads and at least the step's rows; out must not
+  // overlap the inputs.
+  virtual void attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, HeadSlices k_rope, HeadSlices v,
+                               const AttnMeta& meta, float scale) = 0;
 
   // --- kernel paths ---
   // Which path each op family with more than one took since the last call: "fast" (kernels for

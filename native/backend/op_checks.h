@@ -24,11 +24,12 @@ inline void check_shape(const char* op, const char* what, const Tensor& t, int64
 
 // A HeadSlices view (backend.h) of the dtype the backend computes in, whose strides describe whole
 // slices; a written view's slices must not overlap: they are laid out head-major within a row, or
-// row-major within a head.
+// row-major within a head. A read view may give every head the same slice (head_stride 0).
 inline void check_head_slices(const char* op, const char* what, const Backend::HeadSlices& v, bool written,
                               DType need, const char* backend) {
   if (v.dtype != need) invalid(op, what, " is ", dtype_name(v.dtype), ", the ", backend, " backend needs ", dtype_name(need));
-  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || v.head_stride < v.cols)
+  const bool shared = !written && v.head_stride == 0;
+  if (v.rows < 0 || v.heads <= 0 || v.cols <= 0 || v.row_stride < v.cols || (v.head_stride < v.cols && !shared))
     invalid(op, what, ": rows ", v.rows, ", heads ", v.heads, ", cols ", v.cols, ", row_stride ",
             v.row_stride, ", head_stride ", v.head_stride, " do not describe slices");
   const bool by_row = v.row_stride >= (v.heads - 1) * v.head_stride + v.cols;
@@ -52,6 +53,26 @@ inline void check_matmul_heads(const Backend::HeadSlices& out, const Backend::He
   if ((transpose_w ? w.rows : w.cols) != K || (transpose_w ? w.cols : w.rows) != N)
     invalid(op, "w slices are [", w.rows, ", ", w.cols, "], expected [", transpose_w ? K : N, ", ",
             transpose_w ? N : K, "] for x width ", K, " and out width ", N);
+}
+
+// attention_dense's views (backend.h): q [T, H, k + k_rope], the key's two parts, v and out [T, H, v]
+// (T at least the step's rows: the backend checks those where it can read the metadata).
+inline void check_attention_dense(const Backend::HeadSlices& out, const Backend::HeadSlices& q,
+                                  const Backend::HeadSlices& k, const Backend::HeadSlices& k_rope,
+                                  const Backend::HeadSlices& v, DType need, const char* backend) {
+  const char* op = "attention_dense";
+  check_head_slices(op, "out", out, true, need, backend);
+  check_head_slices(op, "q", q, false, need, backend);
+  check_head_slices(op, "k", k, false, need, backend);
+  check_head_slices(op, "k_rope", k_rope, false, need, backend);
+  check_head_slices(op, "v", v, false, need, backend);
+  const int64_t T = q.rows, H = q.heads;
+  for (const Backend::HeadSlices* x : {&out, &k, &k_rope, &v})
+    if (x->rows != T || x->heads != H)
+      invalid(op, "out, k, k_rope and v must be ", T, " rows x ", H, " heads as q, one is ", x->rows, " x ", x->heads);
+  if (q.cols != k.cols + k_rope.cols)
+    invalid(op, "q is ", q.cols, " wide, the key ", k.cols, " + ", k_rope.cols);
+  if (out.cols != v.cols) invalid(op, "out is ", out.cols, " wide, v ", v.cols);
 }
 
 // swiglu: out [T, I] from gate_up [T, 2I].

@@ -31,6 +31,7 @@ void StepBuffers::set(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
   int64_t t = 0, r = 0;
   max_q_len_ = 0;
   max_ctx_len_ = 0;
+  cached_prefix_ = false;
   if ((int64_t)seqs.size() > max_seqs_) fail(ErrorCode::Internal, "step has more sequences than the engine holds");
   for (size_t s = 0; s < seqs.size(); ++s) {
     const SeqStep& q = seqs[s];
@@ -58,6 +59,7 @@ void StepBuffers::set(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
     std::copy(q.kv->blocks.begin(), q.kv->blocks.end(), host_.begin() + off_block_table_ + s * max_blocks_per_seq_);
     max_q_len_ = std::max(max_q_len_, q.num_tokens);
     max_ctx_len_ = std::max(max_ctx_len_, ctx);
+    cached_prefix_ = cached_prefix_ || q.start_pos > 0;
   }
   host_[off_q_start_ + seqs.size()] = (int32_t)t;
   num_tokens_ = t;

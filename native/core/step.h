@@ -40,6 +40,8 @@ class StepBuffers {
   int64_t num_logit_rows() const { return num_logit_rows_; }
   int64_t max_tokens() const { return max_tokens_; }
   int64_t max_seqs() const { return max_seqs_; }
+  // Whether some sequence of the step has tokens in the cache from earlier steps.
+  bool has_cached_prefix() const { return cached_prefix_; }
   const int32_t* tokens() const { return dev(off_tokens_); }
   const int32_t* positions() const { return dev(off_positions_); }
   const int32_t* slots() const { return dev(off_slots_); }
@@ -54,6 +56,7 @@ class StepBuffers {
   std::vector<int32_t> host_;
   void* device_ = nullptr;
   int64_t num_tokens_ = 0, num_seqs_ = 0, num_logit_rows_ = 0, max_q_len_ = 0, max_ctx_len_ = 0;
+  bool cached_prefix_ = false;
 };
 
 }  // namespace gpubench

@@ -114,13 +114,14 @@ ForwardArgs ModelRunner::args(Profiler* prof) {
     pins = pinned_.get();
   }
   return ForwardArgs{be_, shard_.local, shard_, comms_, weights_->weights(), *kv_, *step_, *act_, inv_freq_,
-                     rope_.attn_factor, prof, pins};
+                     rope_.attn_factor, prof, pins, mla_form(opts_.mla_prefill, *step_)};
 }
 
 void ModelRunner::run(Profiler* prof) {
   ForwardArgs a = args(prof);
   main_pinned_ = a.pinned != nullptr;
   main_tokens_ = step_->num_tokens();
+  main_mla_ = a.mla;
   model_forward(a);
 }
 
@@ -175,6 +176,7 @@ void ModelRunner::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bo
   } else {
     main_pinned_ = pins_active_;  // what run() records, for the replay
     main_tokens_ = step_->num_tokens();
+    main_mla_ = mla_form(opts_.mla_prefill, *step_);
   }
   be_.graph_replay(it->second);
 }

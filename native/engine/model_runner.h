@@ -34,6 +34,9 @@ struct ModelRunnerOptions {
   std::string weights_path;  // empty: dummy weights
   // Dummy weights each moved one bf16 ulp (WeightStore::nudge_one_ulp): the GPU tests' noise floor.
   bool nudge_weights = false;
+  // MLA models: the form of prefill steps (steps without a cached prefix); every other step runs
+  // absorbed (model/forward.h, mla_form).
+  MlaForm mla_prefill = MlaForm::Decompressed;
 };
 
 class ModelRunner {
@@ -67,6 +70,10 @@ class ModelRunner {
   // Their logits, [rows * vocab] (waits).
   std::vector<float> logits(int64_t rows);
 
+  // MLA models: the form the last main-model forward ran in ("absorbed" or "decompressed"); empty
+  // for other models.
+  std::string last_mla_form() const { return spec_.is_mla() ? mla_form_name(main_mla_) : ""; }
+
   Backend& backend() { return be_; }
   const ModelSpec& spec() const { return spec_; }
   const ShardSpec& shard() const { return shard_; }
@@ -92,6 +99,7 @@ class ModelRunner {
   bool pins_active_ = false;
   bool main_pinned_ = false;  // whether the last main-model forward used pins,
   int64_t main_tokens_ = 0;   // and its tokens
+  MlaForm main_mla_ = MlaForm::Absorbed;  // and its MLA form
   RopeTable rope_;
   float* inv_freq_ = nullptr;
   std::map<std::tuple<int64_t, int64_t, bool>, Graph> graphs_;  // (batch, ctx_bound, pinned routing)

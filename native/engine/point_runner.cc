@@ -188,6 +188,7 @@ class PointPasses {
     model_.pin_routing(p_.routing, 0, B * L);
     model_.event_record(events_.start);
     model_.forward(seqs, 0, plan.prof);
+    const std::string prefill_form = model_.last_mla_form();
     // The prefill's time ends with its forward (the host reading the tokens is not in it)...
     if (p_.K == 0) model_.event_record(events_.end);
     const std::vector<int32_t> first = model_.next_tokens(B);
@@ -200,6 +201,7 @@ class PointPasses {
     model_.synchronize();  // the end event must be complete before it is read
     if (plan.timed()) {
       res_.prefill_ms = model_.event_elapsed_ms(events_.start, events_.end);
+      res_.mla_prefill_form = prefill_form;
       res_.first_request_tokens.push_back(first[0]);
       if (p_.decode_steps == 0) res_.expert_counts = model_.expert_counts();
     }
@@ -224,6 +226,7 @@ class PointPasses {
       res_.decode_context.push_back(ctx);
       res_.accepted_tokens.push_back(emitted);
       if (s == 0) res_.expert_counts = model_.expert_counts();
+      if (s == 0) res_.mla_decode_form = model_.last_mla_form();
     }
     if (plan.prof) {
       auto ops = prof_.collect();
@@ -364,6 +367,7 @@ GenerateResult PointRunner::generate(const std::vector<int32_t>& prompt, int64_t
   }
   model_.pin_routing(routing, 0, L * dp);
   model_.forward(seqs, 0, nullptr);
+  g.mla_prefill_form = model_.last_mla_form();
   const std::vector<int32_t> first = model_.next_tokens(dp);
   for (int64_t d = 0; d < dp; ++d) reqs[d].cur = first[d];
   g.tokens.push_back(reqs[0].cur);

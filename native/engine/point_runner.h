@@ -51,6 +51,9 @@ struct PointResult {
   bool used_graphs = false;
   // Backend::take_kernel_paths() of the point's passes: which path each op family took.
   std::map<std::string, std::string> kernel_paths;
+  // MLA models: the form (ModelRunner::last_mla_form) of the timed prefill and of the first timed
+  // decode step; empty where the model is not MLA or the phase did not run.
+  std::string mla_prefill_form, mla_decode_form;
   std::vector<OpTime> profiled_prefill, profiled_decode;
   std::vector<std::string> trace_files;
   std::string routing;  // the MoE routing policy of the point
@@ -91,6 +94,8 @@ struct GenerateResult {
   std::vector<int64_t> accepted;
   // Backend::take_kernel_paths() of the run: which path (fast, general) each op family took.
   std::map<std::string, std::string> kernel_paths;
+  // MLA models: the form of the prompt's prefill (ModelRunner::last_mla_form); empty for other models.
+  std::string mla_prefill_form;
 };
 
 struct PointShape;

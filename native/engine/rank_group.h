@@ -76,6 +76,7 @@ class RankGroup {
   const ModelRunnerOptions& options() const { return opts_; }  // kv_pool_tokens: per rank, the smallest
   const KvPool& kv() const { return runners_[0]->kv(); }
   int64_t mtp_layers() const { return runners_[0]->mtp_layers(); }
+  std::string last_mla_form() const { return runners_[0]->last_mla_form(); }  // rank 0's (every rank runs the same form)
   int64_t max_blocks_per_seq() const { return runners_[0]->max_blocks_per_seq(); }
 
  private:

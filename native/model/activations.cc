@@ -40,8 +40,11 @@ std::vector<Shape> shapes(const ModelSpec& s, DType act, const ActivationSizes& 
       {&A::moe_in, act, gathered, D},         {&A::moe_out, act, gathered, D},
       {&A::moe_gate_up, act, TK, 2 * Ie},     {&A::moe_act, act, TK, Ie},
       {&A::q_a, act, T, m.q_lora_rank},       {&A::q, act, T, H * m.qk_head_dim()},
-      {&A::kv_a, act, T, m.cache_dim()},      {&A::q_latent, act, T, H * m.kv_lora_rank},
-      {&A::latent, act, T, H * m.kv_lora_rank},
+      {&A::kv_a, act, T, m.cache_dim()},
+      // The decompressed form (attention_mla.cc) keeps its up-projected [k_nope | v] per head in
+      // q_latent's memory and the step's cache rows in latent's.
+      {&A::q_latent, act, T, H * std::max(m.kv_lora_rank, m.qk_nope_head_dim + m.v_head_dim)},
+      {&A::latent, act, T, std::max(H * m.kv_lora_rank, m.cache_dim())},
       {&A::mtp_in, act, 2 * T * M, D},        {&A::mtp_out, act, 2 * T * M, D},
       {&A::mtp_hidden, act, S * M, D},
   };

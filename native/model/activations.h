@@ -31,7 +31,8 @@ struct Activations {
   float* topk_weights = nullptr;
   int32_t* moe_index = nullptr;
   // MLA models (attention_mla.cc), [max_tokens, *]: q_a (q_lora), q (H*(nope+rope)), kv_a
-  // (kv_lora+rope), q_latent and latent (H*kv_lora); attn above is [max_tokens, H*v] for them.
+  // (kv_lora+rope), q_latent and latent (H*kv_lora, or wider where the decompressed form's
+  // buffers, kept in their memory, are); attn above is [max_tokens, H*v] for them.
   Tensor q_a, q, kv_a, q_latent, latent;
   // MTP (mtp.cc): the stacked normed inputs and the two halves of eh_proj [2*max_tokens, hidden],
   // and the MTP hidden state of each sequence's drafted row [max_seqs, hidden].

@@ -20,6 +20,16 @@
 
 namespace gpubench {
 
+// The form MLA runs a step in (docs/design.md, "MLA: absorbed and decompressed"): absorbed
+// (attention over the latent cache) or decompressed (per-head keys and values up-projected from the
+// step's latents, then ordinary attention; only where no sequence of the step has a cached prefix).
+enum class MlaForm { Absorbed, Decompressed };
+
+// The form of a step: `prefill` (the engine's choice for prefill steps) where no sequence of the
+// step has a cached prefix, else absorbed.
+MlaForm mla_form(MlaForm prefill, const StepBuffers& step);
+const char* mla_form_name(MlaForm f);
+
 struct ForwardArgs {
   Backend& be;
   const ModelSpec& spec;    // the rank's: shard.local (its heads, intermediate sizes)
@@ -33,6 +43,7 @@ struct ForwardArgs {
   float rope_attn_factor;
   Profiler* prof;  // null outside the profiled pass
   const PinnedRouting* pinned = nullptr;  // MoE: experts pinned by the routing policy (null: the router's choice)
+  MlaForm mla = MlaForm::Absorbed;         // MLA models: the form of this step (mla_form)
 };
 
 // Runs one step: embeds step.tokens(), writes their K/V into the cache, leaves the last layer's

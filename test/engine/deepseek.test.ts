@@ -1,10 +1,12 @@
 // DeepSeek-V2/V3 (MLA + MoE) on the CPU engine with dummy weights: the MLA cache holds one row of
 // kv_lora + rope per token and layer (the MTP layers' too, when MTP is on), batching does not change
-// a request, and every mode runs with finite results.
+// a request, every mode runs with finite results, and the decompressed prefill (the default) gives
+// the absorbed prefill's logits, the results naming the forms that ran.
 import { describe, expect, it } from 'vitest';
 import { resolveModel } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
-import { ids, openEngine, point, runWithRequests } from './helpers.js';
+import { ids, openEngine, point, runWithRequests, tinySpec } from './helpers.js';
+import { relL2 } from '../golden/fixtures.js';
 
 const v2 = toNative(resolveModel('tiny-deepseek-v2'));
 const v3 = toNative(resolveModel('tiny-deepseek-v3'));
@@ -46,5 +48,48 @@ describe('MLA engines', () => {
     } finally {
       await e.close();
     }
+  });
+
+  it.each([['deepseek_v2 (q direct)', v2], ['deepseek_v3 (q LoRA)', v3]] as const)(
+    '%s: the decompressed prefill gives the absorbed prefill\'s logits within 1e-5', async (_, spec) => {
+      const decompressed = await openEngine({ spec });
+      const absorbed = await openEngine({ spec, mlaPrefill: 'absorbed' });
+      try {
+        const a = await absorbed.generate(ids(40, 3), 3);
+        const d = await decompressed.generate(ids(40, 3), 3);
+        expect([a.mlaPrefillForm, d.mlaPrefillForm]).toEqual(['absorbed', 'decompressed']);
+        expect(d.tokens).toEqual(a.tokens);
+        // The prompt's logits, then the decode steps' (absorbed in both, over the same cache).
+        d.logits.forEach((row, i) => expect(relL2(row, a.logits[i]), `row ${i}`).toBeLessThan(1e-5));
+      } finally {
+        await decompressed.close();
+        await absorbed.close();
+      }
+    });
+
+  it('a point names the forms it ran: the prefill in the chosen one, decode absorbed; other models none', async () => {
+    for (const mlaPrefill of ['decompressed', 'absorbed'] as const) {
+      const e = await openEngine({ spec: v2, mlaPrefill });
+      try {
+        const both = await runWithRequests(e, point({ batchSize: 3, inputLen: 12, outputLen: 3 }));
+        expect([both.mlaPrefillForm, both.mlaDecodeForm]).toEqual([mlaPrefill, 'absorbed']);
+        const decode = await runWithRequests(e, point({ mode: 'decode', batchSize: 2, inputLen: 12, outputLen: 2 }));
+        expect([decode.mlaPrefillForm, decode.mlaDecodeForm]).toEqual([null, 'absorbed']);
+      } finally {
+        await e.close();
+      }
+    }
+    const dense = await openEngine({ spec: tinySpec });
+    try {
+      const r = await runWithRequests(dense, point());
+      expect([r.mlaPrefillForm, r.mlaDecodeForm]).toEqual([null, null]);
+    } finally {
+      await dense.close();
+    }
+  });
+
+  it('refuses an mlaPrefill that is no form', async () => {
+    await expect(openEngine({ spec: v2, mlaPrefill: 'latent' as 'absorbed' })).rejects.toThrow(
+      "mlaPrefill 'latent' is not one of absorbed, decompressed");
   });
 });

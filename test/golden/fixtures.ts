@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { loadAddon, type NativeGenerateResult, type NativeMtpOptions, type NativeParallel } from '../../lib/bridge/native.js';
 import { normalizeConfig } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
+import { MLA_FORMS, type MlaForm } from '../../lib/model/mla-spec.js';
+
+/** The MLA prefill forms a fixture runs in: both for MLA models, the default for the others. */
+export function prefillForms(f: Fixture): (MlaForm | undefined)[] {
+  return 'kv_lora_rank' in f.config ? [...MLA_FORMS] : [undefined];
+}
 
 export const FIXTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
@@ -47,10 +53,11 @@ export function listFixtures(): Fixture[] {
 
 /**
  * Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting
- * when given; each rank loading its shard under a parallel layout).
+ * when given; MLA models' prefill in `mlaPrefill`'s form, the engine's default when absent; each
+ * rank loading its shard under a parallel layout).
  */
 export async function runFixture(
-  f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions, parallel?: NativeParallel,
+  f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions, mlaPrefill?: MlaForm, parallel?: NativeParallel,
 ): Promise<NativeGenerateResult> {
   const spec = normalizeConfig(f.config, { name: f.name });
   const { Engine } = loadAddon();
@@ -58,6 +65,7 @@ export async function runFixture(
     spec: toNative(spec), device, seed: 0, weightsPath: path.join(f.dir, 'model.safetensors'),
     kvPoolTokens: 256, maxBatch: 1, maxTokensPerStep: 64, maxContext: 64, maxDrafts: mtp?.mtpDrafts ?? 0,
     ...(parallel ? { parallel, threads: 2 } : {}),
+    ...(mlaPrefill ? { mlaPrefill } : {}),
   });
   try {
     await e.open();

@@ -67,6 +67,23 @@ describe.skipIf(!hasGpu)('CUDA engine vs CPU engine', () => {
     });
   }
 
+  it('tiny-deepseek-v2: both MLA prefill forms on CUDA give the CPU\'s tokens (decompressed on the CPU)', async () => {
+    const cpu = await open('tiny-deepseek-v2', 'cpu');
+    const ids = prompt(200, 2048);
+    const want = await cpu.generate(ids, 4, false, { moeRouting: routingToNative('zipf:1.2') });
+    await cpu.close();
+    for (const mlaPrefill of ['decompressed', 'absorbed'] as const) {
+      const gpu = await open('tiny-deepseek-v2', 'cuda:0', { mlaPrefill });
+      const got = await gpu.generate(ids, 4, true, { moeRouting: routingToNative('zipf:1.2') });
+      const paths = got.kernelPaths;
+      await gpu.close();
+      expect(got.mlaPrefillForm).toBe(mlaPrefill);
+      // The tiny presets' qk 48 / v 32 take the tensor-core kernel.
+      if (mlaPrefill === 'decompressed') expect(paths.attention_dense).toBe('fast');
+      expectSameGreedy(got, want);
+    }
+  });
+
   it('tiny-deepseek-v3 with MTP (3 drafts, rate 0.5): the CPU\'s tokens, drafts and acceptance', async () => {
     const mtp = { mtpDrafts: 3, mtpAccept: { rate: 0.5 } };
     const cpu = await open('tiny-deepseek-v3', 'cpu', { maxDrafts: 3 });

@@ -1,5 +1,6 @@
-// The MLA ops of the CUDA backend (matmul_heads, mla_rope_kv_write, mla_attention) against the CPU
-// backend's (backend/cpu/mla.cc) on the same inputs, through the views attention_mla.cc passes:
+// The MLA ops of the CUDA backend (matmul_heads, mla_rope_kv_write, mla_attention, and the
+// decompressed form's attention_dense) against the CPU backend's (backend/cpu/mla.cc,
+// attention_dense.cc) on the same inputs, through the views attention_mla.cc passes:
 // q_nope / q_pe inside q [T, H*(nope+R)], W_UK / W_UV inside kv_b_proj [H*(nope+V), L]. Shapes of
 // DeepSeek-V2-Lite (H 16, nope 128, R 64, L 512, V 128), V3 (H 128) and the tiny test models
 // (test/fixtures: H 4, nope 16, R 8, L 32, V 12). Run from main() in cuda_ops_test.cu.
@@ -206,6 +207,40 @@ void test_mla_attention_graph(int64_t h) {
   G->graph_destroy(graph);
 }
 
+// attention_dense over the step's own rows, through the views of attention_mla.cc's decompressed
+// form: q [T, H*(nope+R)], k_nope and v inside the up-projected [T, H*(nope+V)], and k_pe shared by
+// every head (head_stride 0) at column L of the gathered cache rows [T, L+R]. Fresh prefills of
+// the given lengths; `fast`: the tensor-core kernels take the shape.
+void test_attention_dense(int64_t h, int64_t nope, int64_t r, int64_t v, int64_t l, const std::vector<int>& q_lens,
+                          bool fast) {
+  Scope s;
+  const int n = (int)q_lens.size();
+  std::vector<int32_t> q_start(n + 1, 0);
+  for (int i = 0; i < n; ++i) q_start[i + 1] = q_start[i] + q_lens[i];
+  const int64_t t = q_start[n], w = h * (nope + v);
+  Dual q = dummy(s, t, h * (nope + r), 130, 2.0f);
+  Dual kv = dummy(s, t, w, 131, 2.0f);
+  Dual rows = dummy(s, t, l + r, 132, 2.0f);
+  Dual out = make(s, t, h * v);
+  DualI32 starts = upload_i32(s, q_start), ctx = upload_i32(s, std::vector<int32_t>(q_lens.begin(), q_lens.end()));
+  const int max_q = *std::max_element(q_lens.begin(), q_lens.end());
+  const AttnMeta mg{n, max_q, max_q, 0, starts.g, ctx.g, nullptr}, mc{n, max_q, max_q, 0, starts.c, ctx.c, nullptr};
+  const float scale = 1.0f / std::sqrt((float)(nope + r));
+  auto call = [&](Backend* b, Tensor o, Tensor qt, Tensor kvt, Tensor rt, const AttnMeta& m) {
+    b->attention_dense(heads(o, h, v, 0, v), heads(qt, h, nope + r, 0, nope + r), heads(kvt, h, nope + v, 0, nope),
+                       heads(rt, h, 0, l, r), heads(kvt, h, nope + v, nope, v), m, scale);
+  };
+  G->fill(out.g, NAN);
+  G->take_kernel_paths();
+  call(G, out.g, q.g, kv.g, rows.g, mg);
+  call(C, out.c, q.c, kv.c, rows.c, mc);
+  std::string lens;
+  for (size_t i = 0; i < std::min<size_t>(q_lens.size(), 6); ++i) lens += " " + std::to_string(q_lens[i]);
+  const std::string name = "attention_dense " + str({{"H", h}, {"nope", nope}, {"R", r}, {"V", v}, {"L", l}}) + " q:" + lens;
+  compare(name, out.g, out.c, kTol);
+  expect_path(name, "attention_dense", fast ? "fast" : "general");
+}
+
 }  // namespace
 
 void run_mla_tests() {
@@ -269,6 +304,17 @@ void run_mla_tests() {
         else test_mla_attention("prefill general", d.h, d.l, d.r, d.bs, pq, pctx);
       });
     }
+  // The decompressed form: DeepSeek's qk 192 / v 128 (V2-Lite's 16 heads, V3's 128) and the tiny
+  // presets' 48 / 32 on the tensor cores; the fixtures' 24 / 12, odd dims and a k_pe that is not on
+  // 16 bytes (latent 20) on the general kernel. Long and short prompts, one of a single token.
+  const std::vector<int> dq = {300, 17, 1, 64};
+  run("attention_dense", [&] { test_attention_dense(16, 128, 64, 128, 512, dq, true); });
+  run("attention_dense", [] { test_attention_dense(16, 128, 64, 128, 512, {700, 130}, true); });
+  run("attention_dense", [] { test_attention_dense(128, 128, 64, 128, 512, {64, 17, 1}, true); });
+  run("attention_dense", [&] { test_attention_dense(8, 32, 16, 32, 64, dq, true); });
+  run("attention_dense general", [&] { test_attention_dense(4, 16, 8, 12, 32, dq, false); });
+  run("attention_dense general", [] { test_attention_dense(3, 13, 6, 9, 11, {5, 40, 1}, false); });
+  run("attention_dense general", [&] { test_attention_dense(16, 128, 64, 128, 20, dq, false); });
   run("mla graph", [] { test_mla_attention_graph(16); });
   run("mla graph", [] { test_mla_attention_graph(128); });
 }

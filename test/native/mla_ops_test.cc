@@ -1,7 +1,8 @@
-// The MLA ops of the CPU backend (matmul_heads, mla_rope_kv_write, mla_attention) against naive
-// double-precision computations written here: each op alone, then the absorbed pipeline of a layer
-// against NON-absorbed MLA as Hugging Face's DeepseekV3Attention computes it (keys and values
-// decompressed per token and head with kv_b_proj, V3's de-interleaved rope output, full softmax).
+// The MLA ops of the CPU backend (matmul_heads, mla_rope_kv_write, mla_attention, attention_dense)
+// against naive double-precision computations written here: each op alone, then the absorbed and
+// the decompressed pipelines of a layer against NON-absorbed MLA as Hugging Face's
+// DeepseekV3Attention computes it (keys and values decompressed per token and head with kv_b_proj,
+// V3's de-interleaved rope output, full softmax).
 // Odd sizes; decode, prefill after a cached prefix and fresh prefill in one step; block sizes 4 and
 // 16; outputs and every cache slot no one wrote poisoned with NaN; 1 and 3 threads. Prints
 // PASS/FAIL lines; exits 1 on any failure.
@@ -321,11 +322,45 @@ void test_layer(Backend& be, const std::string& sfx, Layer m) {
   });
 }
 
+// The decompressed form of a prefill step (no cached prefix): the cache rows the step wrote,
+// gathered by slot (embedding), up-projected with kv_b_proj (matmul_heads, one head), and
+// attention_dense with k = [k_nope per head | k_pe shared]: equal to non-absorbed MLA.
+void test_decompressed(Backend& be, const std::string& sfx, Layer m) {
+  const int T = m.T, H = m.H, L = m.L, R = m.R, D = (int)m.D, N = m.nope, V = m.V, W = H * (N + V);
+  const Vec q_in = m.q;
+  be.mla_rope_kv_write(m.q_pe(), Tensor{m.kv_a.data(), DType::F32, T, D}, m.positions.data(),
+                       m.slots.data(), m.rope(), m.kv());
+  Vec rows(T * D, kNaN), kv(T * W, kNaN), out(T * H * V, kNaN);
+  be.embedding(Tensor{rows.data(), DType::F32, T, D}, Tensor{m.cache.data(), DType::F32, m.num_blocks * m.bs, D},
+               m.slots.data());
+  be.matmul_heads(view(kv.data(), T, 1, W, W, W), view(rows.data(), T, 1, L, D, L), view(m.kv_b.data(), W, 1, L, L, L * W),
+                  false);
+  const Slices q = view(m.q.data(), T, H, N + R, m.qs, N + R), k = view(kv.data(), T, H, N, W, N + V);
+  const Slices k_pe = view(rows.data() + L, T, H, R, D, 0), v = view(kv.data() + N, T, H, V, W, N + V);
+  be.attention_dense(view(out.data(), T, H, V, H * V, V), q, k, k_pe, v, m.meta(), m.scale());
+  check_close("decompressed MLA == non-absorbed MLA (HF)" + m.label() + sfx, out, naive_mla(m, q_in), kTol);
+
+  AttnMeta cached = m.meta();
+  std::vector<int32_t> ctx = m.ctx_len;
+  ctx[0] += 1;
+  cached.ctx_len = ctx.data();
+  cached.max_ctx_len += 1;
+  check_throws("attention_dense rejects a cached prefix" + sfx, ErrorCode::InvalidArgument, [&] {
+    be.attention_dense(view(out.data(), T, H, V, H * V, V), q, k, k_pe, v, cached, m.scale());
+  });
+  check_throws("attention_dense rejects a key narrower than q" + sfx, ErrorCode::InvalidArgument, [&] {
+    be.attention_dense(view(out.data(), T, H, V, H * V, V), q, view(kv.data(), T, H, N - 1, W, N + V), k_pe, v,
+                       m.meta(), m.scale());
+  });
+}
+
 }  // namespace
 
 int main() {
   // Per step: decode (q_len 1) after 6 cached tokens, prefill of 5 after 4 cached, fresh prefill.
   std::vector<std::pair<int, int>> small{{1, 7}, {5, 9}, {3, 3}}, large{{1, 150}, {120, 160}, {33, 33}};
+  // Prefill steps without a cached prefix (the decompressed form), one of a single token.
+  std::vector<std::pair<int, int>> fresh{{4, 4}, {1, 1}, {9, 9}}, fresh_large{{150, 150}, {33, 33}};
   for (int threads : {1, 3}) {
     auto be = make_cpu_backend(threads);
     std::string sfx = " (threads " + std::to_string(threads) + ")";
@@ -335,6 +370,8 @@ int main() {
       // heads, qk_nope, qk_rope, kv_lora_rank, v_head_dim: odd sizes (rope must be even).
       test_layer(*be, sfx, Layer(small, 3, 7, 6, 11, 9, bs));
       test_layer(*be, sfx, Layer(large, 4, 16, 8, 37, 13, bs));
+      test_decompressed(*be, sfx, Layer(fresh, 3, 7, 6, 11, 9, bs));
+      test_decompressed(*be, sfx, Layer(fresh_large, 4, 16, 8, 37, 13, bs));
     }
   }
   return gpubench_test::summary();

@@ -20,7 +20,7 @@ function ctx(flopsPerS: number, bytesPerS: number): RunContext {
 
 const raw: NativePointResult = {
   waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1, 1], decodeContext: [17, 18, 19], acceptedTokens: [2, 2, 2], firstRequestTokens: [],
-  usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
+  usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
 };
 const point = { batchSize: 2, inputLen: 16, outputLen: 4 };
 

@@ -115,6 +115,9 @@ export class FakeEngine implements NativeEngine {
       telemetry: null,
       telemetryReason: 'no NVML: CPU device',
       kernelPaths: {},
+      // What the engine reports: the prefill in the chosen form, decode absorbed (MLA models only).
+      mlaPrefillForm: this.opts.spec.mla && o.mode !== 'decode' ? this.opts.mlaPrefill ?? 'decompressed' : null,
+      mlaDecodeForm: this.opts.spec.mla && steps > 0 ? 'absorbed' : null,
     };
   }
 

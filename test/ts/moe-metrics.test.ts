@@ -78,7 +78,7 @@ describe('MoE results and reports', () => {
   const raw = (expertCounts: number[]): NativePointResult => ({
     waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 18, 19], acceptedTokens: [3, 3, 3],
     firstRequestTokens: [], usedGraphs: false,
-    profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'zipf:1.2', expertCounts, telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
+    profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'zipf:1.2', expertCounts, telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };
   const moe = buildPointResult(ctx(tiny), point, raw([5, 0, 1, 0]));

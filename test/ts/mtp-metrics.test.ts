@@ -1,6 +1,7 @@
-// The cost model (lib/api/metrics.ts) for MLA and MTP: the absorbed MLA cost (a cache row of kv_lora + rope per token
-// and layer, 2·ctx·H·(2·kv_lora + rope) attention flops per row and layer), an MTP step's verification
-// of 1 + K rows per request and the MTP module's drafts; and the accepted tokens per step in results,
+// The cost model (lib/api/metrics.ts) for MLA and MTP: the MLA cost (a cache row of kv_lora + rope per
+// token and layer; attention flops per row and layer 2·ctx·H·(2·kv_lora + rope) absorbed, 2·ctx·H·(nope
+// + rope + v) decompressed, the form the prefill ran in), an MTP step's verification of 1 + K rows per
+// request and the MTP module's drafts; and the accepted tokens per step and the MLA forms in results,
 // throughput, tables, JSONL and CSV.
 import { describe, expect, it } from 'vitest';
 import { FAKE_CPU } from './fake-addon.js';
@@ -14,6 +15,7 @@ import { csvHeader, toCsvLine } from '../../lib/report/csv.js';
 import { formatTables } from '../../lib/report/table.js';
 import type { NativePointResult } from '../../lib/bridge/native.js';
 import type { MtpAccept } from '../../lib/model/mtp.js';
+import type { MlaForm } from '../../lib/model/mla-spec.js';
 
 // Hidden 8, 2 heads; MLA: q direct, kv_lora 4, nope 2, rope 2, v 3; vocab 10; layer 0 dense (width 10),
 // layer 1 MoE: 4 experts of width 3, top-2, a shared expert of width 3; one MTP layer.
@@ -40,6 +42,7 @@ describe('MLA and MTP cost model', () => {
     expect(normParams(tiny)).toBe(48);
     expect(kvBytesPerToken(tiny, 2)).toBe(2 * 6 * 2);
     expect(attnFlopsPerToken(tiny)).toBe(2 * 2 * (2 * 4 + 2));
+    expect(attnFlopsPerToken(tiny, 'decompressed')).toBe(2 * 2 * (2 + 2 + 3));
     expect(mtpParams(tiny)).toBe(128 + 200 + 32 + 4 * 72 + 72 + 44);
   });
 
@@ -58,10 +61,28 @@ describe('MLA and MTP cost model', () => {
     expect(c).toEqual({ flops: verify.flops + extend.flops + draft2.flops, bytes: verify.bytes + extend.bytes + draft2.bytes });
   });
 
-  it('with MTP the prefill also runs the MTP module over the prompt', () => {
-    const plain = prefillCost(tiny, 2, 6, 2);
-    const mtp = prefillCost(tiny, 2, 6, 2, undefined, 1);
-    expect(mtp.flops - plain.flops).toBe(2 * 12 * 576 + 2 * 2 * 80 + (2 * 36 * 40) / 2);
+  it('a prefill counts the attention of the form it ran: decompressed by default, absorbed when asked', () => {
+    const decompressed = prefillCost(tiny, 2, 6, 2);
+    const absorbed = prefillCost(tiny, 2, 6, 2, undefined, 0, 'absorbed');
+    // 2 prompts x 6² / 2 token pairs x 2 layers; the linear layers (kv_b_proj included) alike.
+    expect(absorbed.flops - decompressed.flops).toBe((2 * 36 * 2 * (40 - 28)) / 2);
+    expect(decompressed.flops).toBe(2 * 12 * (968 - 80) + 2 * 2 * 80 + (2 * 36 * 2 * 28) / 2);
+    expect(absorbed.bytes).toBe(decompressed.bytes);
+    expect(prefillCost(tiny, 2, 6, 2, undefined, 0, 'decompressed')).toEqual(decompressed);
+  });
+
+  it('DeepSeek-V2-Lite: decompressed prefill attention costs 3.4x fewer flops than absorbed', () => {
+    const s = resolveModel('deepseek-v2-lite');
+    expect(attnFlopsPerToken(s, 'decompressed')).toBe(2 * 16 * (128 + 64 + 128));
+    expect(attnFlopsPerToken(s) / attnFlopsPerToken(s, 'decompressed')).toBeCloseTo(3.4, 1);
+  });
+
+  it('with MTP the prefill also runs the MTP module over the prompt, in the prefill form', () => {
+    for (const [form, attn] of [['decompressed', 28], ['absorbed', 40]] as const) {
+      const plain = prefillCost(tiny, 2, 6, 2, undefined, 0, form);
+      const mtp = prefillCost(tiny, 2, 6, 2, undefined, 1, form);
+      expect(mtp.flops - plain.flops).toBe(2 * 12 * 576 + 2 * 2 * 80 + (2 * 36 * attn) / 2);
+    }
   });
 
   it('DeepSeek-V3: 70 KB of cache per token (61 layers × 576 bf16), 37B parameters per token', () => {
@@ -78,9 +99,10 @@ describe('MTP results and reports', () => {
     info: { device: 'cpu', deviceName: 'Test CPU', dtype: 'f32', weightBytes: 0, kvPoolTokens: 0, kvBytesPerToken: 0, blockSize: 16, weightInitMs: 0, deviceInfo: FAKE_CPU },
     provenance: null,
   });
-  const raw = (acceptedTokens: number[]): NativePointResult => ({
+  const raw = (acceptedTokens: number[], mlaPrefillForm: MlaForm | null = null): NativePointResult => ({
     waitingMs: 0.5, prefillMs: 8, decodeStepMs: [1, 1.1, 1.2], decodeContext: [17, 19, 22], acceptedTokens, firstRequestTokens: [],
     usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
+    mlaPrefillForm, mlaDecodeForm: mlaPrefillForm ? 'absorbed' : null,
   });
   const point = { batchSize: 3, inputLen: 16, outputLen: 4 };
   const mtp = buildPointResult(ctx(tiny, 2, { rate: 0.5 }), point, raw([6, 9, 6]));
@@ -113,5 +135,18 @@ describe('MTP results and reports', () => {
     const plain = buildPointResult(ctx(resolveModel('tiny-llama'), 0), point, raw([3, 3, 3]));
     expect(JSON.parse(toJsonlLine(plain))).toMatchObject({ mtp_drafts: 0, mtp_accept: null, accepted_per_step: null });
     expect(formatTables([plain])).not.toContain('Accepted/Step');
+  });
+
+  it('the prefill floor counts the MLA form that ran, and the result, JSONL and CSV name both forms', () => {
+    for (const form of ['decompressed', 'absorbed'] as const) {
+      const r = buildPointResult(ctx(tiny, 0), point, raw([3, 3, 3], form));
+      expect(r).toMatchObject({ mlaPrefillForm: form, mlaDecodeForm: 'absorbed' });
+      expect(r.prefillFloorMs).toBeCloseTo(floorMs(prefillCost(tiny, 3, 16, 4, undefined, 0, form), r.peaks), 12);
+      expect(JSON.parse(toJsonlLine(r))).toMatchObject({ mla_prefill_form: form, mla_decode_form: 'absorbed' });
+      const header = csvHeader().split(',');
+      expect(toCsvLine(r).split(',')[header.indexOf('mla_prefill_form')]).toBe(form);
+    }
+    const plain = buildPointResult(ctx(resolveModel('tiny-llama'), 0), point, raw([3, 3, 3]));
+    expect(JSON.parse(toJsonlLine(plain))).toMatchObject({ mla_prefill_form: null, mla_decode_form: null });
   });
 });

@@ -39,7 +39,7 @@ function raw(mode: Mode, steps: number, inputLen: number, batch: number): Native
     expertCounts: [],
     telemetry: null,
     telemetryReason: 'no NVML: CPU device',
-    kernelPaths: {},
+    kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
   };
 }
 

@@ -63,7 +63,7 @@ const ctx: RunContext = {
 const raw = (t: NativeTelemetry | null): NativePointResult => ({
   waitingMs: 0, prefillMs: 8, decodeStepMs: [1, 1, 1], decodeContext: [17, 18, 19], acceptedTokens: [2, 2, 2],
   firstRequestTokens: [], usedGraphs: true, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced',
-  expertCounts: [], telemetry: t, telemetryReason: t ? null : 'libnvidia-ml.so.1 not found', kernelPaths: {},
+  expertCounts: [], telemetry: t, telemetryReason: t ? null : 'libnvidia-ml.so.1 not found', kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
 });
 const point = { batchSize: 2, inputLen: 16, outputLen: 4 };
 

@@ -26,7 +26,7 @@ function raw(batch: number, inputLen: number): NativePointResult {
   return {
     waitingMs: 0.5, prefillMs: 8 * batch, decodeStepMs: s, decodeContext: s.map((_, i) => inputLen + i + 1),
     acceptedTokens: s.map(() => batch), firstRequestTokens: [], usedGraphs: false, profiledPrefill: [], profiledDecode: [],
-    traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {},
+    traceFiles: [], routing: 'balanced', expertCounts: [], telemetry: null, telemetryReason: 'no NVML: CPU device', kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
   };
 }
 

@@ -60,6 +60,8 @@ class CpuBackend : public Backend {
                          RopeParams rope, KvLayer kv) override;
   void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv, const AttnMeta& meta,
                      float scale) override;
+  void attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, HeadSlices k_rope, HeadSlices v,
+                       const AttnMeta& meta, float scale) override;
 
  private:
   ThreadPool pool_;
@@ -89,6 +91,11 @@ inline void softmax_in_place(float* p, int64_t n) {
   for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - max));
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+}
+
+// Slice (r, h) of an fp32 HeadSlices view (backend.h).
+inline float* head_slice(const Backend::HeadSlices& v, int64_t r, int64_t h) {
+  return static_cast<float*>(v.data) + r * v.row_stride + h * v.head_stride;
 }
 
 // Bounds of a step's attention metadata (attention.cc; used by mla.cc too).

@@ -12,10 +12,6 @@ namespace gpubench {
 
 namespace {
 
-float* slice(const Backend::HeadSlices& v, int64_t r, int64_t h) {
-  return static_cast<float*>(v.data) + r * v.row_stride + h * v.head_stride;
-}
-
 // Turns each interleaved pair (x[2i], x[2i+1]) of x[0, rope_dim) by the angle whose cos and sin
 // are cs[2i], cs[2i+1]: DeepSeek-V2's complex multiply x * (cos + i sin).
 void rotate_pairs(float* x, const float* cs, int64_t rope_dim) {
@@ -35,16 +31,16 @@ void CpuBackend::matmul_heads(HeadSlices out, HeadSlices x, HeadSlices w, bool t
   pool_.parallel_for(H * T, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       int64_t h = item / T, t = item % T;
-      const float* xs = slice(x, t, h);
-      float* o = slice(out, t, h);
+      const float* xs = head_slice(x, t, h);
+      float* o = head_slice(out, t, h);
       if (!transpose_w) {
-        for (int64_t n = 0; n < N; ++n) o[n] = dot(xs, slice(w, n, h), K);
+        for (int64_t n = 0; n < N; ++n) o[n] = dot(xs, head_slice(w, n, h), K);
         continue;
       }
       // w rows are along N: accumulate x[k] * row k, contiguous in n.
       std::fill(o, o + N, 0.0f);
       for (int64_t k = 0; k < K; ++k) {
-        const float* wr = slice(w, k, h);
+        const float* wr = head_slice(w, k, h);
         float a = xs[k];
         for (int64_t n = 0; n < N; ++n) o[n] += a * wr[n];
       }
@@ -79,7 +75,7 @@ void CpuBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t* 
         cs[2 * i] = std::cos(angle) * rope.attn_factor;
         cs[2 * i + 1] = std::sin(angle) * rope.attn_factor;
       }
-      for (int64_t h = 0; h < q_pe.heads; ++h) rotate_pairs(slice(q_pe, t, h), cs.data(), R);
+      for (int64_t h = 0; h < q_pe.heads; ++h) rotate_pairs(head_slice(q_pe, t, h), cs.data(), R);
 
       const float* src = static_cast<const float*>(kv_a.data) + t * D;
       float* row = static_cast<float*>(kv.k) + (int64_t)slots[t] * D;  // one head: slot-major rows
@@ -118,7 +114,7 @@ void CpuBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvL
       const int32_t* table = meta.block_table + (int64_t)s * meta.max_blocks_per_seq;
       auto row = [&](int64_t j) { return cache + ((int64_t)table[j / bs] * bs + j % bs) * D; };
       const float* ql = static_cast<const float*>(q_latent.data) + t * q_latent.cols + h * L;
-      const float* qp = slice(q_pe, t, h);
+      const float* qp = head_slice(q_pe, t, h);
       float* o = static_cast<float*>(out.data) + t * out.cols + h * L;
 
       for (int64_t j = 0; j < n; ++j) {

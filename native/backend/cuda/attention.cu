@@ -38,18 +38,19 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
     GeneralAttnArgs g{};
     g.out = static_cast<bf16*>(out.data);
     g.out_row_stride = out.cols;
+    g.out_head_stride = d;
     g.q1 = static_cast<const bf16*>(q.data);
     g.q1_row_stride = row_stride;
     g.q1_head_stride = d;
     g.q2 = g.q1;  // q2_dim 0: never read
     g.q1_dim = (int)d;
     g.v_dim = (int)d;
-    g.k_cache = static_cast<const bf16*>(kv.k);
-    g.v_cache = static_cast<const bf16*>(kv.v);
+    g.k1 = g.k2 = static_cast<const bf16*>(kv.k);
+    g.v = static_cast<const bf16*>(kv.v);
+    g.k1_row_stride = g.k2_row_stride = g.v_row_stride = d;
     g.num_heads = num_heads;
     g.kv_heads = (int)kv.num_kv_heads;
     g.group = num_heads / (int)kv.num_kv_heads;
-    g.row_width = (int)d;
     g.block_size = (int)kv.block_size;
     g.num_seqs = meta.num_seqs;
     g.max_q_len = meta.max_q_len;

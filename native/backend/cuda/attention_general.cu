@@ -1,6 +1,7 @@
 // The general attention path: any head_dim, GQA ratio, block size, alignment, and MLA's latent and
-// rope widths. attention.cu and mla_attention.cu send here every shape their tensor-core kernels
-// do not take. It mirrors the CPU loops (backend/cpu/attention.cc, mla.cc), one CTA per (query
+// rope widths. attention.cu, mla_attention.cu and attention_dense.cu send here every shape their
+// tensor-core kernels do not take. It mirrors the CPU loops (backend/cpu/attention.cc, mla.cc,
+// attention_dense.cc), one CTA per (query
 // row, head), with an online softmax over chunks of keys so no context length is too long: plain
 // scalar fp32 math, no tensor cores, written to be obviously right rather than fast.
 #include <cuda_runtime.h>
@@ -40,7 +41,7 @@ __global__ void __launch_bounds__(kThreads) attention_general_kernel(GeneralAttn
   float* q = smem;                       // [q1_dim + q2_dim]
   float* acc = q + a.q1_dim + a.q2_dim;  // [v_dim]
   __shared__ float p[kThreads];
-  __shared__ int64_t rows[kThreads];
+  __shared__ int64_t rows[kThreads];  // each key's row (attention.cuh, GeneralAttnArgs)
   __shared__ float partial[32];
 
   const int s = blockIdx.x / a.max_q_len, i = blockIdx.x % a.max_q_len, h = blockIdx.y;
@@ -49,7 +50,10 @@ __global__ void __launch_bounds__(kThreads) attention_general_kernel(GeneralAttn
   const int64_t t = a.q_start[s] + i;
   const int n = a.ctx_len[s] - q_len + i + 1;  // positions attended, causal
   const int kvh = h / a.group;
-  const int32_t* table = a.block_table + (int64_t)s * a.max_blocks_per_seq;
+  const int32_t* table = a.block_table ? a.block_table + (int64_t)s * a.max_blocks_per_seq : nullptr;
+  const bf16* k1 = a.k1 + kvh * a.k1_head_stride;
+  const bf16* k2 = a.k2 + kvh * a.k2_head_stride;
+  const bf16* v = a.v + kvh * a.v_head_stride;
 
   const bf16* q1 = a.q1 + t * a.q1_row_stride + h * a.q1_head_stride;
   const bf16* q2 = a.q2 + t * a.q2_row_stride + h * a.q2_head_stride;
@@ -63,11 +67,11 @@ __global__ void __launch_bounds__(kThreads) attention_general_kernel(GeneralAttn
     const int j = c0 + threadIdx.x;
     float score = -INFINITY;
     if (j < n) {
-      const int64_t block = table[j / a.block_size];
-      const int64_t row = ((block * a.kv_heads + kvh) * a.block_size + j % a.block_size) * a.row_width;
+      const int64_t row = table ? ((int64_t)table[j / a.block_size] * a.kv_heads + kvh) * a.block_size + j % a.block_size
+                                : (int64_t)a.q_start[s] + j;
       rows[threadIdx.x] = row;
-      const bf16* k = a.k_cache + row;
-      score = (dot_bf16(q, k, a.q1_dim) + dot_bf16(q + a.q1_dim, k + a.key2_offset, a.q2_dim)) * a.scale;
+      score = (dot_bf16(q, k1 + row * a.k1_row_stride, a.q1_dim) +
+               dot_bf16(q + a.q1_dim, k2 + row * a.k2_row_stride, a.q2_dim)) * a.scale;
     }
     const float m_new = fmaxf(m, block_max(score, partial));  // finite: key c0 < n is in the chunk
     const float pj = j < n ? expf(score - m_new) : 0.0f;
@@ -78,12 +82,12 @@ __global__ void __launch_bounds__(kThreads) attention_general_kernel(GeneralAttn
     const int count = min(kThreads, n - c0);
     for (int d = threadIdx.x; d < a.v_dim; d += kThreads) {
       float o = acc[d] * alpha;
-      for (int jj = 0; jj < count; ++jj) o += p[jj] * __bfloat162float(a.v_cache[rows[jj] + d]);
+      for (int jj = 0; jj < count; ++jj) o += p[jj] * __bfloat162float(v[rows[jj] * a.v_row_stride + d]);
       acc[d] = o;
     }
     __syncthreads();  // p and rows are rewritten by the next chunk
   }
-  bf16* out = a.out + t * a.out_row_stride + (int64_t)h * a.v_dim;
+  bf16* out = a.out + t * a.out_row_stride + (int64_t)h * a.out_head_stride;
   for (int d = threadIdx.x; d < a.v_dim; d += kThreads) out[d] = __float2bfloat16_rn(acc[d] / l);
 }
 

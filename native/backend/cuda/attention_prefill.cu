@@ -1,6 +1,7 @@
-// Causal prefill attention over the paged KV cache, flash-attention-2 style, on the tensor cores
-// (mma.sync m16n8k16, bf16 in, fp32 accumulate). Reference: attention() in
-// backend/cpu/attention.cc.
+// Causal prefill attention, flash-attention-2 style, on the tensor cores (mma.sync m16n8k16, bf16
+// in, fp32 accumulate), over the paged KV cache (attention) or over the step's own rows
+// (attention_dense: MLA's decompressed form, qk head dim 192 and v head dim 128). Reference:
+// attention() in backend/cpu/attention.cc, attention_dense() in backend/cpu/attention_dense.cc.
 //
 // Grid: (query head, sequence, 128-row query tile); 4 warps, 32 query rows each. K and V tiles of
 // 64 keys are copied into shared memory with cp.async, two stages deep, so the next tile's loads
@@ -8,10 +9,12 @@
 // ldmatrix), masks only the tiles that cross its causal diagonal, keeps the online softmax in
 // registers, and adds P V into its fp32 output fragments (V fragments through ldmatrix.trans).
 // Query row i of a sequence sits at position ctx_len - q_len + i, so a cached prefix
-// (ctx_len > q_len) is attended like any other key.
+// (ctx_len > q_len) is attended like any other key. The qk head dim DK and the v head dim DV are
+// template parameters, and so is where the keys come from (attention.cuh: PagedKv, StepKv).
 //
-// On Hopper, head_dim 128 runs attention_prefill_sm90.cu's wgmma kernel instead. Room left for
-// speed: sharing one KV tile among the query heads of a GQA group (today their re-reads hit L2).
+// On Hopper, head_dim 128 (and the dense 192/128) runs attention_prefill_sm90.cu's wgmma kernel
+// instead. Room left for speed: sharing one KV tile among the query heads of a GQA group (today
+// their re-reads hit L2); at DK 192 the shared memory (134 KiB) leaves one CTA per SM.
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
@@ -33,18 +36,18 @@ constexpr int kBlockK = 64;                  // keys per tile
 constexpr int kPad = 8;
 
 // One pipeline stage: a tile of K and of V, both [key][dim] as in the cache.
-template <int D>
+template <int DK, int DV>
 struct KvTile {
-  bf16 k[kBlockK][D + kPad];
-  bf16 v[kBlockK][D + kPad];
+  bf16 k[kBlockK][DK + kPad];
+  bf16 v[kBlockK][DV + kPad];
 };
 
 // The CTA's shared memory: its query rows (A fragments are read from here for every tile, as
 // registers cannot hold them beside two M tiles of output) and two K/V stages.
-template <int D>
+template <int DK, int DV>
 struct PrefillSmem {
-  bf16 q[kBlockQ][D + kPad];
-  KvTile<D> kv[2];
+  bf16 q[kBlockQ][DK + kPad];
+  KvTile<DK, DV> kv[2];
 };
 
 // Fragment layouts of mma.m16n8k16 (PTX ISA), with fr = lane / 4 and fc = 2 * (lane % 4):
@@ -54,13 +57,12 @@ struct PrefillSmem {
 // Two adjacent 8-key C tiles of S are exactly the A fragment of P for one 16-key step of P V.
 // For S = Q K^T, B[k][n] = K[key n][dim k]: rows of the K tile, read by ldmatrix as stored.
 // For O = P V, B[k][n] = V[key k][dim n]: columns of the V tile, read by ldmatrix.trans.
-template <int D>
-__global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
+template <int DK, int DV, class Kv>
+__global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a, Kv kv) {
   extern __shared__ uint4 smem_raw[];
-  PrefillSmem<D>& sm = *reinterpret_cast<PrefillSmem<D>*>(smem_raw);
+  PrefillSmem<DK, DV>& sm = *reinterpret_cast<PrefillSmem<DK, DV>*>(smem_raw);
 
   const int h = blockIdx.x, seq = blockIdx.y;
-  const int kvh = h / (a.num_heads / a.num_kv_heads);
   const int q0 = a.q_start[seq], q_len = a.q_start[seq + 1] - q0;
   // The tile index is the slowest grid dimension, reversed: the last tiles of the causal
   // triangle, which see the most keys, start first and the short ones fill in the tail.
@@ -75,23 +77,38 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
   const int wrow = row0 + warp * kWarpRows;  // this warp's first row, within the sequence
   // Keys this warp's rows can see: up to its last valid row's position.
   const int warp_kv_end = wrow < q_len ? min(kv_end, prefix + min(wrow + kWarpRows, q_len)) : 0;
-  const int32_t* seq_blocks = a.block_table + (int64_t)seq * a.max_blocks_per_seq;
+  const typename Kv::Cursor keys = kv.at(a, seq, h, q0);
 
   // Keys past kv_end are zero-filled, never garbage: a NaN there would survive p = 0 in the mma.
-  auto load_tile = [&](KvTile<D>& t, int k0) {
-    for (int i = threadIdx.x; i < kBlockK * (D / 8); i += kThreads) {
-      const int key = i / (D / 8), c = (i % (D / 8)) * 8, j = k0 + key;
-      const bool valid = j < kv_end;
-      const int64_t off = valid ? kv_offset(a, seq_blocks, j, kvh) + c : 0;
-      cp_async_16(&t.k[key][c], a.k_cache + off, valid);
-      cp_async_16(&t.v[key][c], a.v_cache + off, valid);
+  // (Their copies read nothing; a.q stands in as the address.) With one head dim for K and V, one
+  // row lookup serves both.
+  auto load_tile = [&](KvTile<DK, DV>& t, int k0) {
+    if constexpr (DK == DV) {
+      for (int i = threadIdx.x; i < kBlockK * (DK / 8); i += kThreads) {
+        const int key = i / (DK / 8), c = (i % (DK / 8)) * 8, j = k0 + key;
+        const bool valid = j < kv_end;
+        const int64_t r = valid ? keys.row(j) : 0;
+        cp_async_16(&t.k[key][c], valid ? keys.key(r, c) : a.q, valid);
+        cp_async_16(&t.v[key][c], valid ? keys.value(r, c) : a.q, valid);
+      }
+    } else {
+      for (int i = threadIdx.x; i < kBlockK * (DK / 8); i += kThreads) {
+        const int key = i / (DK / 8), c = (i % (DK / 8)) * 8, j = k0 + key;
+        const bool valid = j < kv_end;
+        cp_async_16(&t.k[key][c], valid ? keys.key(keys.row(j), c) : a.q, valid);
+      }
+      for (int i = threadIdx.x; i < kBlockK * (DV / 8); i += kThreads) {
+        const int key = i / (DV / 8), c = (i % (DV / 8)) * 8, j = k0 + key;
+        const bool valid = j < kv_end;
+        cp_async_16(&t.v[key][c], valid ? keys.value(keys.row(j), c) : a.q, valid);
+      }
     }
   };
 
   // The query rows (zeros past q_len) travel with the first K/V tile.
-  const bf16* q_head = a.q + (int64_t)q0 * a.q_stride + (int64_t)h * D;
-  for (int i = threadIdx.x; i < kBlockQ * (D / 8); i += kThreads) {
-    const int r = i / (D / 8), c = (i % (D / 8)) * 8;
+  const bf16* q_head = a.q + (int64_t)q0 * a.q_stride + (int64_t)h * DK;
+  for (int i = threadIdx.x; i < kBlockQ * (DK / 8); i += kThreads) {
+    const int r = i / (DK / 8), c = (i % (DK / 8)) * 8;
     const bool valid = row0 + r < q_len;
     cp_async_16(&sm.q[r][c], q_head + (valid ? (int64_t)(row0 + r) * a.q_stride + c : 0), valid);
   }
@@ -99,11 +116,11 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
   load_tile(sm.kv[0], 0);
   cp_async_commit();
 
-  float o[kMTiles][D / 8][4];
+  float o[kMTiles][DV / 8][4];
 #pragma unroll
   for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt) o[mt][dt][0] = o[mt][dt][1] = o[mt][dt][2] = o[mt][dt][3] = 0.0f;
+    for (int dt = 0; dt < DV / 8; ++dt) o[mt][dt][0] = o[mt][dt][1] = o[mt][dt][2] = o[mt][dt][3] = 0.0f;
   // Per M tile, the thread's two rows (fr and fr + 8): running max and sum (this thread's
   // columns only).
   float m[kMTiles][2], l[kMTiles][2];
@@ -124,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
     __syncthreads();  // tile t (and, first time, Q) has landed for every thread
 
     const int k0 = t * kBlockK;
-    const KvTile<D>& tile = sm.kv[t & 1];
+    const KvTile<DK, DV>& tile = sm.kv[t & 1];
     if (k0 < warp_kv_end) {  // warp-uniform: a tile wholly past this warp's rows adds nothing
       // S = Q K^T: 32 rows x 64 keys per warp. Per 16 dims: the A fragments of both M tiles,
       // then each ldmatrix.x4 of K feeds two 8-key n tiles of both.
@@ -134,7 +151,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
 #pragma unroll
         for (int nt = 0; nt < kBlockK / 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
+      for (int kk = 0; kk < DK / 16; ++kk) {
         uint32_t qa[kMTiles][4];  // matrices: (rows +0, dims +0), (+8, +0), (+0, +8), (+8, +8)
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt)
@@ -166,7 +183,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt) p_fragment(pa[mt], s[mt], kk);
 #pragma unroll
-        for (int dp = 0; dp < D / 16; ++dp) {
+        for (int dp = 0; dp < DV / 16; ++dp) {
           uint32_t b[4];  // matrices: (keys +0, dims +0), (keys +8, dims +0), (+0, +8), (+8, +8)
           ldmatrix_x4_trans(b, &tile.v[kk * 16 + (g & 1) * 8 + gr][dp * 16 + (g >> 1) * 8]);
 #pragma unroll
@@ -184,12 +201,12 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_kernel(AttnArgs a) {
   for (int mt = 0; mt < kMTiles; ++mt) store_rows(a, o[mt], l[mt], q0, wrow + mt * 16, q_len, h);
 }
 
-template <int D>
-void launch(const AttnArgs& a, cudaStream_t stream) {
+template <int DK, int DV, class Kv>
+void launch(const AttnArgs& a, const Kv& kv, cudaStream_t stream) {
   const dim3 grid(a.num_heads, a.num_seqs, (a.max_q_len + kBlockQ - 1) / kBlockQ);
-  constexpr int smem = sizeof(PrefillSmem<D>);  // over the 48 KiB default for D >= 64
-  CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  prefill_kernel<D><<<grid, kThreads, smem, stream>>>(a);
+  constexpr int smem = sizeof(PrefillSmem<DK, DV>);  // over the 48 KiB default for D >= 64
+  CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<DK, DV, Kv>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  prefill_kernel<DK, DV, Kv><<<grid, kThreads, smem, stream>>>(a, kv);
   check_launch();
 }
 
@@ -197,11 +214,23 @@ void launch(const AttnArgs& a, cudaStream_t stream) {
 
 void attention_prefill(const AttnArgs& a, cudaStream_t stream) {
   switch (a.head_dim) {  // 16 and 32: the tiny test models
-    case 16: launch<16>(a, stream); break;
-    case 32: launch<32>(a, stream); break;
-    case 64: launch<64>(a, stream); break;
-    default: launch<128>(a, stream); break;
+    case 16: launch<16, 16>(a, PagedKv{}, stream); break;
+    case 32: launch<32, 32>(a, PagedKv{}, stream); break;
+    case 64: launch<64, 64>(a, PagedKv{}, stream); break;
+    default: launch<128, 128>(a, PagedKv{}, stream); break;
   }
+}
+
+// DeepSeek's nope 128 + rope 64 and v 128 (V2, V2-Lite, V3), and the tiny presets' 32 + 16 and 32,
+// where the device's shared memory holds the tiles (192/128: 134 KiB).
+bool attention_prefill_dense_takes(int qk_dim, int v_dim, int smem_max) {
+  if (qk_dim == 192 && v_dim == 128) return sizeof(PrefillSmem<192, 128>) <= (size_t)smem_max;
+  return qk_dim == 48 && v_dim == 32;
+}
+
+void attention_prefill_dense(const AttnArgs& a, const StepKv& kv, int qk_dim, cudaStream_t stream) {
+  if (qk_dim == 192) launch<192, 128>(a, kv, stream);
+  else launch<48, 32>(a, kv, stream);
 }
 
 }  // namespace gpubench

@@ -83,6 +83,8 @@ class CudaBackend : public Backend {
                          const int32_t* slots, RopeParams rope, KvLayer kv) override;
   void mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, KvLayer kv,
                      const AttnMeta& meta, float scale) override;
+  void attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, HeadSlices k_rope, HeadSlices v,
+                       const AttnMeta& meta, float scale) override;  // attention_dense.cu
 
  private:
   // One bf16 GEMM (or a strided batch of them) through cuBLASLt, what matmul and matmul_heads run

@@ -462,6 +462,7 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
     GeneralAttnArgs g{};
     g.out = static_cast<bf16*>(out.data);
     g.out_row_stride = out.cols;
+    g.out_head_stride = L;
     g.q1 = static_cast<const bf16*>(q_latent.data);
     g.q1_row_stride = q_latent.cols;
     g.q1_head_stride = L;
@@ -470,14 +471,13 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
     g.q2_head_stride = q_pe.head_stride;
     g.q1_dim = (int)L;
     g.q2_dim = (int)R;
-    g.key2_offset = (int)L;
     g.v_dim = (int)L;
-    g.k_cache = static_cast<const bf16*>(kv.k);
-    g.v_cache = g.k_cache;
+    g.k1 = g.v = static_cast<const bf16*>(kv.k);
+    g.k2 = g.k1 + L;
+    g.k1_row_stride = g.k2_row_stride = g.v_row_stride = D;
     g.num_heads = (int)H;
     g.kv_heads = 1;
     g.group = (int)H;
-    g.row_width = (int)D;
     g.block_size = (int)kv.block_size;
     g.num_seqs = meta.num_seqs;
     g.max_q_len = meta.max_q_len;
