@@ -63,13 +63,13 @@ export function forwardCollectives(spec: ModelSpec, layout: ParallelLayout, toke
 export interface CommCost {
   /** Σ calls × size: the collectives' sizes in one forward. */
   bytes: number;
-  /** Their time at the bus bandwidth; null without one. */
+  /** Their time at the bus bandwidth; null without one (0 when nothing moves). */
   ms: number | null;
 }
 
 export function commCost(calls: readonly CollectiveCall[], busBytesPerS: number | null): CommCost {
   const bytes = calls.reduce((s, c) => s + c.calls * c.bytes, 0);
-  if (busBytesPerS === null) return { bytes, ms: null };
+  if (busBytesPerS === null) return { bytes, ms: bytes === 0 ? 0 : null };
   const seconds = calls.reduce((s, c) => s + c.calls * collectiveSeconds(c.op, c.bytes, c.ranks, busBytesPerS), 0);
   return { bytes, ms: seconds * 1000 };
 }

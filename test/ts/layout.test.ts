@@ -133,3 +133,20 @@ describe("rank 0's shard", () => {
     expect(s.numHeads).toBe(deepseek.numHeads); // attention is data parallel: every head on every rank
   });
 });
+
+describe('an estimate past the machine', () => {
+  it('simulateWorld on one GPU: every point marked an estimate, its steps with the collectives’ time', async () => {
+    const addon = fakeAddon({ cuda: true }); // one GPU
+    const r = await sweep({
+      model: 'tiny-llama', addon, device: 'cuda', tp: 8, simulateWorld: 8, busBandwidth: 0.001, batchSizes: [2], inputLens: [8], outputLens: [3],
+    });
+    const p = r.points[0]!;
+    expect(p.ok && p.estimate && p.world === 8 && p.tp === 8).toBe(true);
+    if (!p.ok) return;
+    // 2 tokens × 256 × 2 bytes over 8 ranks, 8 all-reduces per step (4 layers × 2) at 1 MB/s.
+    const comm = ((8 * 2 * 256 * 2 * 1.75) / 1e6) * 1000;
+    expect(p.decodeCommTimeEstimateMs).toBeCloseTo(comm, 9);
+    expect(Math.min(...p.decodeStepMs)).toBeGreaterThan(comm);
+    expect(p.provenance?.layout).toMatchObject({ tp: 8, world: 8, estimate: true, launcher: 'none', processes: 1 });
+  });
+});
