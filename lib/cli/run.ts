@@ -117,7 +117,7 @@ export async function run(flags: RunFlags): Promise<number> {
     if (dropped > 0) process.stderr.write(`gpubench: ${file}: dropped a partial last line (${dropped} bytes) left by an interrupted write\n`);
   }
   const settings = pointSettings({ spec, routing: given.moeRouting ?? DEFAULTS.moeRouting, mtpDrafts, mtpAccept: mtpAccept ?? 'all' });
-  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, grid) : [];
+  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, layout, grid) : [];
   const skippedLine = resume ? `skipped ${skipPoints.length} point${skipPoints.length === 1 ? '' : 's'} already in ${saveJsonl}` : undefined;
   const count = grid.length - skipPoints.length;
   if (count === 0) {
