@@ -37,6 +37,11 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError, integerRanges } from './api/flag-text.js';
 export { readGridFile, gridFilePoints, type GridFilePoints } from './api/grid-file.js';
+export { layoutOf, checkModelLayout, checkPlacement, shardSpec, ffnRanks, SINGLE_RANK, type ParallelLayout, type LayoutOptions, type Placement } from './api/layout.js';
+export { ranksFromEnv, deviceOfRank, cudaDeviceCount, firstSlurmHost, DEFAULT_MASTER_PORT, SINGLE_PROCESS, type LaunchRanks, type Launcher } from './api/ranks.js';
+export { rendezvous, DEFAULT_RENDEZVOUS_TIMEOUT_MS, type RankGroup, type RendezvousOptions } from './api/rendezvous.js';
+export { mergeRanks, combineOutcomes, type RankTimes, type RankOutcome, type MergedRanks } from './api/rank-merge.js';
+export { busFactor, collectiveSeconds, forwardCollectives, commCost, parallelFloorMs, type Collective, type CollectiveCall, type CommCost } from './api/comm-cost.js';
 export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
 export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';
 export { buildIdentity, canonicalJson, cudaVersionText, specHash, gpubenchVersion, type Provenance } from './api/provenance.js';

@@ -3,12 +3,13 @@
 // device peaks are measured once; each point's requests are submitted one at a time, yielding to the
 // event loop in between, so the native scheduler really has to wait for the full batch (as it would
 // for a server's requests) and waitingMs means what it says.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { NativeEngineInfo, NativeMoeRouting, NativePointOptions, NativePointResult } from '../bridge/native.js';
-import { AbortError, CallbackError, InvalidArgumentError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
+import type { NativeAddon, NativeEngineInfo, NativeMoeRouting, NativePointOptions, NativePointResult } from '../bridge/native.js';
+import { AbortError, CallbackError, DeviceError, InvalidArgumentError, POINT_FAILURE_CODES, errorForCode, fromNative } from '../base/errors.js';
 import { Engine, DEFAULT_BLOCK_SIZE } from '../bridge/engine.js';
 import { routingToNative } from '../bridge/wire.js';
 import { resolveModel, type ModelSpec } from '../model/model-spec.js';
@@ -17,7 +18,12 @@ import { givenPeaks, measureSteadyPeaks, type PeaksMeasurement } from './peaks.j
 import { gatherProvenance, type Provenance } from './provenance.js';
 import { kvPoolNote, kvTokensOf, opt, withFitAdvice, type FitContext } from './fit-advice.js';
 import { makeInputIds } from './requests.js';
-import { getAddon, resolveDevice } from '../bridge/device.js';
+import { getAddon } from '../bridge/device.js';
+import { busBytesPerS } from './comm-cost.js';
+import { checkModelLayout, checkPlacement, layoutOf, type ParallelLayout } from './layout.js';
+import { cudaDeviceCount, deviceOfRank, ranksFromEnv, type LaunchRanks } from './ranks.js';
+import { rendezvous, type RankGroup } from './rendezvous.js';
+import { combineOutcomes, type RankOutcome } from './rank-merge.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
@@ -59,17 +65,20 @@ function abortError(done: number, total: number, results: PointOutcome[]): Abort
   return e;
 }
 
+/** What every point of a sweep runs with: the sweep's routing (parsed once) and this process's rank. */
+interface PointContext {
+  runName: string;
+  moeRouting: NativeMoeRouting;
+  launch: LaunchRanks;
+  /** This process's DP rank: its requests are the ones after the lower DP ranks' (another batch). */
+  dpRank: number;
+}
+
 /** Runs one point: starts the native job, then feeds it its batch one request at a time. */
-// moeRouting: the sweep's policy, parsed once for every point.
-async function runPoint(
-  engine: Engine,
-  o: ResolvedSweepOptions,
-  runName: string,
-  moeRouting: NativeMoeRouting,
-  point: GridPoint,
-  index: number,
-  count: number,
-): Promise<NativePointResult> {
+async function runPoint(engine: Engine, o: ResolvedSweepOptions, pc: PointContext, point: GridPoint, index: number, count: number): Promise<NativePointResult> {
+  const { runName, moeRouting } = pc;
+  // Each process of a launch writes its own traces.
+  const rankSuffix = pc.launch.world > 1 ? `_rank${pc.launch.rank}` : '';
   const { batchSize: B, inputLen: L, outputLen: O } = point;
   const nativeOpts: NativePointOptions = {
     batchSize: B,
@@ -83,7 +92,7 @@ async function runPoint(
     runName,
     moeRouting,
     ...(o.mtpDrafts > 0 ? { mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' } : {}),
-    ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}`) } : {}),
+    ...(o.profile !== 'none' ? { tracePrefix: path.join(o.outDir, `${fileSafe(runName)}_bs${B}_in${L}_out${O}${rankSuffix}`) } : {}),
   };
   const onProgress = o.onProgress;
   const job = engine.runPoint(nativeOpts, (p) => onProgress?.({ point, pointIndex: index, pointCount: count, ...p }));
@@ -99,7 +108,7 @@ async function runPoint(
     await yieldToLoop();
     for (let i = 0; i < B && !settled && !o.signal?.aborted; i++) {
       // Request i of every point gets the same prompt: points differ only in what they vary.
-      engine.submit(makeInputIds(o.seed, i, L, engine.spec.vocabSize));
+      engine.submit(makeInputIds(o.seed, pc.dpRank * B + i, L, engine.spec.vocabSize));
       await yieldToLoop();
     }
   } catch (e) {
@@ -123,17 +132,77 @@ function makeOutDir(dir: string): void {
   }
 }
 
+/**
+ * The ranks of a launch meet (rendezvous.ts) before any engine opens; one process meets nobody.
+ * MERGE(issue 14, branch tp): on CUDA the id is the addon's NCCL unique id, and Engine.openResolved
+ * below takes `parallel: { tp, ep, dp }` (and this id) once lib/bridge has those fields; until then
+ * the engine opens unsharded and rank 0 hands the others a random token.
+ */
+async function meetRanks(launch: LaunchRanks): Promise<RankGroup | undefined> {
+  if (launch.world === 1 || launch.addr === undefined || launch.port === undefined) return undefined;
+  return rendezvous({ rank: launch.rank, world: launch.world, addr: launch.addr, port: launch.port, makeId: () => randomBytes(16) });
+}
+
+/** Every rank's outcome of point `index` on rank 0 (undefined on the others), checked to be the same point. */
+async function gatherPoint(group: RankGroup, index: number, point: GridPoint, own: RankOutcome): Promise<RankOutcome[] | undefined> {
+  const key = gridPointKey(point);
+  const all = await group.gather(index, { key, outcome: own });
+  if (!all) return undefined;
+  const stray = all.findIndex((x) => x.key !== key);
+  if (stray >= 0) {
+    throw new DeviceError(`rank ${stray} ran point ${all[stray]?.key} where rank 0 ran ${key} (allowed: every rank runs the same grid, --resume's file readable by each)`);
+  }
+  return all.map((x) => x.outcome);
+}
+
+/** A rank's failure as the others see it: its code and message. */
+function rankFailure(e: unknown): RankOutcome & { ok: false } {
+  const err = fromNative(e);
+  return { ok: false, code: err.code, message: err.message };
+}
+
 // The model and the device are resolved here, once per sweep; the plan, the engine and the results
-// take the resolved spec and device.
+// take the resolved spec and device. The layout is checked against both before any engine opens.
 async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   if (o.signal?.aborted) throw abortError(0, 0, []);
   const startedAt = new Date();
   const spec = resolveModel(o.model, o.layers === undefined ? {} : { layers: o.layers });
   checkMtpModel(spec, o.mtpDrafts);
+  const layout = layoutOf(o);
+  checkModelLayout(spec, layout);
+  const launch = ranksFromEnv();
   const addon = getAddon(o.addon);
-  const device = resolveDevice(addon, o.device);
+  const device = deviceOfRank(addon, o.device, launch);
+  checkPlacement(spec, layout, { device, gpus: cudaDeviceCount(addon), launch });
   const runName = o.runName ?? spec.name;
   if (o.profile !== 'none') makeOutDir(o.outDir);
+  const group = await meetRanks(launch);
+  let failure: string | undefined;
+  try {
+    return await runResolved(o, { spec, layout, launch, addon, device, runName, startedAt, group });
+  } catch (e) {
+    failure = fromNative(e).message;
+    throw e;
+  } finally {
+    await group?.close(failure);
+  }
+}
+
+/** What runSweep resolved and checked once, for the engine and every point. */
+interface Resolved {
+  spec: ModelSpec;
+  layout: ParallelLayout;
+  launch: LaunchRanks;
+  addon: NativeAddon;
+  device: string;
+  runName: string;
+  startedAt: Date;
+  /** The ranks of a launch; absent in a single process. */
+  group: RankGroup | undefined;
+}
+
+async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepResult> {
+  const { spec, layout, launch, addon, device, runName, startedAt, group } = r;
 
   // Prefill mode runs one forward and makes one token, whatever output length was asked.
   const notes: string[] = [];
@@ -166,8 +235,8 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
     drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
-  const moeRouting = routingToNative(o.moeRouting);
-  const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all' };
+  const pc: PointContext = { runName, moeRouting: routingToNative(o.moeRouting), launch, dpRank: Math.floor(launch.rank / layout.tp) };
+  const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all', layout };
   const openEngine = () => Engine.openResolved({ spec, device, addon }, {
     seed: o.seed,
     ...(o.weightsPath !== undefined ? { weightsPath: o.weightsPath } : {}),
@@ -200,7 +269,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   try {
     const info = engine.info();
     const peaks = o.peaks ? givenPeaks(o.peaks) : await measureSteadyPeaks(() => engine.measurePeaks(), device === 'cpu');
-    const provenance = gatherProvenance({ addon, info, spec, seed: o.seed, peaks, startedAt });
+    const provenance = gatherProvenance({ addon, info, spec, seed: o.seed, peaks, startedAt, layout, launch });
     const ctx: RunContext = {
       ...baseCtx,
       info,
@@ -213,27 +282,33 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
       },
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
+      busBytesPerS: o.busBandwidth === undefined ? null : busBytesPerS(o.busBandwidth),
     };
 
     for (let i = 0; i < points.length; i++) {
       if (o.signal?.aborted) throw abortError(results.length, points.length, results);
       const point = points[i] as GridPoint;
       const refusal = refusals[i];
-      let outcome: PointOutcome;
+      let own: RankOutcome;
       if (refusal !== undefined) {
-        outcome = failedPoint(ctx, point, notes, 'ERR_INVALID_ARGUMENT', refusal);
+        own = { ok: false, code: 'ERR_INVALID_ARGUMENT', message: refusal };
       } else {
         try {
-          const raw = await runPoint(engine, o, runName, moeRouting, point, i, points.length);
-          outcome = buildPointResult(ctx, point, raw, notes, await engine.gemmAlgos());
+          own = { ok: true, raw: await runPoint(engine, o, pc, point, i, points.length) };
         } catch (e) {
           const err = fromNative(e);
           if (err instanceof CallbackError) throw err;
           if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
           if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
-          outcome = failedPoint(ctx, point, notes, err.code, err.code === 'ERR_DOES_NOT_FIT' ? withFitAdvice(err.message, fit) : err.message);
+          own = rankFailure(err.code === 'ERR_DOES_NOT_FIT' ? errorForCode(err.code, withFitAdvice(err.message, fit)) : err);
         }
       }
+      // Rank 0 merges every rank's outcome; another rank keeps its own.
+      const all = group ? await gatherPoint(group, i, point, own) : [own];
+      const merged = combineOutcomes(all ?? [own]);
+      const outcome: PointOutcome = merged.ok
+        ? buildPointResult(ctx, point, merged.raw, notes, await engine.gemmAlgos(), merged.ranks)
+        : failedPoint(ctx, point, notes, merged.code, merged.message);
       results.push(outcome);
       try {
         o.onPoint?.(outcome);

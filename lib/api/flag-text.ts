@@ -17,6 +17,13 @@ export function integer(min: number): FlagText<number> {
   };
 }
 
+/** A positive finite number ('450', '12.5', '1e3'). */
+export const positiveNumber: FlagText<number> = (text) => {
+  const v = /^[0-9.eE+-]+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isFinite(v) || v <= 0) throw new FlagTextError('a positive number');
+  return v;
+};
+
 /** What a list of integers and ranges allows, in the words of its error. */
 export const RANGES_ALLOWED = 'positive integers and ranges first-last, first-last+step or first-last*factor, comma-separated (e.g. 1,2,8-32*2)';
 

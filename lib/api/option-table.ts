@@ -9,7 +9,7 @@ import { MTP_ACCEPT_ALLOWED } from '../model/mtp.js';
 import { MLA_FORMS } from '../model/mla-spec.js';
 import type { PointOutcome } from './result.js';
 import type { ProgressEvent } from './options.js';
-import { anyText, integer, integerRanges, matching, oneOf, type FlagText } from './flag-text.js';
+import { anyText, integer, integerRanges, matching, oneOf, positiveNumber, type FlagText } from './flag-text.js';
 
 export const MODES = ['prefill', 'decode', 'both'] as const;
 export const PROFILES = ['none', 'prefill', 'decode', 'both'] as const;
@@ -200,6 +200,41 @@ export const OPTIONS = {
   threads: option(z.number().int().min(0), {
     allowed: 'a non-negative integer (0: all cores)',
     flag: { name: '--threads', arg: '<n>', help: 'CPU worker threads (default 0: all cores)', text: integer(0) },
+  }),
+  // The parallel layout (docs/design.md, Parallel layouts): tp × dp ranks; the EP ranks are the same
+  // ranks (as in sglang), so ep divides tp × dp. lib/api/layout.ts checks a layout against the model
+  // and the device before any engine opens.
+  /** Tensor parallel ranks: attention heads and the MLP (column- then row-parallel) split over them. */
+  tp: option(posInt, {
+    allowed: 'a positive integer',
+    default: 1,
+    flag: { name: '--tp', arg: '<n>', help: 'tensor parallel ranks: attention heads and MLP split over n (default 1)', text: integer(1) },
+  }),
+  /** Expert parallel ranks (MoE models): the experts placed over them; the same ranks as tp × dp. */
+  ep: option(posInt, {
+    allowed: 'a positive integer',
+    default: 1,
+    flag: { name: '--ep', arg: '<n>', help: 'expert parallel ranks (MoE models): experts placed over n of the tp × dp ranks (default 1)', text: integer(1) },
+  }),
+  /** Data parallel ranks: each runs its own batch (batchSizes are per DP rank); MoE models share the MoE (DP attention). */
+  dp: option(posInt, {
+    allowed: 'a positive integer',
+    default: 1,
+    flag: { name: '--dp', arg: '<n>', help: 'data parallel ranks, each with its own batch: --batch is per DP rank (MoE models: DP attention) (default 1)', text: integer(1) },
+  }),
+  /** An estimate: rank 0's shard runs alone and the collectives' time is added from busBandwidth; tp × dp. */
+  simulateWorld: option(z.number().int().min(2), {
+    allowed: "an integer >= 2, the layout's tp × dp",
+    flag: {
+      name: '--simulate-world', arg: '<n>',
+      help: "estimate a world of n = tp × dp ranks on one device: rank 0's shard runs, the collectives' time is added from --bus-bandwidth (results marked estimates; default: off)",
+      text: integer(2),
+    },
+  }),
+  /** Bus bandwidth of the collectives in GB/s (nccl-tests' busbw): the comm time of estimates and of parallel floors. */
+  busBandwidth: option(z.number().positive().finite(), {
+    allowed: 'a positive number of GB/s',
+    flag: { name: '--bus-bandwidth', arg: '<GB/s>', help: "collectives' bus bandwidth as nccl-tests reports it (busbw): the comm time of --simulate-world and of parallel floors (default: none)", text: positiveNumber },
   }),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
   peaks: option(

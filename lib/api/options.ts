@@ -7,6 +7,7 @@ import type { Mode, NativeProgress, ProfileWhat } from '../bridge/native.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import { MTP_ACCEPT_ALLOWED } from '../model/mtp.js';
 import { MODES, OPTIONS, PROFILES, type OptionDecl, type OptionName, type OptionTable } from './option-table.js';
+import { layoutOf } from './layout.js';
 
 export { MOE_ROUTING_ALLOWED, isMoeRouting } from '../model/moe-routing.js';
 export type { Mode, ProfileWhat };
@@ -133,6 +134,7 @@ export function parseSweepOptions(options: SweepOptions): ResolvedSweepOptions {
   if (!r.success) fail(r.error, input);
   const o = r.data as unknown as ResolvedSweepOptions;
   checkMtp(o);
+  layoutOf(o);
   checkGrid(o);
   if (o.points !== undefined) return { ...o, points: uniquePoints(o.points) };
   return { ...o, batchSizes: unique(o.batchSizes ?? []), inputLens: unique(o.inputLens ?? []), outputLens: unique(o.outputLens ?? []) };
@@ -163,6 +165,7 @@ export function parseBenchOptions(options: BenchOptions): ResolvedSweepOptions {
   const { batchSize, inputLen, outputLen, ...rest } = r.data as unknown as BenchOptions;
   const o = { ...(rest as Omit<ResolvedSweepOptions, 'batchSizes' | 'inputLens' | 'outputLens'>), batchSizes: [batchSize], inputLens: [inputLen], outputLens: [outputLen] };
   checkMtp(o);
+  layoutOf(o);
   return o;
 }
 

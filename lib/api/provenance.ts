@@ -10,6 +10,23 @@ import { fileURLToPath } from 'node:url';
 import type { NativeAddon, NativeDeviceInfo, NativeEngineInfo } from '../bridge/native.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { PeaksMeasurement } from './peaks.js';
+import type { ParallelLayout } from './layout.js';
+import type { Launcher, LaunchRanks } from './ranks.js';
+
+/** The parallel layout a run had, and the launch that ran it. */
+export interface ProvenanceLayout {
+  tp: number;
+  ep: number;
+  dp: number;
+  world: number;
+  /** simulateWorld: rank 0's shard measured, the collectives' time estimated. */
+  estimate: boolean;
+  /** What started the processes ('none': one process). */
+  launcher: Launcher;
+  processes: number;
+  /** The rank whose provenance this is (rank 0's for merged results). */
+  rank: number;
+}
 
 export interface Provenance {
   gpubenchVersion: string;
@@ -38,6 +55,7 @@ export interface Provenance {
   seed: number;
   dtype: 'f32' | 'bf16';
   peaks: PeaksMeasurement;
+  layout: ProvenanceLayout;
 }
 
 /** JSON with every object's keys sorted, so equal specs give equal text whatever their key order. */
@@ -89,9 +107,11 @@ export interface ProvenanceInputs {
   seed: number;
   peaks: PeaksMeasurement;
   startedAt: Date;
+  layout: ParallelLayout;
+  launch: LaunchRanks;
 }
 
-export function gatherProvenance({ addon, info, spec, seed, peaks, startedAt }: ProvenanceInputs): Provenance {
+export function gatherProvenance({ addon, info, spec, seed, peaks, startedAt, layout, launch }: ProvenanceInputs): Provenance {
   const d = info.deviceInfo;
   const cpu = info.device === 'cpu';
   const id = buildIdentity(addon);
@@ -115,5 +135,9 @@ export function gatherProvenance({ addon, info, spec, seed, peaks, startedAt }: 
     seed,
     dtype: info.dtype,
     peaks,
+    layout: {
+      tp: layout.tp, ep: layout.ep, dp: layout.dp, world: layout.world, estimate: layout.simulated,
+      launcher: launch.launcher, processes: launch.world, rank: launch.rank,
+    },
   };
 }

@@ -9,6 +9,9 @@ import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, 
 import { acceptText, type MtpAccept } from '../model/mtp.js';
 import { summarizeTelemetry, type PointTelemetry } from './telemetry.js';
 import type { Provenance } from './provenance.js';
+import { SINGLE_RANK, shardSpec, type ParallelLayout } from './layout.js';
+import { commCost, forwardCollectives, parallelFloorMs, type CommCost } from './comm-cost.js';
+import type { RankTimes } from './rank-merge.js';
 
 // AbortError (lib/base/) sits below the results it carries, so its `results` field is declared here.
 declare module '../base/errors.js' {
@@ -55,6 +58,14 @@ interface PointBase {
   mtpAccept: string | null;
   /** Where the result came from (one object per sweep); null when the engine could not be opened. */
   provenance: Provenance | null;
+  /** The parallel layout (docs/design.md, Parallel layouts): batchSize is per DP rank. */
+  tp: number;
+  ep: number;
+  dp: number;
+  /** Ranks: tp × dp. */
+  world: number;
+  /** simulateWorld: rank 0's shard was measured and the collectives' time added; not a measurement. */
+  estimate: boolean;
 }
 
 export interface PointResult extends PointBase {
@@ -73,7 +84,7 @@ export interface PointResult extends PointBase {
    * and the batch; null with MTP off.
    */
   acceptedPerStep: number | null;
-  /** B × (acceptedPerStep, 1 without MTP) / median step. */
+  /** dp × B × (acceptedPerStep, 1 without MTP) / median step: summed over the DP ranks. */
   decodeTokPerS: number | null;
   totalMs: number;
   overallTokPerS: number | null;
@@ -112,6 +123,19 @@ export interface PointResult extends PointBase {
    */
   mlaPrefillForm: MlaForm | null;
   mlaDecodeForm: MlaForm | null;
+  /** The collectives' bus bandwidth the comm times use, GB/s (given, or measured); null without one. */
+  busBandwidthGBps: number | null;
+  /**
+   * Σ sizes of the collectives of one prefill and of one decode step (comm-cost.ts), and their time
+   * at the bus bandwidth (an estimate; null without one); null with one rank. The floors of a
+   * parallel step add that time; with simulateWorld the step times include it.
+   */
+  prefillCommBytes: number | null;
+  prefillCommTimeEstimateMs: number | null;
+  decodeCommBytes: number | null;
+  decodeCommTimeEstimateMs: number | null;
+  /** Each rank's own prefill and median decode step, where several processes ran the point (empty otherwise). */
+  rankTimes: RankTimes[];
 }
 
 export interface PointFailure extends PointBase {
@@ -138,6 +162,10 @@ export interface RunContext {
   mtpDrafts: number;
   mtpAccept: MtpAccept;
   provenance: Provenance | null;
+  /** Default: one rank (SINGLE_RANK). */
+  layout?: ParallelLayout;
+  /** The collectives' bus bandwidth, bytes/s; null (the default) where none was given or measured. */
+  busBytesPerS?: number | null;
 }
 
 /** Sums a profiled pass's op times by op kind, largest first. */
@@ -170,7 +198,7 @@ function median(xs: readonly number[]): number {
   return summarize(xs).median;
 }
 
-type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept'> & {
+type BaseContext = Pick<RunContext, 'runName' | 'spec' | 'device' | 'mode' | 'seed' | 'routing' | 'mtpDrafts' | 'mtpAccept' | 'layout'> & {
   provenance: Provenance | null;
 };
 
@@ -179,6 +207,7 @@ export function failedPoint(ctx: BaseContext, point: GridPoint, notes: string[],
 }
 
 function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
+  const layout = ctx.layout ?? SINGLE_RANK;
   return {
     runName: ctx.runName,
     modelType: ctx.spec.modelType,
@@ -192,7 +221,18 @@ function base(ctx: BaseContext, point: GridPoint, notes: string[]): PointBase {
     notes,
     ...pointSettings(ctx),
     provenance: ctx.provenance,
+    tp: layout.tp,
+    ep: layout.ep,
+    dp: layout.dp,
+    world: layout.world,
+    estimate: layout.simulated,
   };
+}
+
+/** One forward's collectives and their time; null with one rank. */
+function forwardComm(ctx: RunContext, layout: ParallelLayout, tokens: number): CommCost | null {
+  if (layout.world === 1) return null;
+  return commCost(forwardCollectives(ctx.spec, layout, tokens, ctx.bytesPerElem), ctx.busBytesPerS ?? null);
 }
 
 /**
@@ -215,11 +255,20 @@ export function buildPointResult(
   raw: NativePointResult,
   notes: string[] = [],
   gemmAlgos: GemmAlgo[] = [],
+  rankTimes: RankTimes[] = [],
 ): PointResult {
-  const { spec, peaks, bytesPerElem } = ctx;
+  const { peaks, bytesPerElem } = ctx;
+  const layout = ctx.layout ?? SINGLE_RANK;
+  // Costs are rank 0's: its shard of the model (the whole model with one rank).
+  const spec = shardSpec(ctx.spec, layout);
   const B = point.batchSize;
   const L = point.inputLen;
-  const steps = raw.decodeStepMs;
+  const prefillComm = raw.prefillMs === null ? null : forwardComm(ctx, layout, B * L);
+  const decodeComm = raw.decodeStepMs.length === 0 ? null : forwardComm(ctx, layout, B * (1 + ctx.mtpDrafts));
+  // An estimate adds the collectives' time to rank 0's measured shard, step by step.
+  const addComm = (ms: number, comm: CommCost | null) => (layout.simulated ? ms + (comm?.ms ?? 0) : ms);
+  const steps = raw.decodeStepMs.map((ms) => addComm(ms, decodeComm));
+  const floorOf = (cost: Parameters<typeof floorMs>[0], comm: CommCost | null) => (comm ? parallelFloorMs(cost, peaks, comm.ms) : floorMs(cost, peaks));
 
   // The expert counts come from one forward: the prefill when there is no decode step, else the
   // first decode step. The other kind of forward assumes the balanced coverage (metrics.expertsHit).
@@ -227,11 +276,11 @@ export function buildPointResult(
   const prefillCounts = countsOfPrefill ? raw.expertCounts : undefined;
   const decodeCounts = countsOfPrefill ? undefined : raw.expertCounts;
 
-  const prefillMs = raw.prefillMs;
+  const prefillMs = raw.prefillMs === null ? null : addComm(raw.prefillMs, prefillComm);
   let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
   if (prefillMs !== null) {
     const cost = prefillCost(spec, B, L, bytesPerElem, prefillCounts, ctx.mtpDrafts, raw.mlaPrefillForm ?? undefined);
-    prefillFloorMs = floorMs(cost, peaks);
+    prefillFloorMs = floorOf(cost, prefillComm);
     prefillMfu = prefillMs > 0 ? mfu(cost.flops, prefillMs, peaks.flopsPerS) : null;
     prefillMbu = prefillMs > 0 ? mbu(cost.bytes, prefillMs, peaks.bytesPerS) : null;
   }
@@ -244,7 +293,7 @@ export function buildPointResult(
     // there is what the median step time is compared with.
     decodeFloorContext = Math.round(raw.decodeContext.length > 0 ? median(raw.decodeContext) : L + (steps.length + 1) / 2);
     const cost = decodeStepCost(spec, B, decodeFloorContext, bytesPerElem, decodeCounts, ctx.mtpDrafts);
-    decodeFloorMs = floorMs(cost, peaks);
+    decodeFloorMs = floorOf(cost, decodeComm);
     decodeMfu = decode.median > 0 ? mfu(cost.flops, decode.median, peaks.flopsPerS) : null;
     decodeMbu = decode.median > 0 ? mbu(cost.bytes, decode.median, peaks.bytesPerS) : null;
   }
@@ -255,7 +304,9 @@ export function buildPointResult(
   const acceptedPerStep = ctx.mtpDrafts > 0 && steps.length > 0 ? emitted / (steps.length * B) : null;
   // sglang counts input and output tokens over the whole run (the prefill makes the first output
   // token); decode mode processes no input.
-  const overallTokens = (ctx.mode === 'decode' ? 0 : B * (L + 1)) + emitted;
+  // Every DP rank runs a batch of B: throughput is summed over them.
+  const dp = layout.dp;
+  const overallTokens = dp * ((ctx.mode === 'decode' ? 0 : B * (L + 1)) + emitted);
   const profiledDecodeForwards = Math.min(ctx.profileDecodeSteps, steps.length);
 
   return {
@@ -265,12 +316,12 @@ export function buildPointResult(
     dtype: ctx.info.dtype,
     waitingMs: raw.waitingMs,
     prefillMs,
-    prefillTokPerS: prefillMs === null ? null : perSecond(B * L, prefillMs),
-    decodeStepMs: [...steps],
+    prefillTokPerS: prefillMs === null ? null : perSecond(dp * B * L, prefillMs),
+    decodeStepMs: steps,
     decodeContext: [...raw.decodeContext],
     decode,
     acceptedPerStep,
-    decodeTokPerS: decode ? perSecond(B * (acceptedPerStep ?? 1), decode.median) : null,
+    decodeTokPerS: decode ? perSecond(dp * B * (acceptedPerStep ?? 1), decode.median) : null,
     totalMs,
     overallTokPerS: perSecond(overallTokens, totalMs),
     prefillFloorMs,
@@ -297,5 +348,11 @@ export function buildPointResult(
     kernelPaths: { ...raw.kernelPaths },
     mlaPrefillForm: raw.mlaPrefillForm,
     mlaDecodeForm: raw.mlaDecodeForm,
+    busBandwidthGBps: ctx.busBytesPerS == null ? null : ctx.busBytesPerS / 1e9,
+    prefillCommBytes: prefillComm?.bytes ?? null,
+    prefillCommTimeEstimateMs: prefillComm?.ms ?? null,
+    decodeCommBytes: decodeComm?.bytes ?? null,
+    decodeCommTimeEstimateMs: decodeComm?.ms ?? null,
+    rankTimes,
   };
 }

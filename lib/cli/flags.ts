@@ -31,7 +31,7 @@ const CLI_ONLY: Record<string, readonly [string, string, string?]> = {
 const HELP_ORDER: readonly (Flagged | 'saveJsonl' | 'saveCsv' | 'resume' | 'saveJson' | 'format' | 'json' | 'quiet' | 'mtpAcceptRate')[] = [
   'model', 'batchSizes', 'inputLens', 'outputLens', 'points', 'mode', 'device', 'layers', 'seed', 'runName', 'weightsPath',
   'saveJsonl', 'saveCsv', 'resume', 'saveJson', 'format', 'json', 'quiet', 'profile', 'profileDecodeSteps', 'outDir', 'useGraphs', 'batchTimeoutMs', 'kvPoolTokens',
-  'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate', 'mlaPrefill',
+  'threads', 'moeRouting', 'mtpDrafts', 'mtpAccept', 'mtpAcceptRate', 'mlaPrefill', 'tp', 'ep', 'dp', 'simulateWorld', 'busBandwidth',
 ];
 
 const FLAGGED = (Object.keys(OPTIONS) as OptionName[]).filter((k): k is Flagged => 'flag' in OPTIONS[k]);

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { GpubenchError } from '../index.js';
 import { oneLine } from '../report/table.js';
 import { addRunFlags, flagMessage, type RunFlags } from './flags.js';
+import { addLaunchCommand } from './launch.js';
 import { devices, models, versionText } from './lists.js';
 import { run } from './run.js';
 import { runHelpText } from './run-help.js';
@@ -30,6 +31,7 @@ function program(setCode: (code: number) => void): Command {
   cmd.command('models').description('list the preset models').action(() => setCode(models()));
   cmd.command('devices').description('list the devices this build can run on').action(() => setCode(devices()));
   addViewCommands(cmd, setCode);
+  addLaunchCommand(cmd, setCode);
   return cmd;
 }
 

@@ -3,14 +3,17 @@
 import {
   AbortError,
   DEFAULTS,
+  checkModelLayout,
   checkMtpModel,
+  deviceOfRank,
   formatTablesMarkdown,
   getAddon,
   gridFilePoints,
   gridPoints,
+  layoutOf,
+  ranksFromEnv,
   readGridFile,
   pointSettings,
-  resolveDevice,
   resolveModel,
   sweep,
   writeResultFile,
@@ -58,6 +61,11 @@ export async function run(flags: RunFlags): Promise<number> {
   const given = optionValues(flags) as Partial<SweepOptions>;
   const format = formatOf(flags);
   const { saveJsonl, saveCsv, saveJson, resume } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string; resume?: boolean };
+  // A launch of several processes (torchrun, mpirun, srun, gpubench launch): only rank 0 prints and
+  // writes; the others run their part and say nothing but errors. Every rank reads --resume's file,
+  // so that all skip the same points.
+  const launch = ranksFromEnv();
+  const lead = launch.rank === 0;
   if (resume && saveJsonl === undefined) throw new UsageError('--resume: needs --save-jsonl <file> (the points measured before are read from it)');
   const { model, layers, device: deviceFlag, batchSizes, inputLens, outputLens, ...rest } = given;
   const mtpDrafts = given.mtpDrafts ?? DEFAULTS.mtpDrafts;
@@ -66,15 +74,18 @@ export async function run(flags: RunFlags): Promise<number> {
   // A model given by flag is resolved before the addon loads: a bad config is exit 2 even without a build.
   let spec = model !== undefined ? resolve(model) : undefined;
   if (spec) checkMtpModel(spec, mtpDrafts);
+  const layout = layoutOf({ tp: given.tp ?? DEFAULTS.tp, ep: given.ep ?? DEFAULTS.ep, dp: given.dp ?? DEFAULTS.dp, simulateWorld: given.simulateWorld, busBandwidth: given.busBandwidth });
+  if (spec) checkModelLayout(spec, layout);
   const gridFile = typeof flags.grid === 'string' ? { file: flags.grid, points: readGridFile(flags.grid) } : undefined;
   const profile = given.profile ?? DEFAULTS.profile;
-  const { json, quiet } = flags as { json?: boolean; quiet?: boolean };
+  const json = flags.json === true && lead;
+  const quiet = flags.quiet === true || !lead;
   // --json: stdout holds the results (a JSON line per point); what people read goes to stderr, or
   // nowhere with --quiet (warnings and errors still do).
   const show = (text: string) => {
     if (!quiet) (json ? process.stderr : process.stdout).write(text);
   };
-  checkOutputs([
+  if (lead) checkOutputs([
     { flag: '--save-jsonl', path: saveJsonl, kind: 'file' },
     { flag: '--save-csv', path: saveCsv, kind: 'file' },
     { flag: '--save-json', path: saveJson, kind: 'file' },
@@ -86,9 +97,10 @@ export async function run(flags: RunFlags): Promise<number> {
   }
 
   const addon = getAddon();
-  const device = resolveDevice(addon, deviceFlag ?? DEFAULTS.device);
+  const device = deviceOfRank(addon, deviceFlag ?? DEFAULTS.device, launch);
   const defaults = device === 'cpu' ? DEFAULT_RUN.cpu : DEFAULT_RUN.cuda;
   spec ??= resolve(defaults.model);
+  checkModelLayout(spec, layout);
 
   const lists = { batchSizes, inputLens, outputLens };
   // A grid file's points, its missing dimensions from the list flags or the defaults; else the product.
@@ -100,12 +112,12 @@ export async function run(flags: RunFlags): Promise<number> {
   const grid = gridPoints(gridOptions, mode);
 
   // A line an interrupted write left without its newline would fuse with the next one appended.
-  for (const file of [saveJsonl, saveCsv]) {
+  for (const file of lead ? [saveJsonl, saveCsv] : []) {
     const dropped = file === undefined ? 0 : dropTornTail(file);
     if (dropped > 0) process.stderr.write(`gpubench: ${file}: dropped a partial last line (${dropped} bytes) left by an interrupted write\n`);
   }
   const settings = pointSettings({ spec, routing: given.moeRouting ?? DEFAULTS.moeRouting, mtpDrafts, mtpAccept: mtpAccept ?? 'all' });
-  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, grid) : [];
+  const skipPoints = resume && saveJsonl !== undefined ? measuredPoints(saveJsonl, mode, settings, layout, grid) : [];
   const skippedLine = resume ? `skipped ${skipPoints.length} point${skipPoints.length === 1 ? '' : 's'} already in ${saveJsonl}` : undefined;
   const count = grid.length - skipPoints.length;
   if (count === 0) {
@@ -113,7 +125,7 @@ export async function run(flags: RunFlags): Promise<number> {
     return 0;
   }
 
-  const progress = sweepProgress(count, { quiet: quiet === true });
+  const progress = sweepProgress(count, { quiet });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -139,8 +151,8 @@ export async function run(flags: RunFlags): Promise<number> {
       finished.push(p);
       // The CSV row first: the JSONL line is what --resume reads, so a kill between the two writes
       // measures that point again (a second CSV row) rather than leave it out of the CSV.
-      if (saveCsv) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
-      if (saveJsonl) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
+      if (saveCsv && lead) writers.write('--save-csv', saveCsv, () => appendCsv(saveCsv, p));
+      if (saveJsonl && lead) writers.write('--save-jsonl', saveJsonl, () => appendJsonl(saveJsonl, p));
       if (json) process.stdout.write(toJsonlLine(p) + '\n');
       progress.pointDone(progressLine(p, finished.length, count));
     },
@@ -165,16 +177,16 @@ export async function run(flags: RunFlags): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   progress.stop();
-  for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
+  if (lead) for (const note of new Set(result.points.flatMap((p) => p.notes))) process.stderr.write(`gpubench: note: ${flagText(note)}\n`);
   const shown = result.points.map(withFlags);
   const tables = format === 'md' ? formatTablesMarkdown(shown) : formatTables(shown) + '\n';
   show(formatRunHeader(result) + '\n\n' + tables + skippedNote);
-  if (saveJson) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
+  if (saveJson && lead) writers.write('--save-json', saveJson, () => writeResultFile(saveJson, result));
   if (profile !== 'none') {
     const breakdown = formatBreakdown(result.points);
     if (breakdown) show('\n' + breakdown + '\n');
     const traces = result.points.flatMap((p) => (p.ok ? p.traceFiles : []));
-    if (traces.length) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
+    if (traces.length && lead) process.stderr.write(`gpubench: traces (open in https://ui.perfetto.dev): ${traces.join(', ')}\n`);
   }
   return exitCode(result.points, writers.failures());
 }

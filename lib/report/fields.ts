@@ -46,6 +46,9 @@ export const PROVENANCE_FIELDS = [
   'prov_peaks_steady',
   'prov_peak_flops_spread',
   'prov_peak_bytes_spread',
+  'prov_launcher',
+  'prov_processes',
+  'prov_rank',
 ] as const;
 
 function provenanceFields(v: Provenance): Record<(typeof PROVENANCE_FIELDS)[number], FieldValue> {
@@ -70,6 +73,9 @@ function provenanceFields(v: Provenance): Record<(typeof PROVENANCE_FIELDS)[numb
     prov_peaks_steady: v.peaks.steady,
     prov_peak_flops_spread: v.peaks.spread.flopsPerS,
     prov_peak_bytes_spread: v.peaks.spread.bytesPerS,
+    prov_launcher: v.layout.launcher,
+    prov_processes: v.layout.processes,
+    prov_rank: v.layout.rank,
   };
 }
 
@@ -86,6 +92,12 @@ export const FIELDS = [
   'device_name',
   'dtype',
   'seed',
+  // The parallel layout (batch_size is per DP rank); estimate: simulateWorld's, not a measurement.
+  'tp',
+  'ep',
+  'dp',
+  'world',
+  'estimate',
   'moe_routing',
   'mtp_drafts',
   'mtp_accept',
@@ -109,6 +121,14 @@ export const FIELDS = [
   'decode_ratio',
   'decode_mfu',
   'decode_mbu',
+  // The collectives of one forward (null with one rank) and each rank's own times (several processes).
+  'bus_bandwidth_gbps',
+  'prefill_comm_bytes',
+  'prefill_comm_time_estimate_ms',
+  'decode_comm_bytes',
+  'decode_comm_time_estimate_ms',
+  'rank_prefill_ms',
+  'rank_decode_median_ms',
   'total_ms',
   'peak_flops_per_s',
   'peak_bytes_per_s',
@@ -175,6 +195,8 @@ const kernelPathList = (paths: Record<string, string>): string[] | null => {
   const list = Object.entries(paths).map(([op, path]) => `${op}:${path}`);
   return list.length > 0 ? list : null;
 };
+/** Per-rank times as a list (rank order); null with one rank or where a rank has none. */
+const rankList = (xs: (number | null)[]): number[] | null => (xs.length > 0 && xs.every((x) => x !== null) ? (xs as number[]) : null);
 const opNames = (ops: OpShare[]): string[] | null => (ops.length > 0 ? ops.map((o) => o.op) : null);
 const opMs = (ops: OpShare[]): number[] | null => (ops.length > 0 ? ops.map((o) => o.msPerStep) : null);
 
@@ -192,6 +214,11 @@ export function toRecord(p: PointOutcome): PointRecord {
     mode: p.mode,
     device: p.device,
     seed: p.seed,
+    tp: p.tp,
+    ep: p.ep,
+    dp: p.dp,
+    world: p.world,
+    estimate: p.estimate,
     moe_routing: p.routing,
     mtp_drafts: p.mtpDrafts,
     mtp_accept: p.mtpAccept,
@@ -234,6 +261,13 @@ export function toRecord(p: PointOutcome): PointRecord {
     decode_ratio: p.decodeRatio,
     decode_mfu: p.decodeMfu,
     decode_mbu: p.decodeMbu,
+    bus_bandwidth_gbps: p.busBandwidthGBps,
+    prefill_comm_bytes: p.prefillCommBytes,
+    prefill_comm_time_estimate_ms: p.prefillCommTimeEstimateMs,
+    decode_comm_bytes: p.decodeCommBytes,
+    decode_comm_time_estimate_ms: p.decodeCommTimeEstimateMs,
+    rank_prefill_ms: rankList(p.rankTimes.map((r) => r.prefillMs)),
+    rank_decode_median_ms: rankList(p.rankTimes.map((r) => r.decodeMedianMs)),
     total_ms: p.totalMs,
     peak_flops_per_s: p.peaks.flopsPerS,
     peak_bytes_per_s: p.peaks.bytesPerS,

@@ -106,6 +106,29 @@ function telemetryCells(p: PointResult, table: 'prefill' | 'decode'): string[] {
   return [j === null ? DASH : j.toPrecision(3), t.throttled ? `THROTTLED: ${throttles.join(', ')}` : 'no'];
 }
 
+/** Runs of several ranks add the collectives' estimated time per forward (lib/api/comm-cost.ts). */
+export const COMM_HEAD = ['Comm Est.(ms)'];
+
+function isParallel(points: readonly PointOutcome[]): boolean {
+  return points.some((p) => p.world > 1);
+}
+
+/**
+ * The title's note on the layout: the ranks, that a batch is per DP rank (as RTP-LLM counts it) and
+ * throughput summed over them, and that simulated results are estimates. A sweep has one layout.
+ */
+export function layoutCaption(points: readonly PointOutcome[]): string {
+  const p = points.find((x) => x.world > 1);
+  if (!p) return '';
+  const parts = [`tp ${p.tp}, ep ${p.ep}, dp ${p.dp}: ${p.world} ranks`];
+  if (p.dp > 1) parts.push('Batch Size is per DP rank, tok/s summed over the DP ranks');
+  if (p.estimate) {
+    const bw = p.ok && p.busBandwidthGBps !== null ? ` at ${p.busBandwidthGBps} GB/s bus bandwidth` : '';
+    parts.push(`ESTIMATE: rank 0's shard measured alone, the collectives' time added${bw}`);
+  }
+  return ` (${parts.join('; ')})`;
+}
+
 function isMoe(points: readonly PointOutcome[]): boolean {
   return points.some((p) => p.routing !== null);
 }
@@ -142,8 +165,8 @@ function render(t: ResultTable): string {
 
 /** "Decode Result": Decode Time(ms) is the mean step, as RTP-LLM reports it. */
 export function decodeTable(points: readonly PointOutcome[]): ResultTable {
-  const moe = isMoe(points), mtp = isMtp(points), tel = hasTelemetry(points);
-  const head = [...DECODE_HEAD, ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
+  const moe = isMoe(points), mtp = isMtp(points), tel = hasTelemetry(points), par = isParallel(points);
+  const head = [...DECODE_HEAD, ...(par ? COMM_HEAD : []), ...(moe ? MOE_HEAD : []), ...(mtp ? MTP_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
   const rows: string[][] = [];
   for (const p of byRtpOrder(decodeRows(points))) {
     if (!p.ok) {
@@ -153,16 +176,16 @@ export function decodeTable(points: readonly PointOutcome[]): ResultTable {
     const d = (p as PointResult).decode;
     rows.push([
       ...common(p), fmtMs(d?.mean), fmtMs(d?.median), fmtMs(d?.p90), fmtRate(p.decodeTokPerS),
-      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtUse(p.decodeMbu), ...(moe ? moeCells(p, 'decode') : []),
+      fmtMs(p.decodeFloorMs), fmtRatio(p.decodeRatio), fmtUse(p.decodeMbu), ...(par ? [fmtMs(p.decodeCommTimeEstimateMs)] : []), ...(moe ? moeCells(p, 'decode') : []),
       ...(mtp ? mtpCells(p) : []), ...(tel ? telemetryCells(p, 'decode') : []),
     ]);
   }
-  return { title: 'Decode Result', head, rows };
+  return { title: `Decode Result${layoutCaption(points)}`, head, rows };
 }
 
 export function prefillTable(points: readonly PointOutcome[]): ResultTable {
-  const moe = isMoe(points), tel = hasTelemetry(points);
-  const head = [...PREFILL_HEAD, ...(moe ? MOE_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
+  const moe = isMoe(points), tel = hasTelemetry(points), par = isParallel(points);
+  const head = [...PREFILL_HEAD, ...(par ? COMM_HEAD : []), ...(moe ? MOE_HEAD : []), ...(tel ? TELEMETRY_HEAD : [])];
   const rows: string[][] = [];
   for (const p of byRtpOrder(prefillRows(points))) {
     if (!p.ok) {
@@ -171,11 +194,11 @@ export function prefillTable(points: readonly PointOutcome[]): ResultTable {
     }
     rows.push([
       ...common(p), fmtMs(p.prefillMs), fmtRate(p.prefillTokPerS), fmtMs(p.prefillFloorMs),
-      fmtRatio(p.prefillRatio), fmtUse(p.prefillMfu), ...(moe ? moeCells(p, 'prefill') : []),
+      fmtRatio(p.prefillRatio), fmtUse(p.prefillMfu), ...(par ? [fmtMs(p.prefillCommTimeEstimateMs)] : []), ...(moe ? moeCells(p, 'prefill') : []),
       ...(tel ? telemetryCells(p, 'prefill') : []),
     ]);
   }
-  return { title: 'Prefill Result', head, rows };
+  return { title: `Prefill Result${layoutCaption(points)}`, head, rows };
 }
 
 export function formatDecodeTable(points: readonly PointOutcome[]): string {

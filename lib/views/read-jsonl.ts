@@ -34,6 +34,9 @@ export const RunPointSchema = z.looseObject({
   moe_routing: z.string().nullable(),
   mtp_drafts: z.number().int().nonnegative(),
   mtp_accept: z.string().nullable(),
+  tp: added(z.number().int().positive()),
+  ep: added(z.number().int().positive()),
+  dp: added(z.number().int().positive()),
   prefill_ms: num,
   prefill_throughput: num,
   prefill_floor_ms: num,
@@ -96,11 +99,17 @@ export function readJsonl(file: string): RunPoint[] {
 }
 
 /** The fields that make a point's identity across runs (pointKey). */
-export type PointIdentity = Pick<RunPoint, 'model' | 'mode' | 'batch_size' | 'input_len' | 'output_len' | 'moe_routing' | 'mtp_drafts' | 'mtp_accept'>;
+export type PointIdentity = Pick<RunPoint, 'model' | 'mode' | 'batch_size' | 'input_len' | 'output_len' | 'moe_routing' | 'mtp_drafts' | 'mtp_accept'> &
+  Partial<Pick<RunPoint, 'tp' | 'ep' | 'dp'>>;
 
-/** The identity of a grid point across runs: model, mode, shape, MoE routing and MTP settings. */
+/**
+ * The identity of a grid point across runs: model, mode, shape, MoE routing, MTP settings and the
+ * parallel layout (absent in older files: one rank).
+ */
 export function pointKey(p: PointIdentity): string {
   const mtp = p.mtp_drafts > 0 ? ` mtp=${p.mtp_drafts}/${p.mtp_accept}` : '';
   const moe = p.moe_routing !== null ? ` moe=${p.moe_routing}` : '';
-  return `${p.model} ${p.mode} bs=${p.batch_size} in=${p.input_len} out=${p.output_len}${moe}${mtp}`;
+  const [tp, ep, dp] = [p.tp ?? 1, p.ep ?? 1, p.dp ?? 1];
+  const layout = tp * ep * dp > 1 ? ` tp=${tp} ep=${ep} dp=${dp}` : '';
+  return `${p.model} ${p.mode} bs=${p.batch_size} in=${p.input_len} out=${p.output_len}${moe}${mtp}${layout}`;
 }

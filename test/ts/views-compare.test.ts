@@ -128,3 +128,13 @@ describe('gpubench compare', () => {
     }
   });
 });
+
+describe('pointKey and the parallel layout', () => {
+  const line = { model: 'm', mode: 'both' as const, batch_size: 1, input_len: 8, output_len: 2, moe_routing: null, mtp_drafts: 0, mtp_accept: null };
+  it('tells layouts apart; a line without one (older files) is one rank', async () => {
+    const { pointKey } = await import('../../lib/views/read-jsonl.js');
+    expect(pointKey({ ...line, tp: 2, ep: 1, dp: 1 })).toBe('m both bs=1 in=8 out=2 tp=2 ep=1 dp=1');
+    expect(pointKey(line)).toBe(pointKey({ ...line, tp: 1, ep: 1, dp: 1 }));
+    expect(pointKey({ ...line, dp: 2 })).not.toBe(pointKey(line));
+  });
+});

@@ -1,0 +1,87 @@
+// `gpubench launch` end to end on the CPU: real processes with torchrun's environment, the TCP
+// rendezvous, and rank 0's merged results (a dense model's DP ranks are independent replicas, the
+// one layout several CPU processes run). Runs dist/cli.js, which `npm test` builds first.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; `onStderr` sees its stderr as it comes (with the child, to signal it). */
+function gpubench(args: string[], cwd: string, onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Ran> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => (stdout += String(d)));
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+    onStderr?.(stderr, (s) => child.kill(s));
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const tiny = ['--model', 'tiny-llama', '--device', 'cpu', '--threads', '1', '--input-len', '8'];
+
+describe('gpubench launch', () => {
+  it('2 ranks of a DP-2 layout: rank 0 writes one merged line per point, each step the slowest rank’s', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
+    const r = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '2', '--batch', '1,2', '--output-len', '4', '--save-jsonl', 'r.jsonl'], dir);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Decode Result (tp 1, ep 1, dp 2: 2 ranks; Batch Size is per DP rank, tok/s summed over the DP ranks)');
+    expect(r.stdout.match(/^run tiny-llama/gm)).toHaveLength(1); // only rank 0 prints
+    const lines = readFileSync(path.join(dir, 'r.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.batch_size)).toEqual([1, 2]); // rank 1 wrote nothing
+    for (const l of lines) {
+      expect(l).toMatchObject({ ok: true, tp: 1, ep: 1, dp: 2, world: 2, estimate: false, prov_launcher: 'torchrun', prov_processes: 2, prov_rank: 0 });
+      expect(l.rank_prefill_ms).toHaveLength(2);
+      expect(l.prefill_ms).toBe(Math.max(...l.rank_prefill_ms));
+      // Each step is the maximum over the ranks, so the median step is at least every rank's median.
+      expect(l.decode_median_ms).toBeGreaterThanOrEqual(Math.max(...l.rank_decode_median_ms));
+      expect(l.median_decode_throughput).toBeCloseTo((2 * l.batch_size) / (l.decode_median_ms / 1000), 6);
+    }
+  });
+
+  it('a layout that does not match the processes: every rank says so in one line, the launch exits 2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
+    const r = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '3', '--batch', '1', '--output-len', '2'], dir);
+    expect(r.code).toBe(2);
+    const line = '--dp: tp × dp = 3 ranks, but torchrun started 2 processes (allowed: one process per rank: tp × dp = WORLD_SIZE 2 of torchrun)';
+    expect(r.stderr).toContain(`gpubench: error: layout: ${line.slice('--dp: '.length)}`);
+    expect(r.stderr).toContain('[rank 1] gpubench: error: layout:');
+  });
+
+  it('Ctrl-C reaches every rank once: they stop after the current step and the launch exits 130', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
+    let sent = false;
+    const r = await gpubench(
+      ['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '2', '--batch', '1', '--output-len', '2,4000', '--mode', 'decode'],
+      dir,
+      (text, kill) => {
+        if (!sent && text.includes('[1/2]')) {
+          sent = true;
+          kill('SIGINT');
+        }
+      },
+    );
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('interrupted');
+  });
+
+  it('refuses a command other than run, and a bad count, before starting anything', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
+    const other = await gpubench(['launch', '--nproc-per-node', '2', '--', 'models'], dir);
+    expect([other.code, other.stderr]).toEqual([2, "gpubench: error: launch: 'models' is not allowed (allowed: -- run …, the command every rank runs)\n"]);
+    const bad = await gpubench(['launch', '--nproc-per-node', '0', '--', 'run'], dir);
+    expect([bad.code, bad.stderr]).toEqual([2, "gpubench: error: --nproc-per-node: '0' is not allowed (allowed: an integer in 1..64)\n"]);
+  });
+});

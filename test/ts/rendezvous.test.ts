@@ -1,0 +1,86 @@
+// The ranks' meeting over TCP (lib/api/rendezvous.ts), with every rank in this process: the id, the
+// gathering of results, and the ways it fails (a rank that never comes, a wrong world size, a rank
+// that fails afterwards), each one line.
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { rendezvous, type RankGroup } from '../../lib/api/rendezvous.js';
+import { DeviceError, InvalidArgumentError, TimeoutError } from '../../lib/base/errors.js';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const id = Buffer.from('0123456789abcdef');
+
+async function meet(world: number, port: number, timeoutMs = 5000): Promise<RankGroup[]> {
+  return Promise.all(
+    Array.from({ length: world }, (_, rank) => rendezvous({ rank, world, addr: '127.0.0.1', port, makeId: () => id, timeoutMs })),
+  );
+}
+
+describe('rendezvous', () => {
+  it('rank 0 hands every rank its id, then gathers each exchange in rank order; the close is clean', async () => {
+    const port = await freePort();
+    // Rank 2 starts before rank 0 listens: it retries until rank 0 is there.
+    const late = rendezvous({ rank: 2, world: 3, addr: '127.0.0.1', port, makeId: () => Buffer.alloc(0), timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 150));
+    const groups = await Promise.all([
+      rendezvous({ rank: 0, world: 3, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 5000 }),
+      rendezvous({ rank: 1, world: 3, addr: '127.0.0.1', port, makeId: () => Buffer.alloc(0), timeoutMs: 5000 }),
+      late,
+    ]);
+    for (const g of groups) expect(g.id.equals(id)).toBe(true);
+    const [r0, r1, r2] = groups as [RankGroup, RankGroup, RankGroup];
+    for (let i = 0; i < 2; i++) {
+      expect(await r2.gather(i, { rank: 2, i })).toBeUndefined();
+      expect(await r1.gather(i, { rank: 1, i })).toBeUndefined();
+      expect(await r0.gather(i, { rank: 0, i })).toEqual([{ rank: 0, i }, { rank: 1, i }, { rank: 2, i }]);
+    }
+    await Promise.all([r1.close(), r2.close(), r0.close()]);
+  });
+
+  it('a rank that never comes: rank 0 times out naming the address, the ranks arrived and the missing', async () => {
+    const port = await freePort();
+    const r0 = rendezvous({ rank: 0, world: 3, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 400 });
+    const r1 = rendezvous({ rank: 1, world: 3, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 400 });
+    await expect(r0).rejects.toThrow(new TimeoutError(`rendezvous: 2 of 3 ranks arrived at 127.0.0.1:${port} within 0.4 s (missing: rank 2) (allowed: every rank started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT)`));
+    await expect(r1).rejects.toThrow(/^rendezvous: /); // rank 0's timeout, or its own: whichever comes first
+  });
+
+  it('no rank 0: a rank times out naming where it looked', async () => {
+    const port = await freePort();
+    await expect(rendezvous({ rank: 1, world: 2, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 300 })).rejects.toThrow(
+      `rendezvous: rank 0 at 127.0.0.1:${port} did not answer within 0.3 s`,
+    );
+  });
+
+  it('a wrong world size fails rank 0 and the rank, with the same line', async () => {
+    const port = await freePort();
+    const r0 = rendezvous({ rank: 0, world: 2, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 3000 });
+    const r1 = rendezvous({ rank: 1, world: 3, addr: '127.0.0.1', port, makeId: () => id, timeoutMs: 3000 });
+    const line = 'rendezvous: rank 1 says WORLD_SIZE 3, rank 0 has 2 (allowed: every rank started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT)';
+    await expect(r0).rejects.toThrow(new InvalidArgumentError(line));
+    await expect(r1).rejects.toThrow(new InvalidArgumentError(line));
+  });
+
+  it('a rank that fails after the meeting: rank 0 learns why at its next gather', async () => {
+    const port = await freePort();
+    const [r0, r1] = (await meet(2, port)) as [RankGroup, RankGroup];
+    await r1.close('engine: out of memory');
+    await expect(r0.gather(0, 'mine')).rejects.toThrow(new DeviceError('rank 1 failed: engine: out of memory'));
+    await r0.close();
+  });
+
+  it('rank 0 that ends early: a rank learns it at its next gather', async () => {
+    const port = await freePort();
+    const [r0, r1] = (await meet(2, port)) as [RankGroup, RankGroup];
+    await r0.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(r1.gather(0, 'x')).rejects.toBeInstanceOf(DeviceError);
+    await r1.close();
+  });
+});
