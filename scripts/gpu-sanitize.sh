@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# compute-sanitizer over the GPU tests, on the GPU machine after `npm run test:gpu` built
-# build-test/gpubench_cuda_ops_test and the addon: memcheck, racecheck and synccheck over every CUDA
-# op case, then memcheck over the engine's GPU tests (golden fixtures, random configs: every kernel
+# compute-sanitizer over the GPU tests, on the GPU machine (it builds the addon and
+# build-test/gpubench_cuda_ops_test first, as gpu-check.sh and `npm run test:gpu` do): memcheck,
+# racecheck and synccheck over every CUDA op case, then memcheck over the engine's GPU tests (golden fixtures, random configs: every kernel
 # path of a real forward, graphs included) run through node. Each run under its own time limit;
 # a summary line per run ("ERROR SUMMARY: N errors") goes to stdout, full logs under $OUT.
 set -o pipefail
@@ -10,6 +10,10 @@ mkdir -p "$out"
 cs=compute-sanitizer
 exe=build-test/gpubench_cuda_ops_test
 status=0
+npx cmake-js compile --out build --parallel 16 --CDCMAKE_CUDA_ARCHITECTURES=90a >"$out/build.log" 2>&1 && npx tsc -p tsconfig.json &&
+  cmake -S . -B build-test -DCMAKE_CUDA_ARCHITECTURES=90a >>"$out/build.log" 2>&1 &&
+  cmake --build build-test --target gpubench_cuda_ops_test -j 16 >>"$out/build.log" 2>&1 ||
+  { tail -40 "$out/build.log"; exit 1; }
 sanitize() {  # name, time limit (s), command...
   local name=$1 limit=$2; shift 2
   timeout "$limit" "$@" >"$out/sanitize-$name.log" 2>&1

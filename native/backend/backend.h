@@ -151,6 +151,9 @@ class Backend {
   // Makes the calling thread use this backend's device (CUDA: cudaSetDevice), for a rank's own
   // thread of a parallel layout (engine/rank_group.h). No-op on the CPU.
   virtual void bind_thread() {}
+  // The backend's stream as its runtime's handle (CUDA: the cudaStream_t), for a library that
+  // enqueues work of its own on it (NCCL's collectives); null where ops run synchronously.
+  virtual void* stream_handle() { return nullptr; }
   virtual void synchronize() = 0;
   virtual Event event_create() = 0;
   virtual void event_record(Event e) = 0;

@@ -6,6 +6,8 @@
 // the host implementation (host_communicator.h) returns when the result is in place.
 // Tensors are row-major [rows, cols] in the backend's memory; the sum is in the tensor's dtype.
 #pragma once
+#include <string>
+
 #include "backend/backend.h"
 #include "base/error.h"
 
@@ -16,6 +18,17 @@ namespace gpubench {
 struct CollectiveAbandoned : Error {
   CollectiveAbandoned() : Error(ErrorCode::Internal, "collective abandoned: another rank failed") {}
 };
+
+// The checks every implementation makes: float tensors only, and for all_gather (whole = out,
+// part = in) and reduce_scatter (whole = in, part = out) a whole of `size` parts in the same dtype;
+// an all_reduce is its own whole and part (size 1).
+inline void check_collective(const char* op, const Tensor& whole, const Tensor& part, int size) {
+  if (part.dtype == DType::I32) fail(ErrorCode::Internal, std::string(op) + ": int32 tensors are not reduced (allowed: f32, bf16)");
+  if (whole.numel() != part.numel() * size || whole.dtype != part.dtype) {
+    fail(ErrorCode::Internal, std::string(op) + ": " + std::to_string(whole.numel()) + " elements for " + std::to_string(size) +
+                                  " parts of " + std::to_string(part.numel()) + " (allowed: the same dtype, size times the part)");
+  }
+}
 
 class Communicator {
  public:

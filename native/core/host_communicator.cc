@@ -33,10 +33,6 @@ void sum_ranks(const std::vector<Tensor>& src, int64_t src_offset, const Tensor&
   }
 }
 
-void check_tensor(const char* op, const Tensor& t) {
-  if (t.dtype == DType::I32) fail(ErrorCode::Internal, std::string(op) + ": int32 tensors are not reduced (allowed: f32, bf16)");
-}
-
 }  // namespace
 
 HostCommGroup::HostCommGroup(int size) : size_(size), in_(size) {}
@@ -84,7 +80,7 @@ void HostCommunicator::post(Tensor in) {
 }
 
 void HostCommunicator::all_reduce(Tensor t) {
-  check_tensor("all_reduce", t);
+  check_collective("all_reduce", t, t, 1);
   post(t);
   // Reduce-scatter then all-gather, as a ring does: rank r sums chunk r into its own tensor (no
   // other rank reads chunk r of it meanwhile), then copies every other chunk from its owner.
@@ -103,11 +99,7 @@ void HostCommunicator::all_reduce(Tensor t) {
 }
 
 void HostCommunicator::all_gather(Tensor out, Tensor in) {
-  check_tensor("all_gather", in);
-  if (out.numel() != in.numel() * size() || out.dtype != in.dtype) {
-    fail(ErrorCode::Internal, "all_gather: out has " + std::to_string(out.numel()) + " elements, expected " +
-                                  std::to_string(in.numel() * size()));
-  }
+  check_collective("all_gather", out, in, size());
   post(in);
   const size_t bytes = in.bytes();
   for (int k = 0; k < size(); ++k) std::memcpy((char*)out.data + k * bytes, g_.in_[k].data, bytes);
@@ -115,11 +107,7 @@ void HostCommunicator::all_gather(Tensor out, Tensor in) {
 }
 
 void HostCommunicator::reduce_scatter(Tensor out, Tensor in) {
-  check_tensor("reduce_scatter", in);
-  if (in.numel() != out.numel() * size() || out.dtype != in.dtype) {
-    fail(ErrorCode::Internal, "reduce_scatter: in has " + std::to_string(in.numel()) + " elements, expected " +
-                                  std::to_string(out.numel() * size()));
-  }
+  check_collective("reduce_scatter", in, out, size());
   post(in);
   sum_ranks(g_.in_, rank_ * out.numel(), out, 0, out.numel());
   g_.barrier();

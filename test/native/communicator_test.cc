@@ -1,6 +1,7 @@
 // Standalone test of native/core/host_communicator (W rank threads against a naive sum, the same
 // bits on every rank whatever order the threads arrive in, abort releasing waiting peers) and of
-// native/core/layout (shards that tile the model, one-line errors for layouts that do not split).
+// native/core/layout (shards that tile the model, one-line errors for layouts that do not split),
+// and the NCCL communicator's load (its collectives run in the CUDA op tests on the GPU machine).
 #include <chrono>
 #include <functional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "check.h"
 #include "core/host_communicator.h"
+#include "core/nccl_communicator.h"
 #include "core/layout.h"
 
 using namespace gpubench;
@@ -157,6 +159,25 @@ void test_layout() {
   check_throws("ep on a dense model", ErrorCode::InvalidConfig, [&] { validate_layout(dense, Layout{2, 1, 2}); });
 }
 
+// Where libnccl.so.2 cannot be loaded (CI, this machine), a group of NCCL ranks is one line that
+// says what to install; where it can, its version reads as one.
+void test_nccl_status() {
+  const std::string status = nccl_status();
+  if (status.rfind("NCCL ", 0) == 0) {
+    check("nccl_status names a version: " + status, status.find('.') != std::string::npos);
+    return;
+  }
+  try {
+    NcclComms comms({});
+    check("NcclComms without NCCL throws", false);
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    check("NcclComms without NCCL: one Device error naming libnccl.so.2 and what to install (" + msg + ")",
+          e.code == ErrorCode::Device && msg.find("libnccl.so.2") != std::string::npos &&
+              msg.find("install NCCL") != std::string::npos && msg.find('\n') == std::string::npos);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -167,5 +188,6 @@ int main() {
   test_all_reduce(4, 1, 2);  // fewer elements than ranks: some chunks are empty
   test_abort();
   test_layout();
+  test_nccl_status();
   return summary();
 }

@@ -385,6 +385,7 @@ int main(int argc, char** argv) {
   run("argmax", [] { test_argmax(32007); });
   run_moe_tests();
   run_mla_tests();
+  run_nccl_tests();
 
   std::printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;

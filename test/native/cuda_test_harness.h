@@ -173,5 +173,6 @@ inline BlockTables random_block_tables(Scope& s, const std::vector<int>& ctx, in
 // Each op family's file defines its cases' runner; main() in cuda_ops_test.cu calls them.
 void run_moe_tests();
 void run_mla_tests();
+void run_nccl_tests();
 
 }  // namespace gpubench::test

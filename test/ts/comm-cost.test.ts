@@ -75,7 +75,7 @@ describe('a simulated world in a result', () => {
   const raw: NativePointResult = {
     waitingMs: 1, prefillMs: 10, decodeStepMs: [2, 2, 2], decodeContext: [17, 18, 19], acceptedTokens: [2, 2, 2],
     firstRequestTokens: [1, 2, 3, 4], usedGraphs: false, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced',
-    expertCounts: [], telemetry: null, telemetryReason: 'cpu', kernelPaths: {},
+    expertCounts: [], telemetry: null, telemetryReason: 'cpu', kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null,
   };
   const ctx = (tp: number, dp: number, simulated: boolean): RunContext => ({
     runName: 'r', spec, device: 'cuda:0', mode: 'both', seed: 1, peaks: { flopsPerS: 1e12, bytesPerS: 1e11 }, bytesPerElem: 2,

@@ -37,6 +37,7 @@ class CudaBackend : public Backend {
   void download_f32(float* host_dst, Tensor src) override;
 
   void bind_thread() override;
+  void* stream_handle() override { return stream_; }
   void synchronize() override;
   Event event_create() override;
   void event_record(Event e) override;
