@@ -310,10 +310,14 @@ export interface NativeDeviceInfo {
   threads: number;
 }
 
-/** What the loaded binary is: the commit it was built from ('unknown' outside a checkout), its backends. */
+/**
+ * What the loaded binary is: the commit it was built from ('unknown' outside a checkout), its
+ * backends, and NCCL as it loads here ("NCCL 2.28.3", or why not: "libnccl.so.2 not found").
+ */
 export interface NativeBuildInfo {
   commit: string;
   backends: string[];
+  nccl: string;
 }
 
 export interface NativeEngine {

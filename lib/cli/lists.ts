@@ -36,6 +36,7 @@ export function devices(): number {
     ]);
   }
   process.stdout.write(t.toString() + '\n');
+  process.stdout.write(`NCCL (--tp/--dp over several GPUs): ${addon.buildInfo().nccl}\n`);
   const cuda = all.filter((d) => d.device.startsWith('cuda'));
   if (!have.includes('cuda')) {
     process.stdout.write(`This build has no CUDA backend (backends: ${have.join(', ')}); gpubench runs on the CPU (--device cpu).\n`);

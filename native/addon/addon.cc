@@ -1,9 +1,11 @@
-// Module entry: the Engine class, the compiled backends, the device list and the build's identity.
+// Module entry: the Engine class, the compiled backends, the device list and the build's identity
+// (with whether NCCL loads here).
 #include <napi.h>
 
 #include "addon/backend_factory.h"
 #include "addon/convert.h"
 #include "addon/engine_wrap.h"
+#include "core/nccl_communicator.h"
 
 // The commit this binary was built from: CMake writes addon/build_info.h (in the build tree) at every build
 // (scripts/git-commit.mjs), node-gyp passes it as a define; a build outside a checkout has none.
@@ -29,6 +31,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("commit", GPUBENCH_GIT_COMMIT);
   o.Set("backends", Backends(info));
+  o.Set("nccl", nccl_status());
   return o;
 }
 

@@ -107,6 +107,7 @@ describe('gpubench run (fake addon)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^addon: fake\.node \(local build; the fake addon\)\n/);
     expect(r.stdout).toMatch(/│ cuda:0 +│ Fake H100 +│ 80\.0 +│ 79\.0 +│ 9\.0 +│ 13\.0 /);
+    expect(r.stdout).toContain('NCCL (--tp/--dp over several GPUs): NCCL 2.28.3\n');
     state.addon = fakeAddon();
     const c = await runCli(['devices']);
     expect(c.stdout).toContain('This build has no CUDA backend (backends: cpu)');

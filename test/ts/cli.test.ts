@@ -253,6 +253,8 @@ describe.skipIf(!addonBuilt)('gpubench against the addon (node dist/cli.js)', ()
     const r = run(['devices']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^addon: build\/Release\/gpubench\.node \(local build; /);
+    // The real addon's own answer: a version where libnccl.so.2 loads, else why it does not.
+    expect(r.stdout).toMatch(/^NCCL \(--tp\/--dp over several GPUs\): (NCCL \d+\.\d+\.\d+|libnccl\.so\.2 not found|libnccl\.so\.2 lacks .*|NCCL \d+ is older than 2\.10)$/m);
   });
 
   it('devices lists the CPU with its model and threads', () => {

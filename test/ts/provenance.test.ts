@@ -49,7 +49,7 @@ describe('a sweep carries its provenance', () => {
 
   it('on the CPU: the CPU model and threads, clocks null with the reason; a build outside a checkout has no commit', async () => {
     const addon = fakeAddon();
-    addon.buildInfo = () => ({ commit: 'unknown', backends: ['cpu'] });
+    addon.buildInfo = () => ({ commit: 'unknown', backends: ['cpu'], nccl: 'libnccl.so.2 not found' });
     const r = await sweep({ ...grid, addon, device: 'cpu' });
     expect(r.provenance).toMatchObject({
       gitCommit: null, driverVersion: null, cudaRuntimeVersion: null, computeCapability: null, cpuModel: cpus()[0]!.model.trim(), cpuThreads: 2,
