@@ -358,6 +358,8 @@ export interface NativeAddon {
   backends(): string[];
   listDevices(): NativeDeviceInfo[];
   buildInfo(): NativeBuildInfo;
+  /** n NCCL unique ids, 128 bytes each, in one Buffer; throws DeviceError where NCCL does not load. */
+  ncclUniqueIds(n: number): Buffer;
 }
 
 let cached: AddonChoice<NativeAddon> | undefined;

@@ -47,11 +47,27 @@ Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   }
 }
 
+// ncclUniqueIds(n): n NCCL unique ids in one Buffer of n * 128 bytes (a launch's rank 0 hands them
+// to the other processes); a typed error where NCCL does not load.
+Napi::Value NcclUniqueIds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+    throw error_to_js(env, error_code_name(ErrorCode::InvalidArgument), "ncclUniqueIds(n): n must be a positive integer");
+  }
+  try {
+    const std::string ids = nccl_unique_ids(info[0].As<Napi::Number>().Int32Value());
+    return Napi::Buffer<char>::Copy(env, ids.data(), ids.size());
+  } catch (const Error& e) {
+    throw error_to_js(env, error_code_name(e.code), e.what());
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  exports.Set("ncclUniqueIds", Napi::Function::New(env, NcclUniqueIds));
   return exports;
 }
 

@@ -154,6 +154,30 @@ void NcclComms::abort() {
   for (auto& r : ranks) r->abort();
 }
 
+std::string nccl_unique_ids(int n) {
+  const NcclLibrary& nccl = NcclLibrary::get().require();
+  std::string ids;
+  for (int i = 0; i < n; ++i) {
+    ncclUniqueId id;
+    nccl.check(nccl.get_unique_id(&id), "ncclGetUniqueId");
+    ids.append(id.internal, sizeof id.internal);
+  }
+  return ids;
+}
+
+std::unique_ptr<NcclCommunicator> nccl_join(const std::string& id, int size, int rank, Backend& be) {
+  const NcclLibrary& nccl = NcclLibrary::get().require();
+  ncclUniqueId uid;
+  if (id.size() != sizeof uid.internal) {
+    fail(ErrorCode::InvalidArgument, "NCCL unique id of " + std::to_string(id.size()) + " bytes (allowed: 128, from nccl_unique_ids)");
+  }
+  std::memcpy(uid.internal, id.data(), sizeof uid.internal);
+  be.bind_thread();
+  ncclComm_t comm = nullptr;
+  nccl.check(nccl.comm_init_rank(&comm, size, uid, rank), "ncclCommInitRank");
+  return std::make_unique<NcclCommunicator>(nccl, comm, be, rank, size);
+}
+
 std::string nccl_status() {
   const NcclLibrary& nccl = NcclLibrary::get();
   if (!nccl.problem.empty()) return nccl.problem;

@@ -42,6 +42,13 @@ struct NcclComms {
   void abort();
 };
 
+// n NCCL unique ids, 128 bytes each, one per group to be made: what rank 0 of a multi-process
+// launch hands the other processes, each of which then joins its groups by id.
+std::string nccl_unique_ids(int n);
+// This process's rank of a group whose other ranks are in other processes (every rank calls it
+// with the same id and size), on be's device.
+std::unique_ptr<NcclCommunicator> nccl_join(const std::string& id, int size, int rank, Backend& be);
+
 // "NCCL 2.28.3", or why NCCL cannot be used here (libnccl.so.2 not found, a function missing).
 std::string nccl_status();
 

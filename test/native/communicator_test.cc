@@ -167,6 +167,7 @@ void test_nccl_status() {
     check("nccl_status names a version: " + status, status.find('.') != std::string::npos);
     return;
   }
+  check_throws("nccl_unique_ids without NCCL", ErrorCode::Device, [] { nccl_unique_ids(1); });
   try {
     NcclComms comms({});
     check("NcclComms without NCCL throws", false);

@@ -38,6 +38,20 @@ void test_one_rank(DType dt) {
   report(std::string("nccl one rank all_reduce/all_gather/reduce_scatter ") + dtype_name(dt), same, nccl_status());
 }
 
+// A group joined by id (as the processes of a launch join theirs), of one rank here.
+void test_join() {
+  Scope s;
+  const std::string ids = nccl_unique_ids(2);
+  bool ok = ids.size() == 256 && ids.substr(0, 128) != ids.substr(128);
+  std::unique_ptr<NcclCommunicator> c = nccl_join(ids.substr(128), 1, 0, *G);
+  const std::vector<float> v = values(3 * 77, 0);
+  Tensor t{s.alloc(G, v.size() * 2), DType::BF16, 3, 77};
+  G->upload_f32(t, v.data());
+  c->all_reduce(t);
+  ok = ok && download(G, t) == v;
+  report("nccl join by id: two distinct ids, a one-rank all_reduce", ok, nccl_status());
+}
+
 // One rank per device, each collective called from the ranks' own threads.
 void test_ranks(int n) {
   std::vector<std::unique_ptr<Backend>> owned;
@@ -89,6 +103,7 @@ void test_ranks(int n) {
 void run_nccl_tests() {
   run("nccl", [] { test_one_rank(DType::BF16); });
   run("nccl", [] { test_one_rank(DType::F32); });
+  run("nccl", test_join);
   const int n = cuda_device_count();
   if (n >= 2) {
     run("nccl", [n] { test_ranks(n); });

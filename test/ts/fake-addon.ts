@@ -194,6 +194,7 @@ export function fakeAddon(
     Engine,
     backends: () => (opts.cuda ? ['cpu', 'cuda'] : ['cpu']),
     listDevices: () => (opts.cuda ? [FAKE_CPU, FAKE_H100] : [FAKE_CPU]),
+    ncclUniqueIds: (n: number) => Buffer.alloc(128 * n, 7),
     buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'], nccl: opts.cuda ? 'NCCL 2.28.3' : 'libnccl.so.2 not found' }),
   };
 }
