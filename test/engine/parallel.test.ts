@@ -105,7 +105,7 @@ describe('a point under a layout', () => {
     expect(r.firstRequestTokens).toEqual(one.firstRequestTokens);
     expect(r.acceptedTokens).toEqual(Array(3).fill(2 * P.dp));
     expect(r.expertCounts).toEqual(one.expertCounts);
-    expect(sharded.info().parallel).toEqual(P);
+    expect(sharded.info().parallel).toEqual({ ...P, simulate: false });
     expect(sharded.info().weightBytes).toBeLessThan(single.info().weightBytes);
   });
 
@@ -132,6 +132,65 @@ describe('a point under a layout', () => {
   it('one rank calls no collective', async () => {
     const r = await run(single, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode' }), 1);
     expect(r.profiledDecode.filter((o) => /^(all_reduce|all_gather|reduce_scatter)/.test(o.op))).toEqual([]);
+  });
+});
+
+describe('a simulated layout: rank 0 alone, its collectives moving nothing', () => {
+  const P = layout({ tp: 2, dp: 2, ep: 2 });
+  let simulated: NativeEngine, sharded: NativeEngine;
+  beforeAll(async () => {
+    simulated = await openEngine({ spec: qwen2Moe, parallel: { ...P, simulate: true } });
+    sharded = await openEngine({ spec: qwen2Moe, parallel: P });
+  });
+  afterAll(async () => {
+    await simulated.close();
+    await sharded.close();
+  });
+
+  it('holds rank 0\'s shard of the full layout and runs one DP group\'s batch, its collectives still ops at ~0 ms', async () => {
+    expect(simulated.info().parallel).toEqual({ ...P, simulate: true });
+    expect(simulated.info().weightBytes).toBe(sharded.info().weightBytes);
+    // batchSize requests (one DP group's), not batchSize × dp.
+    const done = simulated.runPoint(point({ batchSize: 2, inputLen: 8, outputLen: 3, profile: 'decode' }), () => {});
+    for (let i = 0; i < 2; i++) {
+      simulated.submit({ id: i, inputIds: ids(8, i) });
+      await new Promise((r) => setImmediate(r));
+    }
+    const r = await done;
+    expect(r.decodeStepMs).toHaveLength(2);
+    expect(r.decodeStepMs.every((ms) => ms > 0)).toBe(true);
+    const collectives = r.profiledDecode.filter((o) => /^(all_reduce|all_gather|reduce_scatter)\./.test(o.op));
+    expect(new Set(collectives.map((o) => `${o.op}@${o.layer}`))).toEqual(new Set([
+      'all_reduce.o_proj@0', 'all_reduce.mlp@0', 'all_reduce.o_proj@1', 'all_gather.moe@1', 'all_reduce.moe@1', 'reduce_scatter.moe@1',
+    ]));
+    expect(Math.max(...collectives.map((o) => o.ms))).toBeLessThan(0.5);
+  });
+
+  it('measures no bus: there is no link', async () => {
+    expect((await simulated.measurePeaks()).bus).toBeNull();
+  });
+});
+
+describe('the bus bandwidth of the layout\'s own communicator', () => {
+  it('an all-reduce of 16 MiB over rank 0\'s TP group, busbw = S · 2(n − 1)/n over the median call', async () => {
+    const e = await openEngine({ spec: tinySpec, parallel: layout({ tp: 2 }) });
+    try {
+      const bus = (await e.measurePeaks()).bus;
+      expect(bus).not.toBeNull();
+      expect(bus!.bytes).toBe(16 * 2 ** 20);
+      expect(bus!.ranks).toBe(2);
+      expect(bus!.calls.count).toBeGreaterThan(2);
+      expect(bus!.calls.minMs).toBeGreaterThan(0);
+      expect(bus!.bytesPerS).toBeCloseTo((bus!.bytes * 2 * (1 / 2)) / (bus!.calls.medianMs / 1e3), -3);
+    } finally {
+      await e.close();
+    }
+    const one = await openEngine({ spec: tinySpec });
+    try {
+      expect((await one.measurePeaks()).bus).toBeNull();
+    } finally {
+      await one.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import type { NativePointResult } from '../../lib/bridge/native.js';
 const raw = (prefillMs: number | null, steps: number[], extra: Partial<NativePointResult> = {}): NativePointResult => ({
   waitingMs: 1, prefillMs, decodeStepMs: steps, decodeContext: steps.map((_, i) => 9 + i), acceptedTokens: steps.map(() => 2),
   firstRequestTokens: [7], usedGraphs: true, profiledPrefill: [], profiledDecode: [], traceFiles: [], routing: 'balanced',
-  expertCounts: [], telemetry: null, telemetryReason: null, kernelPaths: {}, ...extra,
+  expertCounts: [], telemetry: null, telemetryReason: null, kernelPaths: {}, mlaPrefillForm: null, mlaDecodeForm: null, ...extra,
 });
 
 describe('merging ranks', () => {
