@@ -219,6 +219,9 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
+  if (layout.simulated) {
+    notes.push(`simulated tp ${layout.tp} × dp ${layout.dp}: rank 0's shard ran alone, its collectives moved nothing; the times are estimates and its tokens are not meaningful (rank 0 alone does not see the other ranks' partial sums)`);
+  }
   const skip = new Set((o.skipPoints ?? []).map(gridPointKey));
   const points = gridPoints(o, o.mode).filter((p) => !skip.has(gridPointKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));

@@ -8,16 +8,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeGenerateResult, NativeModelSpec, NativeParallel } from '../../lib/bridge/native.js';
-import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
+import { checkModelLayout, layoutOf } from '../../lib/api/layout.js';
+import { normalizeConfig, resolveModel, type ModelSpec } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
 import { ids, openEngine, point, tinySpec } from './helpers.js';
 
-const qwen2Moe = toNative(normalizeConfig({
+const qwen2MoeConfig = {
   model_type: 'qwen2_moe', vocab_size: 512, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2,
   num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 512, rms_norm_eps: 1e-6,
   num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, shared_expert_intermediate_size: 48,
   mlp_only_layers: [0],
-}));
+};
+const qwen2Moe = toNative(normalizeConfig(qwen2MoeConfig));
 const deepseekV3 = toNative(resolveModel('tiny-deepseek-v3'));
 
 const layout = (p: Partial<NativeParallel>): NativeParallel => ({ tp: 1, ep: 1, dp: 1, ...p });
@@ -191,6 +193,34 @@ describe('the bus bandwidth of the layout\'s own communicator', () => {
     } finally {
       await one.close();
     }
+  });
+});
+
+describe('lib/api/layout.ts accepts exactly the layouts native opens', () => {
+  const moe = (over: Record<string, unknown>) => normalizeConfig({ ...qwen2MoeConfig, ...over });
+  const cases: [string, ModelSpec, NativeParallel, boolean][] = [
+    // A dense layer splits over tp only, whatever dp (98 is not divisible by tp × dp = 4).
+    ['dense layer 98 wide, tp 2 dp 2', moe({ intermediate_size: 98 }), layout({ tp: 2, dp: 2 }), true],
+    ['dense layer 98 wide, tp 4', moe({ intermediate_size: 98 }), layout({ tp: 4 }), false],
+    // No dense layer: its intermediate_size splits nothing.
+    ['every layer MoE, intermediate 98, tp 4', moe({ intermediate_size: 98, mlp_only_layers: [] }), layout({ tp: 4 }), true],
+    // The shared expert splits over every rank.
+    ['shared expert 42 wide, tp 2', moe({ shared_expert_intermediate_size: 42 }), layout({ tp: 2 }), true],
+    ['shared expert 42 wide, tp 2 dp 2', moe({ shared_expert_intermediate_size: 42 }), layout({ tp: 2, dp: 2 }), false],
+    ['expert 32 wide over tp 4 dp 2 / ep 2', moe({}), layout({ tp: 4, dp: 2, ep: 2 }), true],
+    ['expert 30 wide over tp 2 dp 2 / ep 2', moe({ moe_intermediate_size: 30 }), layout({ tp: 2, dp: 2, ep: 2 }), true],
+    ['expert 30 wide over tp 4 / ep 1', moe({ moe_intermediate_size: 30 }), layout({ tp: 4 }), false],
+  ];
+  it.each(cases)('%s', async (_n, spec, p, accepted) => {
+    let ts = true;
+    try {
+      checkModelLayout(spec, layoutOf(p));
+    } catch {
+      ts = false;
+    }
+    const native = await openEngine({ spec: toNative(spec), parallel: p, maxBatch: 2, maxContext: 32, maxTokensPerStep: 32, kvPoolTokens: 128 })
+      .then(async (e) => { await e.close(); return true; }, (e: { code: string }) => (expect(e.code).toBe('ERR_INVALID_CONFIG'), false));
+    expect([ts, native]).toEqual([accepted, accepted]);
   });
 });
 
