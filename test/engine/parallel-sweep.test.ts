@@ -14,7 +14,7 @@ import { toRecord } from '../../lib/report/fields.js';
 import { formatTables } from '../../lib/report/table.js';
 import { runCli } from '../ts/cli-helpers.js';
 
-const GRID = { batchSizes: [2], inputLens: [8], outputLens: [3], device: 'cpu', threads: 2, seed: 1 } as const;
+const GRID = { batchSizes: [2], inputLens: [8], outputLens: [3], device: 'cpu', threads: 2, seed: 1 };
 const PEAKS = { flopsPerS: 1e10, bytesPerS: 1e10 };
 
 function ok(p: PointOutcome | undefined): PointResult {
