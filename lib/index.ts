@@ -37,7 +37,7 @@ export {
 export { OPTIONS, type OptionDecl, type OptionName, type FlagDecl } from './api/option-table.js';
 export { FlagTextError, integerRanges } from './api/flag-text.js';
 export { readGridFile, gridFilePoints, type GridFilePoints } from './api/grid-file.js';
-export { layoutOf, checkModelLayout, checkPlacement, shardSpec, ffnRanks, SINGLE_RANK, type ParallelLayout, type LayoutOptions, type Placement } from './api/layout.js';
+export { layoutOf, checkModelLayout, checkPlacement, shardSpec, shardExpertCounts, engineParallel, engineGroups, SINGLE_RANK, type ParallelLayout, type LayoutOptions, type Placement } from './api/layout.js';
 export { ranksFromEnv, deviceOfRank, cudaDeviceCount, firstSlurmHost, DEFAULT_MASTER_PORT, SINGLE_PROCESS, type LaunchRanks, type Launcher } from './api/ranks.js';
 export { rendezvous, DEFAULT_RENDEZVOUS_TIMEOUT_MS, type RankGroup, type RendezvousOptions } from './api/rendezvous.js';
 export { mergeRanks, combineOutcomes, type RankTimes, type RankOutcome, type MergedRanks } from './api/rank-merge.js';

@@ -20,7 +20,7 @@ import { kvPoolNote, kvTokensOf, opt, withFitAdvice, type FitContext } from './f
 import { makeInputIds } from './requests.js';
 import { getAddon } from '../bridge/device.js';
 import { busBytesPerS } from './comm-cost.js';
-import { checkModelLayout, checkPlacement, layoutOf, type ParallelLayout } from './layout.js';
+import { checkModelLayout, checkPlacement, engineGroups, engineParallel, layoutOf, type ParallelLayout } from './layout.js';
 import { cudaDeviceCount, deviceOfRank, ranksFromEnv, type LaunchRanks } from './ranks.js';
 import { rendezvous, type RankGroup } from './rendezvous.js';
 import { combineOutcomes, type RankOutcome } from './rank-merge.js';
@@ -70,8 +70,10 @@ interface PointContext {
   runName: string;
   moeRouting: NativeMoeRouting;
   launch: LaunchRanks;
-  /** This process's DP rank: its requests are the ones after the lower DP ranks' (another batch). */
+  /** This process's first DP rank: its requests are the ones after the lower DP ranks' (another batch). */
   dpRank: number;
+  /** DP groups the engine runs, each a batch of B (engineGroups): it waits for B × groups requests. */
+  groups: number;
 }
 
 /** Runs one point: starts the native job, then feeds it its batch one request at a time. */
@@ -106,7 +108,7 @@ async function runPoint(engine: Engine, o: ResolvedSweepOptions, pc: PointContex
   try {
     // Yield first: a point the addon refuses up front (does not fit) settles before any request is sent.
     await yieldToLoop();
-    for (let i = 0; i < B && !settled && !o.signal?.aborted; i++) {
+    for (let i = 0; i < B * pc.groups && !settled && !o.signal?.aborted; i++) {
       // Request i of every point gets the same prompt: points differ only in what they vary.
       engine.submit(makeInputIds(o.seed, pc.dpRank * B + i, L, engine.spec.vocabSize));
       await yieldToLoop();
@@ -134,12 +136,12 @@ function makeOutDir(dir: string): void {
 
 /**
  * The ranks of a launch meet (rendezvous.ts) before any engine opens; one process meets nobody.
- * MERGE(issue 14, branch tp): on CUDA the id is the addon's NCCL unique id, and Engine.openResolved
- * below takes `parallel: { tp, ep, dp }` (and this id) once lib/bridge has those fields; until then
- * the engine opens unsharded and rank 0 hands the others a random token.
+ * The processes of a launch are replicas (layout.ts, checkPlacement), each an engine of one rank.
  */
 async function meetRanks(launch: LaunchRanks): Promise<RankGroup | undefined> {
   if (launch.world === 1 || launch.addr === undefined || launch.port === undefined) return undefined;
+  // The id rank 0 hands out is a random token: nothing uses it until an NCCL communicator across
+  // processes exists, whose unique id it will be.
   return rendezvous({ rank: launch.rank, world: launch.world, addr: launch.addr, port: launch.port, makeId: () => randomBytes(16) });
 }
 
@@ -217,6 +219,9 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
   if (o.mtpDrafts > 0 && o.mode !== 'prefill') {
     notes.push(`MTP: output_len counts decode steps; each emits the accepted drafts + 1 tokens per request`);
   }
+  if (layout.simulated) {
+    notes.push(`simulated tp ${layout.tp} × dp ${layout.dp}: rank 0's shard ran alone, its collectives moved nothing; the times are estimates and its tokens are not meaningful (rank 0 alone does not see the other ranks' partial sums)`);
+  }
   const skip = new Set((o.skipPoints ?? []).map(gridPointKey));
   const points = gridPoints(o, o.mode).filter((p) => !skip.has(gridPointKey(p)));
   const refusals = points.map((p) => precheckPoint(spec, p, o.mode, o.mtpDrafts));
@@ -235,7 +240,9 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
     drafts: o.mtpDrafts,
     ...(o.kvPoolTokens !== undefined ? { kvPoolTokens: o.kvPoolTokens } : {}),
   });
-  const pc: PointContext = { runName, moeRouting: routingToNative(o.moeRouting), launch, dpRank: Math.floor(launch.rank / layout.tp) };
+  const pc: PointContext = {
+    runName, moeRouting: routingToNative(o.moeRouting), launch, dpRank: Math.floor(launch.rank / layout.tp), groups: engineGroups(layout, launch),
+  };
   const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all', layout };
   const openEngine = () => Engine.openResolved({ spec, device, addon }, {
     seed: o.seed,
@@ -248,6 +255,7 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
     ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     mlaPrefill: o.mlaPrefill,
+    parallel: engineParallel(layout, launch),
   });
   let engine: Engine;
   try {
@@ -282,7 +290,8 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
       },
       bytesPerElem: bytesPerElemOf(info.dtype),
       profileDecodeSteps: o.profileDecodeSteps,
-      busBytesPerS: o.busBandwidth === undefined ? null : busBytesPerS(o.busBandwidth),
+      // The busBandwidth option overrides the bus the engine measured with its own communicator.
+      busBytesPerS: o.busBandwidth !== undefined ? busBytesPerS(o.busBandwidth) : peaks.bus?.bytesPerS ?? null,
     };
 
     for (let i = 0; i < points.length; i++) {

@@ -5,12 +5,15 @@
 // collective of any size and rank count; latency is left out, as a floor leaves it out.
 import type { ModelSpec } from '../model/model-spec.js';
 import { floorMs, type Cost, type Peaks } from './metrics.js';
-import { ffnRanks, type ParallelLayout } from './layout.js';
+import { layerKinds } from '../model/params.js';
+import type { ParallelLayout } from './layout.js';
 
 export type Collective = 'all_reduce' | 'all_gather' | 'reduce_scatter';
 
 export interface CollectiveCall {
   op: Collective;
+  /** The op as the profiled pass names it (native/model/). */
+  name: string;
   /** nccl-tests' size: the all-reduced buffer, or the whole that is gathered or reduce-scattered. */
   bytes: number;
   /** Ranks taking part. */
@@ -33,29 +36,35 @@ export function collectiveSeconds(op: Collective, bytes: number, ranks: number, 
 }
 
 /**
- * The collectives of one forward of `tokens` tokens per DP rank (B·L in a prefill, B·(1+drafts) in a
- * decode step), activations of bytesPerElem bytes:
- * - TP: an all-reduce of tokens·hidden after the attention's o_proj and after the FFN's down
- *   projection (or the MoE's combine: EP's ranks are TP's, so the MoE output is all-reduced too),
- *   per layer, over tp ranks;
- * - DP attention (an MoE model with dp > 1): each FFN block takes every DP rank's tokens, an
- *   all-gather of dp·tokens·hidden before it and a reduce-scatter of the same after it, over tp × dp
- *   ranks, in place of the FFN's all-reduce;
- * - a dense model's DP ranks are replicas: nothing.
- * The main model's layers only (MTP drafts and the LM head's logits are not counted).
+ * The collectives of one forward of `tokens` tokens per DP group (B·L in a prefill, B·(1+drafts) in
+ * a decode step), activations of bytesPerElem bytes, as the sharded forward pass calls them
+ * (docs/design.md section 8, the table of collectives):
+ * - `all_reduce.o_proj` after every layer's attention, over the tp ranks of the DP group;
+ * - `all_reduce.mlp` after every dense MLP (a dense model's layers, an MoE model's dense layers),
+ *   over the tp ranks: a dense layer is split within its DP group, whatever dp is;
+ * - after every MoE block, with dp = 1 `all_reduce.moe` over the tp (= all) ranks; with dp > 1
+ *   (DP attention) `all_gather.moe` of every group's tokens before the block and `reduce_scatter.moe`
+ *   after it, over the dp ranks with the same TP rank, and between them `all_reduce.moe` of the dp·T
+ *   rows over the tp ranks of the group (none at tp = 1).
+ * A layout of one rank, and dp replicas of a dense model, call none. The main model's layers only
+ * (the MTP module's draft forwards are not counted).
  */
 export function forwardCollectives(spec: ModelSpec, layout: ParallelLayout, tokens: number, bytesPerElem: number): CollectiveCall[] {
+  const { tp, dp } = layout;
   const act = tokens * spec.hiddenSize * bytesPerElem;
-  const layers = spec.numLayers;
+  const { moe, dense } = layerKinds(spec);
   const calls: CollectiveCall[] = [];
-  if (layout.tp > 1) calls.push({ op: 'all_reduce', bytes: act, ranks: layout.tp, calls: layers, site: 'attention output (o_proj)' });
-  const ffn = ffnRanks(spec, layout);
-  if (ffn !== layout.tp) {
-    const gathered = act * layout.dp;
-    calls.push({ op: 'all_gather', bytes: gathered, ranks: ffn, calls: layers, site: 'DP attention: tokens into the FFN' });
-    calls.push({ op: 'reduce_scatter', bytes: gathered, ranks: ffn, calls: layers, site: 'DP attention: FFN output back to its DP rank' });
-  } else if (ffn > 1) {
-    calls.push({ op: 'all_reduce', bytes: act, ranks: ffn, calls: layers, site: spec.moe ? 'FFN output (MLP down, MoE combine)' : 'MLP output (down)' });
+  const add = (op: Collective, name: string, bytes: number, ranks: number, layers: number, site: string) => {
+    if (ranks > 1 && layers > 0) calls.push({ op, name, bytes, ranks, calls: layers, site });
+  };
+  add('all_reduce', 'all_reduce.o_proj', act, tp, spec.numLayers, "attention output (o_proj), the DP group's tp ranks");
+  add('all_reduce', 'all_reduce.mlp', act, tp, dense, "dense MLP output (down), the DP group's tp ranks");
+  if (dp > 1) {
+    add('all_gather', 'all_gather.moe', act * dp, dp, moe, 'DP attention: every group\'s tokens into the MoE block, the dp ranks of a TP rank');
+    add('all_reduce', 'all_reduce.moe', act * dp, tp, moe, "MoE output of every group's tokens, the DP group's tp ranks");
+    add('reduce_scatter', 'reduce_scatter.moe', act * dp, dp, moe, 'DP attention: the MoE output back to its group, the dp ranks of a TP rank');
+  } else {
+    add('all_reduce', 'all_reduce.moe', act, tp, moe, 'MoE output (experts and shared expert), all ranks');
   }
   return calls;
 }

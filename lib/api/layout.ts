@@ -48,42 +48,42 @@ export function layoutOf(o: LayoutOptions): ParallelLayout {
   return { tp: o.tp, ep: o.ep, dp: o.dp, world, simulated: o.simulateWorld !== undefined };
 }
 
-/**
- * Ranks each FFN block (MLP or MoE) is split over: with DP attention (an MoE model with dp > 1) the
- * FFN blocks see every DP rank's tokens and are split over all tp × dp ranks; else over tp.
- */
-export function ffnRanks(spec: ModelSpec, layout: ParallelLayout): number {
-  return spec.moe && layout.dp > 1 ? layout.world : layout.tp;
+/** Whether some layer has the dense MLP (every layer of a dense model; an MoE model's dense layers). */
+function hasDenseLayer(spec: ModelSpec): boolean {
+  return !spec.moe || spec.moe.layerIsMoe.some((isMoe) => !isMoe);
 }
 
-/** The layout against the model: heads, KV heads, MLP and expert widths, experts. */
+/**
+ * The layout against the model, the rules of native/core/layout.cc's validate_layout (a layout
+ * accepted here opens natively): heads divisible by tp; GQA's KV heads divisible by tp or dividing
+ * it; the dense MLP's width by tp (it is split within a DP group); for an MoE model the experts by
+ * ep, the expert width by tp × dp / ep (each expert split over its EP group) and the shared expert's
+ * by tp × dp (it is split over every rank); ep > 1 only with experts.
+ */
 export function checkModelLayout(spec: ModelSpec, layout: ParallelLayout): void {
-  const { tp, ep } = layout;
+  const { tp, dp, ep, world } = layout;
   const name = spec.name;
+  if (ep > 1 && !spec.moe) refuse('ep', ep, `1 for ${name}, a dense model (expert parallel places experts)`);
   if (spec.numHeads % tp !== 0) refuse('tp', tp, `a divisor of the ${spec.numHeads} attention heads of ${name}`);
   const kv = spec.numKvHeads;
   // GQA: each rank holds kv/tp KV heads, or (tp > kv) one KV head held by tp/kv ranks. MLA's latent
   // cache is one row per token, not per head: every rank holds it.
-  if (!spec.mla && kv % tp !== 0 && tp % kv !== 0) {
+  if (!spec.mla && (kv >= tp ? kv % tp : tp % kv) !== 0) {
     refuse('tp', tp, `a divisor or a multiple of the ${kv} KV heads of ${name} (and a divisor of its ${spec.numHeads} heads)`);
   }
-  const ffn = ffnRanks(spec, layout);
-  const ffnField = ffn === tp ? 'tp' : 'dp';
-  const ffnWhat = ffn === tp ? 'tp' : 'tp × dp (DP attention splits the FFN over every rank)';
-  if (spec.intermediateSize % ffn !== 0) {
-    refuse(ffnField, ffnField === 'tp' ? tp : layout.dp, `${ffnWhat} a divisor of intermediate_size ${spec.intermediateSize} of ${name}`);
+  if (hasDenseLayer(spec) && spec.intermediateSize % tp !== 0) {
+    refuse('tp', tp, `a divisor of intermediate_size ${spec.intermediateSize} of ${name} (the dense MLP is split over tp)`);
   }
-  if (ep > 1 && !spec.moe) refuse('ep', ep, `1 for ${name}, a dense model (expert parallel places experts)`);
   const moe = spec.moe;
   if (!moe) return;
   if (moe.numExperts % ep !== 0) refuse('ep', ep, `a divisor of the ${moe.numExperts} experts of ${name}`);
-  // Each expert is split over the ranks of its EP group: the FFN's ranks / ep.
-  const perExpert = ffn / ep;
+  const perExpert = world / ep;
   if (moe.expertIntermediateSize % perExpert !== 0) {
-    refuse('ep', ep, `a value with ${ffnWhat} / ep = ${perExpert} dividing the expert width ${moe.expertIntermediateSize} of ${name}`);
+    refuse('ep', ep, `a value with tp × dp / ep = ${perExpert} dividing the expert width ${moe.expertIntermediateSize} of ${name} (each expert is split over tp × dp / ep ranks)`);
   }
-  if (moe.sharedIntermediateSize % ffn !== 0) {
-    refuse(ffnField, ffnField === 'tp' ? tp : layout.dp, `${ffnWhat} a divisor of the shared expert width ${moe.sharedIntermediateSize} of ${name}`);
+  if (moe.sharedIntermediateSize % world !== 0) {
+    const field = dp > 1 ? 'dp' : 'tp';
+    refuse(field, field === 'dp' ? dp : tp, `tp × dp = ${world} dividing the shared expert width ${moe.sharedIntermediateSize} of ${name} (the shared expert is split over every rank)`);
   }
 }
 
@@ -97,9 +97,11 @@ export interface Placement {
 }
 
 /**
- * The layout against the device and the processes: one process drives tp × dp GPUs (or, on the CPU,
- * as many ranks as threads); several processes run one rank each, and on the CPU, which has no
- * communicator across processes, only data parallel replicas of a dense model.
+ * The layout against the device and the processes. One process drives tp × dp GPUs (the addon's
+ * CUDA devices; until the NCCL communicator exists native refuses more than one with its own line)
+ * or, on the CPU, as many ranks as threads; a simulated layout runs rank 0 alone on one device.
+ * Several processes (a launcher's) run one rank each, and no communicator joins processes yet: they
+ * can only be data parallel replicas of a dense model, which exchange nothing.
  */
 export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Placement): void {
   const { world } = layout;
@@ -112,9 +114,9 @@ export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Place
         field: 'dp', allowed,
       });
     }
-    if (p.device === 'cpu' && (layout.tp > 1 || layout.ep > 1 || spec.moe)) {
-      const allowed = 'with several processes on the CPU, dp only (tp 1, ep 1) of a dense model: its ranks are independent replicas; run tp, ep and MoE layouts on the CPU in one process, whose threads are the ranks';
-      throw new InvalidArgumentError(`layout: tp ${layout.tp}, ep ${layout.ep}, dp ${layout.dp} of ${spec.name} over ${processes} CPU processes is not allowed (allowed: ${allowed})`, {
+    if (layout.tp > 1 || layout.ep > 1 || spec.moe) {
+      const allowed = 'over several processes, dp replicas (tp 1, ep 1) of a dense model, which exchange nothing; tp, ep and MoE layouts in one process (the CPU\'s threads as ranks)';
+      throw new InvalidArgumentError(`layout: tp ${layout.tp}, ep ${layout.ep}, dp ${layout.dp} of ${spec.name} over ${processes} processes needs NCCL across processes, which is not built yet (allowed: ${allowed})`, {
         field: layout.tp > 1 ? 'tp' : layout.ep > 1 ? 'ep' : 'dp', allowed,
       });
     }
@@ -127,12 +129,29 @@ export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Place
 }
 
 /**
- * Rank 0's shard as a ModelSpec: heads over tp (GQA's KV heads too, or one where tp exceeds them;
- * MLA's latent projections and cache whole), the MLP and the LM head (vocab) over tp, the experts
- * over ep. The MoE block sees the tokens of dp ranks (DP attention) split over tp × dp ranks; over
- * the shard's own tokens that is topK · dp / ep routed slots per token on experts of width
- * expert · ep / (tp · dp): the same flops, the same experts hit and the same expert bytes as rank 0
- * has (docs/design.md, Parallel floors). Shared experts and dense layers count as split over tp.
+ * The engine's layout on the wire: the whole layout in one process (its ranks threads; simulated:
+ * rank 0 alone), one rank (1/1/1) in each process of a launch, where the processes are replicas.
+ */
+export function engineParallel(layout: ParallelLayout, launch: LaunchRanks): { tp: number; ep: number; dp: number; simulate: boolean } {
+  if (launch.world > 1) return { tp: 1, ep: 1, dp: 1, simulate: false };
+  return { tp: layout.tp, ep: layout.ep, dp: layout.dp, simulate: layout.simulated };
+}
+
+/** DP groups one engine runs, each its own batch: the layout's dp in one process; 1 in a launch's process or simulated. */
+export function engineGroups(layout: ParallelLayout, launch: LaunchRanks): number {
+  return launch.world > 1 || layout.simulated ? 1 : layout.dp;
+}
+
+/**
+ * Rank 0's shard as a ModelSpec, priced by the cost model as a model of its own (the parallel
+ * floor; docs/design.md section 12), as native/core/layout.cc shards it: attention heads over tp
+ * (GQA's KV heads too, or one where tp exceeds them; MLA's latent projections and cache whole), the
+ * dense MLP over tp; the embedding, the LM head and the norms whole (replicated). The MoE block sees
+ * every DP group's tokens (dp·T) and splits over all tp × dp ranks; over the shard's own T tokens
+ * that is topK · dp / ep routed slots per token on its numExperts / ep experts of width
+ * expert · ep / (tp · dp) (the same flops, experts hit and expert bytes as rank 0 has), and the
+ * shared expert's width / (tp · dp) on dp·T tokens is width / tp on T (the same flops; its bytes
+ * counted dp times). The router counts its shard's experts (every rank runs the whole router).
  */
 export function shardSpec(spec: ModelSpec, layout: ParallelLayout): ModelSpec {
   const { tp, ep, dp, world } = layout;
@@ -143,7 +162,6 @@ export function shardSpec(spec: ModelSpec, layout: ParallelLayout): ModelSpec {
     numHeads: heads,
     numKvHeads: spec.mla ? heads : Math.max(1, spec.numKvHeads / tp),
     intermediateSize: spec.intermediateSize / tp,
-    vocabSize: spec.vocabSize / tp,
   };
   if (spec.moe) {
     shard.moe = {
@@ -155,4 +173,10 @@ export function shardSpec(spec: ModelSpec, layout: ParallelLayout): ModelSpec {
     };
   }
   return shard;
+}
+
+/** Of the expert counts of every token (all experts), those of rank 0's experts: the first numExperts / ep. */
+export function shardExpertCounts(counts: readonly number[], spec: ModelSpec, layout: ParallelLayout): number[] {
+  if (!spec.moe || layout.ep === 1) return [...counts];
+  return counts.slice(0, spec.moe.numExperts / layout.ep);
 }

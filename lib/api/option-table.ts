@@ -231,10 +231,14 @@ export const OPTIONS = {
       text: integer(2),
     },
   }),
-  /** Bus bandwidth of the collectives in GB/s (nccl-tests' busbw): the comm time of estimates and of parallel floors. */
+  /**
+   * Bus bandwidth of the collectives in GB/s (nccl-tests' busbw): the comm time of estimates and of
+   * parallel floors. Default: the all-reduce bus bandwidth the engine measures with its own
+   * communicator (a world > 1 run in one process); a simulated world has none to measure.
+   */
   busBandwidth: option(z.number().positive().finite(), {
     allowed: 'a positive number of GB/s',
-    flag: { name: '--bus-bandwidth', arg: '<GB/s>', help: "collectives' bus bandwidth as nccl-tests reports it (busbw): the comm time of --simulate-world and of parallel floors (default: none)", text: positiveNumber },
+    flag: { name: '--bus-bandwidth', arg: '<GB/s>', help: "collectives' bus bandwidth as nccl-tests reports it (busbw): the comm time of --simulate-world and of parallel floors (default: measured by the run with its own communicator; --simulate-world needs it)", text: positiveNumber },
   }),
   /** Use these peaks instead of measuring them (saves the measurement; floors, MFU, MBU use them). */
   peaks: option(

@@ -1,7 +1,7 @@
 // The ranks of a launch meet over TCP (docs/design.md, Rendezvous): rank 0 listens on MASTER_PORT,
 // every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and world size; once all
-// have come, rank 0 hands each the same opaque id (the NCCL unique id on CUDA; on the CPU a random
-// token). Afterwards the connections carry each rank's per-point results to rank 0 (gather), and
+// have come, rank 0 hands each the same opaque id (the caller's makeId: a random token until an
+// NCCL communicator across processes exists, whose unique id it will carry). Afterwards the connections carry each rank's per-point results to rank 0 (gather), and
 // rank 0's last word (close). Messages are JSON lines.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -9,7 +9,7 @@ import { decodeStepCost, floorMs, mbu, mfu, prefillCost, summarize, type Peaks, 
 import { acceptText, type MtpAccept } from '../model/mtp.js';
 import { summarizeTelemetry, type PointTelemetry } from './telemetry.js';
 import type { Provenance } from './provenance.js';
-import { SINGLE_RANK, shardSpec, type ParallelLayout } from './layout.js';
+import { SINGLE_RANK, shardExpertCounts, shardSpec, type ParallelLayout } from './layout.js';
 import { commCost, forwardCollectives, parallelFloorMs, type CommCost } from './comm-cost.js';
 import type { RankTimes } from './rank-merge.js';
 
@@ -272,9 +272,11 @@ export function buildPointResult(
 
   // The expert counts come from one forward: the prefill when there is no decode step, else the
   // first decode step. The other kind of forward assumes the balanced coverage (metrics.expertsHit).
+  // They count every token on every expert; rank 0's shard reads its own experts'.
   const countsOfPrefill = steps.length === 0;
-  const prefillCounts = countsOfPrefill ? raw.expertCounts : undefined;
-  const decodeCounts = countsOfPrefill ? undefined : raw.expertCounts;
+  const shardCounts = shardExpertCounts(raw.expertCounts, ctx.spec, layout);
+  const prefillCounts = countsOfPrefill ? shardCounts : undefined;
+  const decodeCounts = countsOfPrefill ? undefined : shardCounts;
 
   const prefillMs = raw.prefillMs === null ? null : addComm(raw.prefillMs, prefillComm);
   let prefillFloorMs: number | null = null, prefillMfu: number | null = null, prefillMbu: number | null = null;
@@ -299,8 +301,10 @@ export function buildPointResult(
   }
 
   const totalMs = (prefillMs ?? 0) + steps.reduce((s, x) => s + x, 0);
-  // Tokens the timed decode steps emitted (B per step without MTP).
-  const emitted = raw.acceptedTokens.reduce((s, x) => s + x, 0);
+  // Tokens one DP group's timed decode steps emitted (B per step without MTP): the engine counts
+  // every group it runs (all dp of them in one process; one in a launch's process or simulated).
+  const engineGroups = ctx.info.parallel && !ctx.info.parallel.simulate ? ctx.info.parallel.dp : 1;
+  const emitted = raw.acceptedTokens.reduce((s, x) => s + x, 0) / engineGroups;
   const acceptedPerStep = ctx.mtpDrafts > 0 && steps.length > 0 ? emitted / (steps.length * B) : null;
   // sglang counts input and output tokens over the whole run (the prefill makes the first output
   // token); decode mode processes no input.

@@ -27,11 +27,15 @@ export type NativeModelSpec = Omit<ModelSpec, 'name' | 'modelType'> & { modelTyp
  * point's batchSize is per DP group: the engine waits for batchSize * dp requests, group d taking
  * the d-th batchSize of them in submission order; acceptedTokens and expertCounts count every
  * group's requests and tokens, firstRequestTokens are request 0's (group 0's first).
+ * simulate: only rank 0 runs, on the one device, with the shard this layout gives it (weights, KV,
+ * activations) and collectives that move nothing (still ops of the profile, at ~0 ms): one DP
+ * group's batch of batchSize, its times rank 0's real compute, its tokens not meaningful.
  */
 export interface NativeParallel {
   tp: number;
   ep: number;
   dp: number;
+  simulate?: boolean;
 }
 
 export interface NativeEngineOptions {
@@ -215,6 +219,19 @@ export interface NativePeaks {
   /** The timed calls behind each peak (the peak is the fastest): how still it held. */
   copyCalls: PeakCalls;
   gemmCalls: PeakCalls;
+  /** The all-reduce bus bandwidth of the layout's own communicator; null for one rank or a simulated layout. */
+  bus: NativeBusPeak | null;
+}
+
+/**
+ * An all-reduce of `bytes` over rank 0's TP group (its DP group where tp is 1) as nccl-tests reports
+ * it: busbw = bytes · 2(ranks − 1)/ranks / the median call's time, each call the slowest rank's.
+ */
+export interface NativeBusPeak {
+  bytesPerS: number;
+  bytes: number;
+  ranks: number;
+  calls: PeakCalls;
 }
 
 export interface PeakCalls {

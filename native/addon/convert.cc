@@ -153,6 +153,7 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   if (!o.Get("parallel").IsUndefined()) {
     Napi::Object p = object(o, "parallel");
     e.parallel = Layout{integer_or(p, "tp", 1), integer_or(p, "dp", 1), integer_or(p, "ep", 1)};
+    e.simulate = !p.Get("simulate").IsUndefined() && boolean(p, "simulate");
   }
   e.runner.seed = (uint64_t)integer(o, "seed");
   e.runner.kv_pool_tokens = integer(o, "kvPoolTokens");
@@ -334,6 +335,16 @@ Napi::Object peaks_to_js(Napi::Env env, const Peaks& p) {
   };
   o.Set("copyCalls", calls(p.copy));
   o.Set("gemmCalls", calls(p.gemm));
+  if (p.bus.bytes_per_s > 0) {
+    Napi::Object bus = Napi::Object::New(env);
+    bus.Set("bytesPerS", p.bus.bytes_per_s);
+    bus.Set("bytes", (double)p.bus.bytes);
+    bus.Set("ranks", p.bus.ranks);
+    bus.Set("calls", calls(p.bus.calls));
+    o.Set("bus", bus);
+  } else {
+    o.Set("bus", env.Null());
+  }
   return o;
 }
 
@@ -405,6 +416,7 @@ Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
   parallel.Set("tp", (double)i.parallel.tp);
   parallel.Set("dp", (double)i.parallel.dp);
   parallel.Set("ep", (double)i.parallel.ep);
+  parallel.Set("simulate", i.simulated);
   o.Set("parallel", parallel);
   return o;
 }

@@ -109,7 +109,8 @@ Engine::Engine(const BackendFactory& make_backends, const EngineOptions& opts, B
   if (r.block_size & (r.block_size - 1)) fail(ErrorCode::InvalidArgument, "blockSize must be a power of two");
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
-  ranks_ = std::make_unique<RankGroup>(make_backends(opts.parallel.world()), spec_, opts.parallel, r);
+  ranks_ = std::make_unique<RankGroup>(make_backends(opts.simulate ? 1 : opts.parallel.world()), spec_, opts.parallel, r,
+                                       opts.simulate);
   // NVML is opened once per engine (rank 0's device); a device without it still runs, with the
   // reason in each point.
   const std::string bus_id = ranks_->backend().device_info().pci_bus_id;
@@ -139,10 +140,12 @@ GenerateResult Engine::generate(const std::vector<int32_t>& prompt, int64_t step
   return PointRunner(*ranks_, scheduler_, cancel_, telemetry_).generate(prompt, steps, o);
 }
 
-// Peaks and op benchmarks measure rank 0's device, from its thread.
+// Peaks and op benchmarks measure rank 0's device, from its thread; the bus, every rank of rank 0's
+// group.
 Peaks Engine::peaks() {
   Peaks p;
   ranks_->on_rank(0, [&] { p = measure_peaks(ranks_->backend()); });
+  p.bus = ranks_->measure_bus();
   return p;
 }
 
@@ -166,6 +169,7 @@ EngineInfo Engine::info() const {
   i.block_size = g.options().block_size;
   i.weight_init_ms = g.rank(0).weight_init_ms();
   i.parallel = g.layout();
+  i.simulated = g.simulated();
   return i;
 }
 

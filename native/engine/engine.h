@@ -27,6 +27,8 @@ struct EngineOptions {
   std::string device = "cpu";
   int cpu_threads = 0;  // over all ranks
   Layout parallel;
+  // Only rank 0 of `parallel` runs, on one device, its collectives moving nothing (an estimate).
+  bool simulate = false;
   ModelRunnerOptions runner;
 };
 
@@ -37,12 +39,13 @@ struct EngineInfo {
   double weight_init_ms = 0;
   DeviceInfo device_info;  // of rank 0's backend (its CPU threads, the CUDA versions)
   Layout parallel;
+  bool simulated = false;
 };
 
 class Engine {
  public:
-  // make_backends(world): one backend per rank of opts.parallel, called once the spec and the
-  // layout are valid.
+  // make_backends(world): one backend per rank of opts.parallel (one when simulated), called once
+  // the spec and the layout are valid.
   using BackendFactory = std::function<std::vector<std::unique_ptr<Backend>>(int64_t world)>;
   Engine(const BackendFactory& make_backends, const EngineOptions& opts, BatchScheduler& scheduler,
          const std::atomic<bool>& cancel);

@@ -96,4 +96,50 @@ Peaks measure_peaks(Backend& be) {
   return p;
 }
 
+int64_t bus_bytes(Backend& be) { return be.act_dtype() == DType::F32 ? (16ll << 20) : (64ll << 20); }
+
+std::vector<double> time_all_reduce(Backend& be, Communicator& comm, int64_t bytes) {
+  const DType t = be.act_dtype();
+  Tensor x{be.alloc(bytes), t, 1, bytes / (int64_t)dtype_size(t)};
+  be.init_dummy(x, 4, 4, 1.0f);
+  Event a = be.event_create(), b = be.event_create();
+  std::vector<double> ms;
+  try {
+    for (int i = 0; i < kBusWarmup; ++i) comm.all_reduce(x);
+    be.synchronize();
+    for (int i = 0; i < kBusCalls; ++i) {
+      be.event_record(a);
+      comm.all_reduce(x);
+      be.event_record(b);
+      be.synchronize();
+      ms.push_back(be.event_elapsed_ms(a, b));
+    }
+  } catch (...) {
+    be.event_destroy(a);
+    be.event_destroy(b);
+    be.release(x.data);
+    throw;
+  }
+  be.event_destroy(a);
+  be.event_destroy(b);
+  be.release(x.data);
+  return ms;
+}
+
+// The median call is the rate, not the fastest: a collective's time is several devices' and the
+// link's together, and a shared CPU's threads meet late now and then; the fastest call would be the
+// one where every rank happened to arrive at once.
+BusPeak bus_peak(const std::vector<std::vector<double>>& rank_ms, int64_t bytes, int ranks) {
+  std::vector<double> ms(rank_ms.at(0).size(), 0.0);
+  for (const auto& r : rank_ms)
+    for (size_t i = 0; i < ms.size(); ++i) ms[i] = std::max(ms[i], r[i]);
+  std::sort(ms.begin(), ms.end());
+  BusPeak p;
+  p.bytes = bytes;
+  p.ranks = ranks;
+  p.calls = PeakCalls{kBusWarmup, (int)ms.size(), ms.front(), ms[ms.size() / 2], ms.back()};
+  p.bytes_per_s = (double)bytes * 2.0 * (ranks - 1) / ranks / (p.calls.median_ms / 1e3);
+  return p;
+}
+
 }  // namespace gpubench

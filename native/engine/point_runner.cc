@@ -145,9 +145,10 @@ class PointPasses {
       t->set_metadata("run_name", o_.run_name);
       t->set_metadata("device", model_.backend().name());
       t->set_metadata("batch_size", str(o_.batch_size));
-      if (model_.world() > 1) {
-        const Layout& l = model_.layout();
-        t->set_metadata("parallel", "tp " + str(l.tp) + " dp " + str(l.dp) + " ep " + str(l.ep) + " (rank 0's ops)");
+      const Layout& l = model_.layout();
+      if (l.world() > 1) {
+        const std::string whose = model_.simulated() ? " (simulated: rank 0 alone, its collectives moving nothing)" : " (rank 0's ops)";
+        t->set_metadata("parallel", "tp " + str(l.tp) + " dp " + str(l.dp) + " ep " + str(l.ep) + whose);
       }
       t->set_metadata("input_len", str(p_.L));
       t->set_metadata("output_len", str(o_.output_len));

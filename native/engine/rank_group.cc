@@ -77,42 +77,52 @@ class RankThreads {
   std::vector<std::exception_ptr> errors_;
 };
 
+namespace {
+
+// The communicators of the layout's groups, the one place that chooses their kind: null ones for a
+// simulated layout (rank 0 alone), host ones for ranks on the CPU. The host communicator reads the
+// ranks' memory directly; device memory needs NCCL's, which belongs here beside them.
+std::unique_ptr<LayoutComms> make_comms(const Layout& layout, bool simulated, const std::string& backend) {
+  if (simulated) return null_layout_comms(layout);
+  if (layout.world() > 1 && backend != "cpu") {
+    fail(ErrorCode::InvalidArgument, "tp * dp = " + std::to_string(layout.world()) + " on " + backend +
+                                         " needs the NCCL communicator, which this build does not have (allowed: tp and dp 1, "
+                                         "the cpu device, or a simulated layout)");
+  }
+  return host_layout_comms(layout);
+}
+
+}  // namespace
+
 RankGroup::RankGroup(std::vector<std::unique_ptr<Backend>> backends, const ModelSpec& spec, const Layout& layout,
-                     const ModelRunnerOptions& opts)
-    : spec_(spec), layout_(layout), opts_(opts), backends_(std::move(backends)) {
-  const int64_t W = layout.world();
+                     const ModelRunnerOptions& opts, bool simulated)
+    : spec_(spec), layout_(layout), simulated_(simulated), groups_(simulated ? 1 : layout.dp), opts_(opts),
+      backends_(std::move(backends)) {
+  const int64_t W = simulated ? 1 : layout.world();
   if ((int64_t)backends_.size() != W) {
     fail(ErrorCode::Internal, std::to_string(backends_.size()) + " backends for a layout of " + std::to_string(W) + " ranks");
   }
-  // The host communicator reads the ranks' memory directly; device memory needs NCCL's.
-  if (W > 1 && backends_[0]->name() != "cpu") {
-    fail(ErrorCode::InvalidArgument, "tp * dp = " + std::to_string(W) + " on " + backends_[0]->name() +
-                                         " needs the NCCL communicator, which this build does not have (allowed: tp and dp 1, "
-                                         "or the cpu device)");
-  }
-  for (int64_t d = 0; d < layout.dp && layout.tp > 1; ++d) tp_comms_.push_back(std::make_unique<HostComms>((int)layout.tp));
-  for (int64_t t = 0; t < layout.tp && layout.dp > 1; ++t) dp_comms_.push_back(std::make_unique<HostComms>((int)layout.dp));
+  comms_ = make_comms(layout, simulated, backends_[0]->name());
   if (W > 1) {
     std::vector<Backend*> raw;
     for (auto& be : backends_) raw.push_back(be.get());
     threads_ = std::make_unique<RankThreads>(raw);
   }
   runners_.resize(W);
-  parts_.resize(layout.dp);
+  rank_comms_.resize(W);
+  parts_.resize(groups_);
   try {
     each([&](int64_t r) {
       const ShardSpec shard = shard_spec(spec, layout, r);
-      RankComms comms;
-      if (layout.tp > 1) comms.tp = tp_comms_[shard.dp_rank]->ranks[shard.tp_rank].get();
-      if (layout.dp > 1) comms.dp = dp_comms_[shard.tp_rank]->ranks[shard.dp_rank].get();
-      runners_[r] = std::make_unique<ModelRunner>(*backends_[r], spec, shard, comms, opts);
+      rank_comms_[r] = comms_->of(shard);
+      runners_[r] = std::make_unique<ModelRunner>(*backends_[r], spec, shard, rank_comms_[r], opts);
     });
   } catch (...) {
     each([&](int64_t r) { runners_[r].reset(); });
     throw;
   }
   for (auto& runner : runners_) opts_.kv_pool_tokens = std::min(opts_.kv_pool_tokens, runner->options().kv_pool_tokens);
-  for (int64_t d = 0; d < layout.dp; ++d) {
+  for (int64_t d = 0; d < groups_; ++d) {
     blocks_.push_back(std::make_unique<BlockAllocator>(opts_.kv_pool_tokens / opts.block_size, opts.block_size));
   }
 }
@@ -125,20 +135,14 @@ RankGroup::~RankGroup() {
   threads_.reset();
 }
 
-void RankGroup::abort_collectives() {
-  for (auto* comms : {&tp_comms_, &dp_comms_})
-    for (auto& c : *comms) c->group->abort();
-}
-
 void RankGroup::each(const std::function<void(int64_t)>& fn) {
   if (!threads_) {
     fn(0);
     return;
   }
-  const std::vector<std::exception_ptr> errors = threads_->run(fn, [this] { abort_collectives(); });
+  const std::vector<std::exception_ptr> errors = threads_->run(fn, [this] { comms_->abort(); });
   if (std::none_of(errors.begin(), errors.end(), [](const std::exception_ptr& e) { return e != nullptr; })) return;
-  for (auto* comms : {&tp_comms_, &dp_comms_})
-    for (auto& c : *comms) c->group->reset();
+  comms_->reset();
   // The failed rank's own error, not its peers' abandoned collectives.
   std::exception_ptr first;
   for (const auto& e : errors) {
@@ -162,7 +166,7 @@ void RankGroup::on_rank(int64_t r, const std::function<void()>& fn) {
 }
 
 void RankGroup::split(const std::vector<SeqStep>& seqs) {
-  const int64_t n = (int64_t)seqs.size(), dp = layout_.dp;
+  const int64_t n = (int64_t)seqs.size(), dp = groups_;
   if (n % dp) {
     fail(ErrorCode::Internal, "a step of " + std::to_string(n) + " sequences does not split over " + std::to_string(dp) +
                                   " DP groups");
@@ -200,7 +204,9 @@ void RankGroup::forward_mtp(const std::vector<SeqStep>& seqs, int64_t ctx_bound,
 }
 
 void RankGroup::pin_routing(const RoutingPolicy& policy, int64_t step, int64_t num_tokens) {
-  each([&](int64_t r) { runners_[r]->pin_routing(policy, step, num_tokens); });
+  // Simulated, the MoE blocks of rank 0 still see every DP group's tokens (the estimated layout's).
+  const int64_t moe_tokens = num_tokens * (layout_.dp / groups_);
+  each([&](int64_t r) { runners_[r]->pin_routing(policy, step, moe_tokens); });
 }
 
 void RankGroup::unpin_routing() {
@@ -214,8 +220,8 @@ std::vector<int64_t> RankGroup::expert_counts() {
 }
 
 std::vector<int32_t> RankGroup::next_tokens(int64_t rows) {
-  const int64_t per = rows / layout_.dp;
-  std::vector<std::vector<int32_t>> parts(layout_.dp);
+  const int64_t per = rows / groups_;
+  std::vector<std::vector<int32_t>> parts(groups_);
   each([&](int64_t r) {
     if (r % layout_.tp == 0) parts[r / layout_.tp] = runners_[r]->next_tokens(per);
   });
@@ -228,6 +234,19 @@ std::vector<float> RankGroup::logits(int64_t rows) {
   std::vector<float> out;
   on_rank(0, [&] { out = runners_[0]->logits(rows); });
   return out;
+}
+
+BusPeak RankGroup::measure_bus() {
+  if (world() == 1) return BusPeak{};
+  // Rank 0's TP group (ranks 0 .. tp - 1), or with tp 1 its DP group (every rank).
+  const bool tp = layout_.tp > 1;
+  const int64_t n = tp ? layout_.tp : layout_.dp;
+  const int64_t bytes = bus_bytes(*backends_[0]);
+  std::vector<std::vector<double>> ms(n);
+  each([&](int64_t r) {
+    if (r < n) ms[r] = time_all_reduce(*backends_[r], *(tp ? rank_comms_[r].tp : rank_comms_[r].dp), bytes);
+  });
+  return bus_peak(ms, bytes, (int)n);
 }
 
 Event RankGroup::event_create() {

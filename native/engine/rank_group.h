@@ -7,20 +7,23 @@
 // - tokens and logits come from each DP group's first rank (all ranks of a group hold the same);
 // - a step's time is the slowest rank's (events on every rank, the longest span);
 // - a rank that fails mid-step aborts its peers' collectives, and its error is the step's.
-// One rank runs on the calling thread, as before layouts existed.
+// One rank runs on the calling thread, as before layouts existed. A simulated layout runs rank 0
+// alone with the shard the full layout gives it and collectives that move nothing (docs/design.md,
+// "Estimates"): one DP group, its compute rank 0's real share, its tokens meaningless.
 #pragma once
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/host_communicator.h"
 #include "core/kv_cache.h"
 #include "core/layout.h"
 #include "core/profiler.h"
 #include "core/routing.h"
 #include "core/step.h"
 #include "engine/model_runner.h"
+#include "engine/peaks.h"
+#include "engine/rank_comms.h"
 
 namespace gpubench {
 
@@ -29,10 +32,10 @@ class RankProfilers;
 
 class RankGroup {
  public:
-  // backends[r] is rank r's (layout.world() of them). Builds every rank's ModelRunner on its own
-  // thread; the KV pools are used up to the smallest rank's.
+  // backends[r] is rank r's (layout.world() of them; one when simulated). Builds every rank's
+  // ModelRunner on its own thread; the KV pools are used up to the smallest rank's.
   RankGroup(std::vector<std::unique_ptr<Backend>> backends, const ModelSpec& spec, const Layout& layout,
-            const ModelRunnerOptions& opts);
+            const ModelRunnerOptions& opts, bool simulated = false);
   ~RankGroup();
   RankGroup(const RankGroup&) = delete;
   RankGroup& operator=(const RankGroup&) = delete;
@@ -62,13 +65,18 @@ class RankGroup {
   void event_destroy(Event e);
   void synchronize();
 
-  int64_t world() const { return (int64_t)runners_.size(); }
-  int64_t dp() const { return layout_.dp; }
-  const Layout& layout() const { return layout_; }
+  // The all-reduce bus bandwidth of rank 0's TP group (its DP group where tp is 1), measured with the
+  // layout's own communicators; not measured (bytes_per_s 0) for one rank or a simulated layout.
+  BusPeak measure_bus();
+
+  int64_t world() const { return (int64_t)runners_.size(); }  // the ranks that run (1 when simulated)
+  int64_t dp() const { return groups_; }                        // the DP groups that run (1 when simulated)
+  const Layout& layout() const { return layout_; }              // the layout (simulated: the one estimated)
+  bool simulated() const { return simulated_; }
   // DP group d's blocks (every rank of the group holds the same blocks of its own pool).
   BlockAllocator& blocks(int64_t d) { return *blocks_[d]; }
   // The DP group that sequence i of n belongs to.
-  int64_t dp_group_of(int64_t i, int64_t n) const { return i * layout_.dp / n; }
+  int64_t dp_group_of(int64_t i, int64_t n) const { return i * groups_ / n; }
   ModelRunner& rank(int64_t r) { return *runners_[r]; }
   Backend& backend() { return *backends_[0]; }  // rank 0's: its name, graph support, kernel paths
   Backend& backend(int64_t r) { return *backends_[r]; }
@@ -82,9 +90,12 @@ class RankGroup {
  private:
   const ModelSpec& spec_;
   Layout layout_;
+  bool simulated_;
+  int64_t groups_;
   ModelRunnerOptions opts_;
   std::vector<std::unique_ptr<Backend>> backends_;
-  std::vector<std::unique_ptr<HostComms>> tp_comms_, dp_comms_;  // per DP group; per TP rank
+  std::unique_ptr<LayoutComms> comms_;
+  std::vector<RankComms> rank_comms_;
   std::vector<std::unique_ptr<ModelRunner>> runners_;
   std::vector<std::unique_ptr<BlockAllocator>> blocks_;
   std::unique_ptr<RankThreads> threads_;
@@ -92,7 +103,6 @@ class RankGroup {
 
   // seqs split over the DP groups into parts_.
   void split(const std::vector<SeqStep>& seqs);
-  void abort_collectives();
 };
 
 // The profiled pass's profilers, one per rank (each times its own ops); rank 0's are reported.

@@ -8,16 +8,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeEngine, NativeGenerateResult, NativeModelSpec, NativeParallel } from '../../lib/bridge/native.js';
-import { normalizeConfig, resolveModel } from '../../lib/model/model-spec.js';
+import { checkModelLayout, layoutOf } from '../../lib/api/layout.js';
+import { normalizeConfig, resolveModel, type ModelSpec } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
 import { ids, openEngine, point, tinySpec } from './helpers.js';
 
-const qwen2Moe = toNative(normalizeConfig({
+const qwen2MoeConfig = {
   model_type: 'qwen2_moe', vocab_size: 512, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2,
   num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 512, rms_norm_eps: 1e-6,
   num_experts: 8, num_experts_per_tok: 2, moe_intermediate_size: 32, shared_expert_intermediate_size: 48,
   mlp_only_layers: [0],
-}));
+};
+const qwen2Moe = toNative(normalizeConfig(qwen2MoeConfig));
 const deepseekV3 = toNative(resolveModel('tiny-deepseek-v3'));
 
 const layout = (p: Partial<NativeParallel>): NativeParallel => ({ tp: 1, ep: 1, dp: 1, ...p });
@@ -105,7 +107,7 @@ describe('a point under a layout', () => {
     expect(r.firstRequestTokens).toEqual(one.firstRequestTokens);
     expect(r.acceptedTokens).toEqual(Array(3).fill(2 * P.dp));
     expect(r.expertCounts).toEqual(one.expertCounts);
-    expect(sharded.info().parallel).toEqual(P);
+    expect(sharded.info().parallel).toEqual({ ...P, simulate: false });
     expect(sharded.info().weightBytes).toBeLessThan(single.info().weightBytes);
   });
 
@@ -132,6 +134,93 @@ describe('a point under a layout', () => {
   it('one rank calls no collective', async () => {
     const r = await run(single, point({ batchSize: 1, inputLen: 8, outputLen: 3, profile: 'decode' }), 1);
     expect(r.profiledDecode.filter((o) => /^(all_reduce|all_gather|reduce_scatter)/.test(o.op))).toEqual([]);
+  });
+});
+
+describe('a simulated layout: rank 0 alone, its collectives moving nothing', () => {
+  const P = layout({ tp: 2, dp: 2, ep: 2 });
+  let simulated: NativeEngine, sharded: NativeEngine;
+  beforeAll(async () => {
+    simulated = await openEngine({ spec: qwen2Moe, parallel: { ...P, simulate: true } });
+    sharded = await openEngine({ spec: qwen2Moe, parallel: P });
+  });
+  afterAll(async () => {
+    await simulated.close();
+    await sharded.close();
+  });
+
+  it('holds rank 0\'s shard of the full layout and runs one DP group\'s batch, its collectives still ops at ~0 ms', async () => {
+    expect(simulated.info().parallel).toEqual({ ...P, simulate: true });
+    expect(simulated.info().weightBytes).toBe(sharded.info().weightBytes);
+    // batchSize requests (one DP group's), not batchSize × dp.
+    const done = simulated.runPoint(point({ batchSize: 2, inputLen: 8, outputLen: 3, profile: 'decode' }), () => {});
+    for (let i = 0; i < 2; i++) {
+      simulated.submit({ id: i, inputIds: ids(8, i) });
+      await new Promise((r) => setImmediate(r));
+    }
+    const r = await done;
+    expect(r.decodeStepMs).toHaveLength(2);
+    expect(r.decodeStepMs.every((ms) => ms > 0)).toBe(true);
+    const collectives = r.profiledDecode.filter((o) => /^(all_reduce|all_gather|reduce_scatter)\./.test(o.op));
+    expect(new Set(collectives.map((o) => `${o.op}@${o.layer}`))).toEqual(new Set([
+      'all_reduce.o_proj@0', 'all_reduce.mlp@0', 'all_reduce.o_proj@1', 'all_gather.moe@1', 'all_reduce.moe@1', 'reduce_scatter.moe@1',
+    ]));
+    expect(Math.max(...collectives.map((o) => o.ms))).toBeLessThan(0.5);
+  });
+
+  it('measures no bus: there is no link', async () => {
+    expect((await simulated.measurePeaks()).bus).toBeNull();
+  });
+});
+
+describe('the bus bandwidth of the layout\'s own communicator', () => {
+  it('an all-reduce of 16 MiB over rank 0\'s TP group, busbw = S · 2(n − 1)/n over the median call', async () => {
+    const e = await openEngine({ spec: tinySpec, parallel: layout({ tp: 2 }) });
+    try {
+      const bus = (await e.measurePeaks()).bus;
+      expect(bus).not.toBeNull();
+      expect(bus!.bytes).toBe(16 * 2 ** 20);
+      expect(bus!.ranks).toBe(2);
+      expect(bus!.calls.count).toBeGreaterThan(2);
+      expect(bus!.calls.minMs).toBeGreaterThan(0);
+      expect(bus!.bytesPerS).toBeCloseTo((bus!.bytes * 2 * (1 / 2)) / (bus!.calls.medianMs / 1e3), -3);
+    } finally {
+      await e.close();
+    }
+    const one = await openEngine({ spec: tinySpec });
+    try {
+      expect((await one.measurePeaks()).bus).toBeNull();
+    } finally {
+      await one.close();
+    }
+  });
+});
+
+describe('lib/api/layout.ts accepts exactly the layouts native opens', () => {
+  const moe = (over: Record<string, unknown>) => normalizeConfig({ ...qwen2MoeConfig, ...over });
+  const cases: [string, ModelSpec, NativeParallel, boolean][] = [
+    // A dense layer splits over tp only, whatever dp (98 is not divisible by tp × dp = 4).
+    ['dense layer 98 wide, tp 2 dp 2', moe({ intermediate_size: 98 }), layout({ tp: 2, dp: 2 }), true],
+    ['dense layer 98 wide, tp 4', moe({ intermediate_size: 98 }), layout({ tp: 4 }), false],
+    // No dense layer: its intermediate_size splits nothing.
+    ['every layer MoE, intermediate 98, tp 4', moe({ intermediate_size: 98, mlp_only_layers: [] }), layout({ tp: 4 }), true],
+    // The shared expert splits over every rank.
+    ['shared expert 42 wide, tp 2', moe({ shared_expert_intermediate_size: 42 }), layout({ tp: 2 }), true],
+    ['shared expert 42 wide, tp 2 dp 2', moe({ shared_expert_intermediate_size: 42 }), layout({ tp: 2, dp: 2 }), false],
+    ['expert 32 wide over tp 4 dp 2 / ep 2', moe({}), layout({ tp: 4, dp: 2, ep: 2 }), true],
+    ['expert 30 wide over tp 2 dp 2 / ep 2', moe({ moe_intermediate_size: 30 }), layout({ tp: 2, dp: 2, ep: 2 }), true],
+    ['expert 30 wide over tp 4 / ep 1', moe({ moe_intermediate_size: 30 }), layout({ tp: 4 }), false],
+  ];
+  it.each(cases)('%s', async (_n, spec, p, accepted) => {
+    let ts = true;
+    try {
+      checkModelLayout(spec, layoutOf(p));
+    } catch {
+      ts = false;
+    }
+    const native = await openEngine({ spec: toNative(spec), parallel: p, maxBatch: 2, maxContext: 32, maxTokensPerStep: 32, kvPoolTokens: 128 })
+      .then(async (e) => { await e.close(); return true; }, (e: { code: string }) => (expect(e.code).toBe('ERR_INVALID_CONFIG'), false));
+    expect([ts, native]).toEqual([accepted, accepted]);
   });
 });
 

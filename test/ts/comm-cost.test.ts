@@ -29,9 +29,9 @@ describe('collectives of a forward', () => {
 
   it('TP: two all-reduces of tokens × hidden per layer', () => {
     const calls = forwardCollectives(llama70, layout(8), 4, 2);
-    expect(calls.map((c) => [c.op, c.bytes, c.ranks, c.calls])).toEqual([
-      ['all_reduce', 4 * 8192 * 2, 8, 80],
-      ['all_reduce', 4 * 8192 * 2, 8, 80],
+    expect(calls.map((c) => [c.name, c.bytes, c.ranks, c.calls])).toEqual([
+      ['all_reduce.o_proj', 4 * 8192 * 2, 8, 80],
+      ['all_reduce.mlp', 4 * 8192 * 2, 8, 80],
     ]);
     // 160 all-reduces of 64 KiB over 8 ranks at 400 GB/s.
     const c = commCost(calls, 400e9);
@@ -47,19 +47,28 @@ describe('collectives of a forward', () => {
   it('EP (its ranks are the TP ranks): the MoE output is all-reduced', () => {
     const qwen = resolveModel('qwen3-30b-a3b'); // hidden 2048, 48 layers
     const calls = forwardCollectives(qwen, layout(4, 4), 8, 2);
-    expect(calls.map((c) => [c.op, c.bytes, c.ranks])).toEqual([['all_reduce', 8 * 2048 * 2, 4], ['all_reduce', 8 * 2048 * 2, 4]]);
+    expect(calls.map((c) => [c.name, c.bytes, c.ranks])).toEqual([['all_reduce.o_proj', 8 * 2048 * 2, 4], ['all_reduce.moe', 8 * 2048 * 2, 4]]);
   });
 
-  it('DP attention: all-gather and reduce-scatter of every DP rank’s tokens around each FFN block', () => {
-    const ds = resolveModel('deepseek-v3'); // hidden 7168, 61 layers
+  it('DP attention: all-gather and reduce-scatter of every DP group’s tokens around each MoE block, over the dp ranks of a TP rank', () => {
+    const ds = resolveModel('deepseek-v3'); // hidden 7168, 61 layers, the first 3 dense
     const calls = forwardCollectives(ds, layout(1, 8, 8), 16, 2);
     const whole = 8 * 16 * 7168 * 2;
-    expect(calls.map((c) => [c.op, c.bytes, c.ranks, c.calls])).toEqual([
-      ['all_gather', whole, 8, 61],
-      ['reduce_scatter', whole, 8, 61],
+    // tp 1: no all-reduce anywhere (attention and the dense MLPs are whole in each DP group).
+    expect(calls.map((c) => [c.name, c.bytes, c.ranks, c.calls])).toEqual([
+      ['all_gather.moe', whole, 8, 58],
+      ['reduce_scatter.moe', whole, 8, 58],
     ]);
-    // With tp 2 inside each DP group, the attention's all-reduce comes first.
-    expect(forwardCollectives(ds, layout(2, 8, 4), 16, 2).map((c) => [c.op, c.ranks])).toEqual([['all_reduce', 2], ['all_gather', 8], ['reduce_scatter', 8]]);
+    // tp 2 inside each of 4 DP groups: the attention's and the dense MLPs' all-reduces over tp of T
+    // rows, the MoE output's over tp of dp·T rows, the gather and scatter over the 4 DP ranks.
+    const act = 16 * 7168 * 2;
+    expect(forwardCollectives(ds, layout(2, 8, 4), 16, 2).map((c) => [c.name, c.bytes, c.ranks, c.calls])).toEqual([
+      ['all_reduce.o_proj', act, 2, 61],
+      ['all_reduce.mlp', act, 2, 3],
+      ['all_gather.moe', 4 * act, 4, 58],
+      ['all_reduce.moe', 4 * act, 2, 58],
+      ['reduce_scatter.moe', 4 * act, 4, 58],
+    ]);
   });
 
   it('the parallel floor is the shard’s roofline floor plus the collectives’ time', () => {

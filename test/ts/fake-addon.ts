@@ -135,7 +135,7 @@ export class FakeEngine implements NativeEngine {
   async measurePeaks() {
     this.peaksCalls++;
     const calls = { warmup: 1, count: 3, minMs: 1, medianMs: 1.01, maxMs: 1.02 };
-    return { bytesPerS: 1e11, flopsPerS: 1e12, copyBytes: 1 << 30, gemmM: 4096, gemmN: 4096, gemmK: 4096, copyCalls: calls, gemmCalls: calls };
+    return { bytesPerS: 1e11, flopsPerS: 1e12, copyBytes: 1 << 30, gemmM: 4096, gemmN: 4096, gemmK: 4096, copyCalls: calls, gemmCalls: calls, bus: null };
   }
 
   async benchOp(): Promise<never> {

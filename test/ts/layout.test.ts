@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../../lib/api/bench.js';
 import { checkModelLayout, checkPlacement, layoutOf, shardSpec, type ParallelLayout } from '../../lib/api/layout.js';
-import { decodeStepCost, prefillCost } from '../../lib/api/metrics.js';
+import { decodeStepCost, lmHeadParams, prefillCost } from '../../lib/api/metrics.js';
 import { SINGLE_PROCESS, type LaunchRanks } from '../../lib/api/ranks.js';
 import { InvalidArgumentError } from '../../lib/base/errors.js';
 import { resolveModel } from '../../lib/model/model-spec.js';
@@ -70,6 +70,16 @@ describe('layout against the model', () => {
   it('dp > 1 for any model', () => {
     for (const spec of [llama, mixtral, deepseek]) checkModelLayout(spec, layout(1, 1, 4));
   });
+
+  it('as native: the dense MLP splits over tp only (whatever dp), the shared expert over every rank, no dense layer no MLP check', () => {
+    const odd = { ...deepseek, intermediateSize: 98 }; // its first layer is dense
+    checkModelLayout(odd, layout(2, 1, 2));
+    expect(refusal(() => checkModelLayout(odd, layout(4))).message).toContain('a divisor of intermediate_size 98 of tiny-deepseek-v3 (the dense MLP is split over tp)');
+    checkModelLayout({ ...mixtral, intermediateSize: 98 }, layout(4)); // every layer MoE: no dense MLP to split
+    const shared = { ...deepseek, moe: { ...deepseek.moe!, sharedIntermediateSize: 6 } };
+    checkModelLayout(shared, layout(2));
+    expect(refusal(() => checkModelLayout(shared, layout(2, 1, 2))).field).toBe('dp');
+  });
 });
 
 describe('layout against the device and the processes', () => {
@@ -81,14 +91,17 @@ describe('layout against the device and the processes', () => {
     checkPlacement(llama, layoutOf({ tp: 8, ep: 1, dp: 1, simulateWorld: 8, busBandwidth: 1 }), { device: 'cuda:0', gpus: 1, launch: SINGLE_PROCESS });
   });
 
-  it('several processes: one rank each; on the CPU dp-only layouts of dense models', () => {
+  it('several processes: one rank each, dp replicas of a dense model only (no communicator joins processes yet)', () => {
     checkPlacement(llama, layout(1, 1, 2), { device: 'cpu', gpus: 0, launch: launch(2) });
+    checkPlacement(llama, layout(1, 1, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) });
     expect(refusal(() => checkPlacement(llama, layout(1, 1, 4), { device: 'cpu', gpus: 0, launch: launch(2) })).message).toBe(
       'layout: tp × dp = 4 ranks, but torchrun started 2 processes (allowed: one process per rank: tp × dp = WORLD_SIZE 2 of torchrun)',
     );
     expect(refusal(() => checkPlacement(llama, layout(2), { device: 'cpu', gpus: 0, launch: launch(2) })).field).toBe('tp');
-    expect(refusal(() => checkPlacement(mixtral, layout(1, 1, 2), { device: 'cpu', gpus: 0, launch: launch(2) })).message).toContain('dp only (tp 1, ep 1) of a dense model');
-    checkPlacement(mixtral, layout(2, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) });
+    expect(refusal(() => checkPlacement(mixtral, layout(1, 1, 2), { device: 'cpu', gpus: 0, launch: launch(2) })).message).toBe(
+      'layout: tp 1, ep 1, dp 2 of tiny-mixtral over 2 processes needs NCCL across processes, which is not built yet (allowed: over several processes, dp replicas (tp 1, ep 1) of a dense model, which exchange nothing; tp, ep and MoE layouts in one process (the CPU\'s threads as ranks))',
+    );
+    expect(refusal(() => checkPlacement(mixtral, layout(2, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) })).field).toBe('tp');
   });
 
   it('a sweep refuses a bad layout before any engine opens, and the CLI names the flag (exit 2)', async () => {
@@ -111,13 +124,15 @@ describe("rank 0's shard", () => {
     expect(shardSpec(llama, layout(1))).toBe(llama);
   });
 
-  it('TP splits heads, KV heads, MLP and LM head: a TP-2 decode step has half the flops and about half the bytes', () => {
+  it('TP splits heads, KV heads and the MLP; the embedding and the LM head stay whole (replicated, as native runs them)', () => {
     const s = shardSpec(llama, layout(2));
-    expect([s.numHeads, s.numKvHeads, s.intermediateSize, s.vocabSize]).toEqual([4, 2, 344, 1024]);
+    expect([s.numHeads, s.numKvHeads, s.intermediateSize, s.vocabSize]).toEqual([4, 2, 344, 2048]);
     const whole = decodeStepCost(llama, 4, 64, 2), half = decodeStepCost(s, 4, 64, 2);
-    expect(half.flops / whole.flops).toBeCloseTo(0.5, 2);
-    expect(half.bytes / whole.bytes).toBeGreaterThan(0.49);
-    expect(half.bytes / whole.bytes).toBeLessThan(0.52); // norms and embedding rows are whole on every rank
+    // Everything halves but the LM head's 2·B·vocab·hidden flops and its bytes (and the norms, the embedding rows).
+    const lmFlops = 2 * 4 * lmHeadParams(llama), lmBytes = lmHeadParams(llama) * 2;
+    expect(half.flops).toBeCloseTo((whole.flops + lmFlops) / 2, 0);
+    expect((half.bytes - lmBytes) / (whole.bytes - lmBytes)).toBeGreaterThan(0.49);
+    expect((half.bytes - lmBytes) / (whole.bytes - lmBytes)).toBeLessThan(0.52);
     expect(shardSpec(llama, layout(8)).numKvHeads).toBe(1); // 4 KV heads over 8 ranks: one each, replicated
   });
 

@@ -13,7 +13,7 @@ function sequence(pairs: [number, number][]) {
     const [flopsPerS, bytesPerS] = pairs[Math.min(i, pairs.length - 1)]!;
     // The timed calls name their measurement (count = its index), so a test sees which were kept.
     const calls = { warmup: 1, count: i++, minMs: 1, medianMs: 1, maxMs: 1 };
-    return { flopsPerS, bytesPerS, ...sizes, copyCalls: calls, gemmCalls: calls };
+    return { flopsPerS, bytesPerS, ...sizes, copyCalls: calls, gemmCalls: calls, bus: null };
   };
   return { measure, calls: () => i };
 }
