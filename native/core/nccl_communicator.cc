@@ -131,9 +131,16 @@ void NcclCommunicator::abort() {
   comm_ = nullptr;
 }
 
-NcclComms::NcclComms(const std::vector<Backend*>& backends) {
+NcclComms::NcclComms(const std::vector<Backend*>& backends) : backends_(backends) {
   const NcclLibrary& nccl = NcclLibrary::get().require();
-  const int n = (int)backends.size();
+  const std::vector<ncclComm_t> comms = init_all();
+  const int n = (int)backends_.size();
+  for (int r = 0; r < n; ++r) ranks.push_back(std::make_unique<NcclCommunicator>(nccl, comms[r], *backends_[r], r, n));
+}
+
+std::vector<ncclComm_t> NcclComms::init_all() {
+  const NcclLibrary& nccl = NcclLibrary::get().require();
+  const int n = (int)backends_.size();
   ncclUniqueId id;
   std::memset(&id, 0, sizeof id);
   nccl.check(nccl.get_unique_id(&id), "ncclGetUniqueId");
@@ -142,16 +149,21 @@ NcclComms::NcclComms(const std::vector<Backend*>& backends) {
   std::vector<ncclComm_t> comms(n, nullptr);
   nccl.check(nccl.group_start(), "ncclGroupStart");
   for (int r = 0; r < n; ++r) {
-    backends[r]->bind_thread();
+    backends_[r]->bind_thread();
     nccl.check(nccl.comm_init_rank(&comms[r], n, id, r), "ncclCommInitRank");
   }
   nccl.check(nccl.group_end(), "ncclGroupEnd");
-  backends[0]->bind_thread();
-  for (int r = 0; r < n; ++r) ranks.push_back(std::make_unique<NcclCommunicator>(nccl, comms[r], *backends[r], r, n));
+  if (n > 0) backends_[0]->bind_thread();
+  return comms;
 }
 
 void NcclComms::abort() {
   for (auto& r : ranks) r->abort();
+}
+
+void NcclComms::rebuild() {
+  const std::vector<ncclComm_t> comms = init_all();
+  for (size_t r = 0; r < ranks.size(); ++r) ranks[r]->comm_ = comms[r];
 }
 
 std::string nccl_unique_ids(int n) {

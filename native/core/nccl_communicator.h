@@ -27,6 +27,7 @@ class NcclCommunicator : public Communicator {
   void abort();
 
  private:
+  friend struct NcclComms;
   const NcclLibrary& nccl_;
   void* comm_;  // ncclComm_t
   Backend& be_;
@@ -40,6 +41,14 @@ struct NcclComms {
   std::vector<std::unique_ptr<NcclCommunicator>> ranks;
   explicit NcclComms(const std::vector<Backend*>& backends);
   void abort();
+  // After abort(): new NCCL communicators under the same NcclCommunicator objects (the ranks keep
+  // their pointers), from a new unique id.
+  void rebuild();
+
+ private:
+  std::vector<Backend*> backends_;
+  // A new communicator for every rank, each on its device, from one new unique id.
+  std::vector<void*> init_all();
 };
 
 // n NCCL unique ids, 128 bytes each, one per group to be made: what rank 0 of a multi-process

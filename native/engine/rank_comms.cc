@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/host_communicator.h"
+#include "core/nccl_communicator.h"
 #include "core/null_communicator.h"
 
 namespace gpubench {
@@ -51,7 +52,50 @@ class NullLayoutComms : public LayoutComms {
   Layout layout_;
 };
 
+// One NCCL communicator per rank and group, rank r of the layout on backends[r]'s device.
+class NcclLayoutComms : public LayoutComms {
+ public:
+  NcclLayoutComms(const Layout& l, const std::vector<Backend*>& backends) {
+    for (int64_t d = 0; d < l.dp && l.tp > 1; ++d) {
+      std::vector<Backend*> group;
+      for (int64_t t = 0; t < l.tp; ++t) group.push_back(backends[d * l.tp + t]);
+      tp_.push_back(std::make_unique<NcclComms>(group));
+    }
+    for (int64_t t = 0; t < l.tp && l.dp > 1; ++t) {
+      std::vector<Backend*> group;
+      for (int64_t d = 0; d < l.dp; ++d) group.push_back(backends[d * l.tp + t]);
+      dp_.push_back(std::make_unique<NcclComms>(group));
+    }
+  }
+  RankComms of(const ShardSpec& s) override {
+    RankComms c;
+    if (!tp_.empty()) c.tp = tp_[s.dp_rank]->ranks[s.tp_rank].get();
+    if (!dp_.empty()) c.dp = dp_[s.tp_rank]->ranks[s.dp_rank].get();
+    return c;
+  }
+  void abort() override {
+    for (auto* groups : {&tp_, &dp_})
+      for (auto& g : *groups) g->abort();
+    aborted_ = true;
+  }
+  // An aborted NCCL communicator cannot be used again: the groups are made anew.
+  void reset() override {
+    if (!aborted_) return;
+    for (auto* groups : {&tp_, &dp_})
+      for (auto& g : *groups) g->rebuild();
+    aborted_ = false;
+  }
+
+ private:
+  std::vector<std::unique_ptr<NcclComms>> tp_, dp_;  // per DP group; per TP rank
+  bool aborted_ = false;
+};
+
 }  // namespace
+
+std::unique_ptr<LayoutComms> nccl_layout_comms(const Layout& layout, const std::vector<Backend*>& backends) {
+  return std::make_unique<NcclLayoutComms>(layout, backends);
+}
 
 std::unique_ptr<LayoutComms> host_layout_comms(const Layout& layout) { return std::make_unique<HostLayoutComms>(layout); }
 

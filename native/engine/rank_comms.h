@@ -3,6 +3,7 @@
 // waits forever. rank_group.cc chooses the kind (make_comms there).
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "core/communicator.h"
 #include "core/layout.h"
@@ -22,6 +23,9 @@ class LayoutComms {
 
 // W ranks as threads of this process over shared memory (core/host_communicator.h).
 std::unique_ptr<LayoutComms> host_layout_comms(const Layout& layout);
+// W ranks as threads of this process, rank r on backends[r]'s GPU, over NCCL
+// (core/nccl_communicator.h; a one-line error where libnccl.so.2 does not load).
+std::unique_ptr<LayoutComms> nccl_layout_comms(const Layout& layout, const std::vector<Backend*>& backends);
 // Rank 0 of a simulated layout alone: its groups have the layout's sizes, and their collectives
 // move nothing (core/null_communicator.h).
 std::unique_ptr<LayoutComms> null_layout_comms(const Layout& layout);

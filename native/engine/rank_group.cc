@@ -80,14 +80,15 @@ class RankThreads {
 namespace {
 
 // The communicators of the layout's groups, the one place that chooses their kind: null ones for a
-// simulated layout (rank 0 alone), host ones for ranks on the CPU. The host communicator reads the
-// ranks' memory directly; device memory needs NCCL's, which belongs here beside them.
-std::unique_ptr<LayoutComms> make_comms(const Layout& layout, bool simulated, const std::string& backend) {
+// simulated layout (rank 0 alone), host ones for ranks on the CPU (they read the ranks' memory
+// directly), NCCL's for ranks on GPUs.
+std::unique_ptr<LayoutComms> make_comms(const Layout& layout, bool simulated,
+                                        const std::vector<std::unique_ptr<Backend>>& backends) {
   if (simulated) return null_layout_comms(layout);
-  if (layout.world() > 1 && backend != "cpu") {
-    fail(ErrorCode::InvalidArgument, "tp * dp = " + std::to_string(layout.world()) + " on " + backend +
-                                         " needs the NCCL communicator, which this build does not have (allowed: tp and dp 1, "
-                                         "the cpu device, or a simulated layout)");
+  if (layout.world() > 1 && backends[0]->name() != "cpu") {
+    std::vector<Backend*> raw;
+    for (auto& be : backends) raw.push_back(be.get());
+    return nccl_layout_comms(layout, raw);
   }
   return host_layout_comms(layout);
 }
@@ -102,7 +103,7 @@ RankGroup::RankGroup(std::vector<std::unique_ptr<Backend>> backends, const Model
   if ((int64_t)backends_.size() != W) {
     fail(ErrorCode::Internal, std::to_string(backends_.size()) + " backends for a layout of " + std::to_string(W) + " ranks");
   }
-  comms_ = make_comms(layout, simulated, backends_[0]->name());
+  comms_ = make_comms(layout, simulated, backends_);
   if (W > 1) {
     std::vector<Backend*> raw;
     for (auto& be : backends_) raw.push_back(be.get());
