@@ -20,7 +20,7 @@ import { kvPoolNote, kvTokensOf, opt, withFitAdvice, type FitContext } from './f
 import { makeInputIds } from './requests.js';
 import { getAddon } from '../bridge/device.js';
 import { busBytesPerS } from './comm-cost.js';
-import { checkModelLayout, checkPlacement, engineGroups, engineParallel, layoutOf, type ParallelLayout } from './layout.js';
+import { checkModelLayout, checkPlacement, engineGroups, engineParallel, layoutOf, needsCollectives, processIdBytes, type ParallelLayout } from './layout.js';
 import { cudaDeviceCount, deviceOfRank, ranksFromEnv, type LaunchRanks } from './ranks.js';
 import { rendezvous, type RankGroup } from './rendezvous.js';
 import { combineOutcomes, type RankOutcome } from './rank-merge.js';
@@ -136,13 +136,16 @@ function makeOutDir(dir: string): void {
 
 /**
  * The ranks of a launch meet (rendezvous.ts) before any engine opens; one process meets nobody.
- * The processes of a launch are replicas (layout.ts, checkPlacement), each an engine of one rank.
+ * Rank 0 hands every rank the ids their groups join by (engineParallel): NCCL unique ids where the
+ * layout has collectives on CUDA (made here, so a machine without NCCL says so once, on every rank,
+ * before any point), else random bytes nobody joins with.
  */
-async function meetRanks(launch: LaunchRanks): Promise<RankGroup | undefined> {
+async function meetRanks(launch: LaunchRanks, r: { addon: NativeAddon; spec: ModelSpec; layout: ParallelLayout; device: string }): Promise<RankGroup | undefined> {
   if (launch.world === 1 || launch.addr === undefined || launch.port === undefined) return undefined;
-  // The id rank 0 hands out is a random token: nothing uses it until an NCCL communicator across
-  // processes exists, whose unique id it will be.
-  return rendezvous({ rank: launch.rank, world: launch.world, addr: launch.addr, port: launch.port, makeId: () => randomBytes(16) });
+  const { layout } = r;
+  const nccl = r.device !== 'cpu' && needsCollectives(r.spec, layout);
+  const makeId = () => (nccl ? r.addon.ncclUniqueIds(layout.dp + layout.tp) : randomBytes(processIdBytes(layout)));
+  return rendezvous({ rank: launch.rank, world: launch.world, addr: launch.addr, port: launch.port, makeId });
 }
 
 /** Every rank's outcome of point `index` on rank 0 (undefined on the others), checked to be the same point. */
@@ -178,7 +181,7 @@ async function runSweep(o: ResolvedSweepOptions): Promise<SweepResult> {
   checkPlacement(spec, layout, { device, gpus: cudaDeviceCount(addon), launch });
   const runName = o.runName ?? spec.name;
   if (o.profile !== 'none') makeOutDir(o.outDir);
-  const group = await meetRanks(launch);
+  const group = await meetRanks(launch, { addon, spec, layout, device });
   let failure: string | undefined;
   try {
     return await runResolved(o, { spec, layout, launch, addon, device, runName, startedAt, group });
@@ -255,7 +258,7 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
     ...(o.mtpDrafts > 0 ? { maxDrafts: o.mtpDrafts } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     mlaPrefill: o.mlaPrefill,
-    parallel: engineParallel(layout, launch),
+    parallel: engineParallel(layout, launch, group?.id),
   });
   let engine: Engine;
   try {

@@ -3,7 +3,8 @@
 // one line each: against the options (layoutOf), the model (checkModelLayout) and the device and the
 // launcher's processes (checkPlacement). shardSpec gives rank 0's shard of a model as a ModelSpec of
 // its own, which the cost model prices as it prices a whole model (the parallel floor).
-import { InvalidArgumentError } from '../base/errors.js';
+import { InternalError, InvalidArgumentError } from '../base/errors.js';
+import type { NativeParallel } from '../bridge/native.js';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { LaunchRanks } from './ranks.js';
 
@@ -97,11 +98,21 @@ export interface Placement {
 }
 
 /**
+ * Whether the layout's forward passes call any collective (native/core/layout.h,
+ * layout_has_collectives): tp > 1, or an MoE model over DP groups (DP attention's gather and
+ * scatter). DP replicas of a dense model exchange nothing.
+ */
+export function needsCollectives(spec: ModelSpec, layout: ParallelLayout): boolean {
+  return layout.tp > 1 || (spec.moe !== undefined && layout.dp > 1);
+}
+
+/**
  * The layout against the device and the processes. One process drives tp × dp GPUs (the addon's
- * CUDA devices; until the NCCL communicator exists native refuses more than one with its own line)
- * or, on the CPU, as many ranks as threads; a simulated layout runs rank 0 alone on one device.
- * Several processes (a launcher's) run one rank each, and no communicator joins processes yet: they
- * can only be data parallel replicas of a dense model, which exchange nothing.
+ * CUDA devices, over NCCL) or, on the CPU, as many ranks as threads; a simulated layout runs rank 0
+ * alone on one device. Several processes (a launcher's) run one rank each, on cuda:LOCAL_RANK, so
+ * tp × dp = the processes; their collectives cross processes, which NCCL does on CUDA and the CPU's
+ * host communicator (threads of one process) cannot: on the CPU only layouts without collectives
+ * (dp replicas of a dense model) run over processes.
  */
 export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Placement): void {
   const { world } = layout;
@@ -114,10 +125,10 @@ export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Place
         field: 'dp', allowed,
       });
     }
-    if (layout.tp > 1 || layout.ep > 1 || spec.moe) {
-      const allowed = 'over several processes, dp replicas (tp 1, ep 1) of a dense model, which exchange nothing; tp, ep and MoE layouts in one process (the CPU\'s threads as ranks)';
-      throw new InvalidArgumentError(`layout: tp ${layout.tp}, ep ${layout.ep}, dp ${layout.dp} of ${spec.name} over ${processes} processes needs NCCL across processes, which is not built yet (allowed: ${allowed})`, {
-        field: layout.tp > 1 ? 'tp' : layout.ep > 1 ? 'ep' : 'dp', allowed,
+    if (p.device === 'cpu' && needsCollectives(spec, layout)) {
+      const allowed = 'over CPU processes, dp replicas (tp 1) of a dense model, which exchange nothing; any layout in one CPU process, its threads the ranks; over processes with collectives, CUDA devices (NCCL)';
+      throw new InvalidArgumentError(`layout: tp ${layout.tp}, ep ${layout.ep}, dp ${layout.dp} of ${spec.name} over ${processes} CPU processes needs collectives between the processes, which the CPU's host communicator cannot make (allowed: ${allowed})`, {
+        field: layout.tp > 1 ? 'tp' : 'dp', allowed,
       });
     }
     return;
@@ -128,16 +139,25 @@ export function checkPlacement(spec: ModelSpec, layout: ParallelLayout, p: Place
   }
 }
 
-/**
- * The engine's layout on the wire: the whole layout in one process (its ranks threads; simulated:
- * rank 0 alone), one rank (1/1/1) in each process of a launch, where the processes are replicas.
- */
-export function engineParallel(layout: ParallelLayout, launch: LaunchRanks): { tp: number; ep: number; dp: number; simulate: boolean } {
-  if (launch.world > 1) return { tp: 1, ep: 1, dp: 1, simulate: false };
-  return { tp: layout.tp, ep: layout.ep, dp: layout.dp, simulate: layout.simulated };
+/** Bytes of the ids a launch's processes join their groups by: a 128-byte NCCL unique id per group, dp + tp groups. */
+export function processIdBytes(layout: ParallelLayout): number {
+  return (layout.dp + layout.tp) * 128;
 }
 
-/** DP groups one engine runs, each its own batch: the layout's dp in one process; 1 in a launch's process or simulated. */
+/**
+ * The engine's layout on the wire: the whole layout in one process (its ranks threads; simulated:
+ * rank 0 alone); in a launch's process, this process's rank of it, with the ids rank 0 handed out.
+ */
+export function engineParallel(layout: ParallelLayout, launch: LaunchRanks, ids?: Buffer): NativeParallel {
+  const { tp, ep, dp } = layout;
+  if (launch.world > 1) {
+    if (!ids) throw new InternalError('engineParallel: a launch\'s process needs the ids of its rendezvous');
+    return { tp, ep, dp, simulate: false, process: { rank: launch.rank, world: launch.world, ids } };
+  }
+  return { tp, ep, dp, simulate: layout.simulated };
+}
+
+/** DP groups one engine runs, each its own batch: the layout's dp in one process; 1 in a launch's process (its own group) or simulated. */
 export function engineGroups(layout: ParallelLayout, launch: LaunchRanks): number {
   return launch.world > 1 || layout.simulated ? 1 : layout.dp;
 }

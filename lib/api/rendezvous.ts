@@ -1,11 +1,12 @@
 // The ranks of a launch meet over TCP (docs/design.md, Rendezvous): rank 0 listens on MASTER_PORT,
 // every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and world size; once all
-// have come, rank 0 hands each the same opaque id (the caller's makeId: a random token until an
-// NCCL communicator across processes exists, whose unique id it will carry). Afterwards the connections carry each rank's per-point results to rank 0 (gather), and
-// rank 0's last word (close). Messages are JSON lines.
+// have come, rank 0 hands each the same opaque id (the caller's makeId: the NCCL unique ids the
+// processes' groups join by), or, where makeId fails, its error, which every rank then fails with.
+// Afterwards the connections carry each rank's per-point results to rank 0 (gather), and rank 0's
+// last word (close). Messages are JSON lines.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeviceError, InvalidArgumentError, TimeoutError, type GpubenchError } from '../base/errors.js';
+import { DeviceError, InvalidArgumentError, TimeoutError, errorForCode, fromNative, type ErrorCode, type GpubenchError } from '../base/errors.js';
 
 export interface RendezvousOptions {
   rank: number;
@@ -13,7 +14,7 @@ export interface RendezvousOptions {
   /** Rank 0's host (MASTER_ADDR) and port (MASTER_PORT). */
   addr: string;
   port: number;
-  /** Called on rank 0 only: the id every rank receives. */
+  /** Called on rank 0 only: the id every rank receives. Where it throws, every rank fails with its error. */
   makeId: () => Buffer;
   /** How long rank 0 waits for every rank, and the others for rank 0. */
   timeoutMs?: number;
@@ -42,6 +43,7 @@ export const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 300_000;
 type Message =
   | { type: 'hello'; rank: number; world: number }
   | { type: 'id'; id: string }
+  | { type: 'no-id'; code: ErrorCode; message: string }
   | { type: 'refused'; message: string }
   | { type: 'gather'; index: number; value: unknown }
   | { type: 'failed'; message: string }
@@ -156,7 +158,18 @@ async function listen(o: RendezvousOptions, timeoutMs: number): Promise<RankGrou
   });
   await met;
   server.close(); // no more ranks: the connections stay open
-  const id = o.makeId();
+  let id: Buffer;
+  try {
+    id = o.makeId();
+  } catch (e) {
+    const err = fromNative(e);
+    closing = true;
+    for (const p of peers.values()) {
+      send(p.socket, { type: 'no-id', code: err.code, message: err.message });
+      p.socket.end();
+    }
+    throw err;
+  }
   for (const p of peers.values()) send(p.socket, { type: 'id', id: id.toString('base64') });
   const ordered = [...peers.values()].sort((a, b) => a.rank - b.rank);
   return {
@@ -220,6 +233,10 @@ async function join(o: RendezvousOptions, timeoutMs: number): Promise<RankGroup>
       if (m.type === 'id') {
         clearTimeout(timer);
         resolve(Buffer.from(m.id, 'base64'));
+      } else if (m.type === 'no-id') {
+        clearTimeout(timer);
+        stopped = `rank 0 could not make the id: ${m.message}`;
+        reject(errorForCode(m.code, m.message));
       } else if (m.type === 'refused') {
         clearTimeout(timer);
         stopped = `rank 0 refused this rank: ${m.message}`;

@@ -134,7 +134,10 @@ export class Engine {
         blockSize,
         ...(opts.maxDrafts !== undefined ? { maxDrafts: opts.maxDrafts } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-        parallel: { tp: opts.parallel?.tp ?? 1, ep: opts.parallel?.ep ?? 1, dp: opts.parallel?.dp ?? 1, simulate: opts.parallel?.simulate ?? false },
+        parallel: {
+          tp: opts.parallel?.tp ?? 1, ep: opts.parallel?.ep ?? 1, dp: opts.parallel?.dp ?? 1, simulate: opts.parallel?.simulate ?? false,
+          ...(opts.parallel?.process ? { process: opts.parallel.process } : {}),
+        },
         ...(opts.mlaPrefill !== undefined ? { mlaPrefill: opts.mlaPrefill } : {}),
       });
     } catch (e) {

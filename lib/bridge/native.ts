@@ -36,6 +36,25 @@ export interface NativeParallel {
   ep: number;
   dp: number;
   simulate?: boolean;
+  /** A launch's process: the engine runs this one rank of the layout (not with simulate). */
+  process?: NativeProcessRank;
+}
+
+/**
+ * One process of a launch (torchrun, mpirun, srun) runs one rank of the layout on its one device
+ * (cuda:LOCAL_RANK): its shard, its own DP group's batch of batchSize requests, its own step times
+ * and tokens. Its groups join over NCCL by the ids rank 0 of the launch made (ncclUniqueIds): the
+ * TP group of DP group d by id d, the DP group of TP rank t by id dp + t. A layout without
+ * collectives (dp replicas of a dense model) joins nothing, and runs on the CPU too; one with
+ * collectives on the CPU is refused in one line.
+ */
+export interface NativeProcessRank {
+  /** This process's rank of the layout, 0 to world - 1 (rank r: TP rank r mod tp of DP group ⌊r / tp⌋). */
+  rank: number;
+  /** tp × dp: one process per rank. */
+  world: number;
+  /** (dp + tp) × 128 bytes: a 128-byte NCCL unique id per group (bytes nobody joins with where there is no collective). */
+  ids: Buffer;
 }
 
 export interface NativeEngineOptions {
@@ -306,8 +325,8 @@ export interface NativeEngineInfo {
   weightInitMs: number;
   /** The engine's own device (its CPU threads, its CUDA versions); rank 0's under a layout. */
   deviceInfo: NativeDeviceInfo;
-  /** The layout the engine runs; weightBytes and kvPoolTokens are then per rank. */
-  parallel?: NativeParallel;
+  /** The layout the engine runs; weightBytes and kvPoolTokens are then per rank. A launch's process: its rank and world. */
+  parallel?: Omit<NativeParallel, 'process'> & { process?: Omit<NativeProcessRank, 'ids'> };
 }
 
 export interface NativeDeviceInfo {

@@ -2,8 +2,10 @@
 // host with torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
 // MASTER_PORT), so a run of several processes needs no external launcher (README, Several GPUs and
 // nodes). Rank 0's output passes through; the others' is prefixed with their rank. Ctrl-C and
-// SIGTERM are passed on to every rank; when one fails the others are stopped, as torchrun does; the
-// exit code is the first failure's (0 when every rank ends well; 130 after Ctrl-C).
+// SIGTERM are passed on to every rank; when one fails the others are stopped, as torchrun does, after
+// a grace in which they may end by themselves (a failure before the engines open is every rank's,
+// and each says so); the exit code is the first failure's (0 when every rank ends well; 130 after
+// Ctrl-C).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { constants } from 'node:os';
@@ -17,6 +19,9 @@ interface LaunchFlags {
 
 /** The most local ranks one launch starts (a typo such as 80 for 8 is an error, not 80 engines). */
 const MAX_NPROC = 64;
+
+/** How long the other ranks have to end by themselves after one failed, before they are stopped. */
+const STOP_GRACE_MS = 2000;
 
 function integerFlag(flag: string, text: string, min: number, max: number): number {
   const v = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
@@ -70,6 +75,8 @@ export async function launch(command: string[], flags: LaunchFlags): Promise<num
   const stopOthers = (signal: NodeJS.Signals) => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
   };
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stopOthersAfterGrace = () => (graceTimer ??= setTimeout(() => stopOthers('SIGTERM'), STOP_GRACE_MS));
   const ended = Array.from({ length: nproc }, (_, rank) => {
     const child = spawn(process.execPath, [...process.execArgv, entry, ...command], {
       env: {
@@ -94,7 +101,7 @@ export async function launch(command: string[], flags: LaunchFlags): Promise<num
       child.on('error', (e) => {
         process.stderr.write(`gpubench: launch: rank ${rank} did not start (${e.message})\n`);
         firstFailure ??= 1;
-        stopOthers('SIGTERM');
+        stopOthersAfterGrace();
         resolve();
       });
       child.on('exit', (code, signal) => {
@@ -102,7 +109,7 @@ export async function launch(command: string[], flags: LaunchFlags): Promise<num
         if (exit !== 0 && firstFailure === undefined) {
           firstFailure = exit;
           if (!interrupted) process.stderr.write(`gpubench: launch: rank ${rank} exited with ${exit}; stopping the other ranks\n`);
-          stopOthers('SIGTERM');
+          stopOthersAfterGrace();
         }
         resolve();
       });
@@ -121,6 +128,7 @@ export async function launch(command: string[], flags: LaunchFlags): Promise<num
   try {
     await Promise.all(ended);
   } finally {
+    clearTimeout(graceTimer);
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     process.off('exit', onExit);

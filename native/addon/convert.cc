@@ -42,6 +42,13 @@ std::string string(const Napi::Object& o, const char* name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+std::string bytes(const Napi::Object& o, const char* name) {
+  Napi::Value v = field(o, name);
+  if (!v.IsBuffer()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be a Buffer");
+  auto b = v.As<Napi::Buffer<char>>();
+  return std::string(b.Data(), b.Length());
+}
+
 Napi::Object object(const Napi::Object& o, const char* name) {
   Napi::Value v = field(o, name);
   if (!v.IsObject()) fail(ErrorCode::InvalidArgument, std::string("field '") + name + "' must be an object");
@@ -153,7 +160,15 @@ EngineOptions engine_options_from_js(const Napi::Object& o) {
   if (!o.Get("parallel").IsUndefined()) {
     Napi::Object p = object(o, "parallel");
     e.parallel = Layout{integer_or(p, "tp", 1), integer_or(p, "dp", 1), integer_or(p, "ep", 1)};
-    e.simulate = !p.Get("simulate").IsUndefined() && boolean(p, "simulate");
+    e.local.simulated = !p.Get("simulate").IsUndefined() && boolean(p, "simulate");
+    if (!p.Get("process").IsUndefined()) {
+      Napi::Object q = object(p, "process");
+      ProcessRank& pr = e.local.process;
+      pr.rank = integer(q, "rank");
+      if (pr.rank < 0) fail(ErrorCode::InvalidArgument, "field 'rank' must be >= 0 (the process's rank of the layout)");
+      pr.world = integer(q, "world");
+      pr.ids = bytes(q, "ids");
+    }
   }
   e.runner.seed = (uint64_t)integer(o, "seed");
   e.runner.kv_pool_tokens = integer(o, "kvPoolTokens");
@@ -417,6 +432,12 @@ Napi::Object engine_info_to_js(Napi::Env env, const EngineInfo& i) {
   parallel.Set("dp", (double)i.parallel.dp);
   parallel.Set("ep", (double)i.parallel.ep);
   parallel.Set("simulate", i.simulated);
+  if (i.process_rank >= 0) {
+    Napi::Object process = Napi::Object::New(env);
+    process.Set("rank", (double)i.process_rank);
+    process.Set("world", (double)i.process_world);
+    parallel.Set("process", process);
+  }
   o.Set("parallel", parallel);
   return o;
 }

@@ -59,6 +59,8 @@ void validate_layout(const ModelSpec& s, const Layout& l) {
   }
 }
 
+bool layout_has_collectives(const ModelSpec& s, const Layout& l) { return l.tp > 1 || (s.is_moe() && l.dp > 1); }
+
 ShardSpec shard_spec(const ModelSpec& s, const Layout& l, int64_t rank) {
   ShardSpec z;
   z.layout = l;

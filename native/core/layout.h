@@ -43,6 +43,10 @@ struct ShardSpec {
 // experts) and what is allowed; Error(InvalidArgument) for tp, dp, ep below 1 or ep not dividing
 // tp * dp.
 void validate_layout(const ModelSpec& spec, const Layout& layout);
+// Whether the layout's forward passes call any collective: tp > 1 (attention, dense MLP, MoE), or
+// an MoE model over DP groups (DP attention's gather and scatter). DP replicas of a dense model
+// exchange nothing.
+bool layout_has_collectives(const ModelSpec& spec, const Layout& layout);
 // Rank `rank`'s shard of a valid layout.
 ShardSpec shard_spec(const ModelSpec& spec, const Layout& layout, int64_t rank);
 

@@ -102,6 +102,10 @@ Engine::Engine(const BackendFactory& make_backends, const EngineOptions& opts, B
     : spec_(opts.spec), scheduler_(scheduler), cancel_(cancel) {
   validate_spec(spec_);
   validate_layout(spec_, opts.parallel);
+  if (opts.local.process.on()) {
+    if (opts.local.simulated) fail(ErrorCode::InvalidArgument, "parallel.simulate with parallel.process (allowed: one of them: an estimate runs on one device)");
+    check_process_rank(opts.parallel, opts.local.process);
+  }
   const ModelRunnerOptions& r = opts.runner;
   if (r.max_batch < 1 || r.max_context < 1 || r.kv_pool_tokens < 1 || r.block_size < 1) {
     fail(ErrorCode::InvalidArgument, "maxBatch, maxContext, kvPoolTokens and blockSize must be >= 1");
@@ -109,8 +113,7 @@ Engine::Engine(const BackendFactory& make_backends, const EngineOptions& opts, B
   if (r.block_size & (r.block_size - 1)) fail(ErrorCode::InvalidArgument, "blockSize must be a power of two");
   if (r.max_drafts < 0) fail(ErrorCode::InvalidArgument, "maxDrafts must be >= 0");
   if (r.max_drafts > 0) check_mtp_model(spec_);
-  ranks_ = std::make_unique<RankGroup>(make_backends(opts.simulate ? 1 : opts.parallel.world()), spec_, opts.parallel, r,
-                                       opts.simulate);
+  ranks_ = std::make_unique<RankGroup>(make_backends(opts.local.count(opts.parallel)), spec_, opts.parallel, r, opts.local);
   // NVML is opened once per engine (rank 0's device); a device without it still runs, with the
   // reason in each point.
   const std::string bus_id = ranks_->backend().device_info().pci_bus_id;
@@ -170,6 +173,10 @@ EngineInfo Engine::info() const {
   i.weight_init_ms = g.rank(0).weight_init_ms();
   i.parallel = g.layout();
   i.simulated = g.simulated();
+  if (g.local().process.on()) {
+    i.process_rank = g.local().process.rank;
+    i.process_world = g.local().process.world;
+  }
   return i;
 }
 

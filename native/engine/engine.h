@@ -27,8 +27,10 @@ struct EngineOptions {
   std::string device = "cpu";
   int cpu_threads = 0;  // over all ranks
   Layout parallel;
-  // Only rank 0 of `parallel` runs, on one device, its collectives moving nothing (an estimate).
-  bool simulate = false;
+  // Which ranks of `parallel` run here: every one (a thread and a device each), rank 0 alone on one
+  // device with collectives that move nothing (local.simulated: an estimate), or a launch's process's
+  // one rank on one device (local.process).
+  LocalRanks local;
   ModelRunnerOptions runner;
 };
 
@@ -40,12 +42,13 @@ struct EngineInfo {
   DeviceInfo device_info;  // of rank 0's backend (its CPU threads, the CUDA versions)
   Layout parallel;
   bool simulated = false;
+  int64_t process_rank = -1, process_world = 0;  // a launch's process: its rank of the layout (-1: none)
 };
 
 class Engine {
  public:
-  // make_backends(world): one backend per rank of opts.parallel (one when simulated), called once
-  // the spec and the layout are valid.
+  // make_backends(n): one backend per local rank (opts.local.count(opts.parallel)), called once the
+  // spec and the layout are valid.
   using BackendFactory = std::function<std::vector<std::unique_ptr<Backend>>(int64_t world)>;
   Engine(const BackendFactory& make_backends, const EngineOptions& opts, BatchScheduler& scheduler,
          const std::atomic<bool>& cancel);

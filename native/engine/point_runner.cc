@@ -147,7 +147,10 @@ class PointPasses {
       t->set_metadata("batch_size", str(o_.batch_size));
       const Layout& l = model_.layout();
       if (l.world() > 1) {
-        const std::string whose = model_.simulated() ? " (simulated: rank 0 alone, its collectives moving nothing)" : " (rank 0's ops)";
+        const LocalRanks& local = model_.local();
+        const std::string whose = local.simulated       ? " (simulated: rank 0 alone, its collectives moving nothing)"
+                                  : local.process.on() ? " (rank " + str(local.process.rank) + "'s ops: one process per rank)"
+                                                       : " (rank 0's ops)";
         t->set_metadata("parallel", "tp " + str(l.tp) + " dp " + str(l.dp) + " ep " + str(l.ep) + whose);
       }
       t->set_metadata("input_len", str(p_.L));

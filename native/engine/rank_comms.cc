@@ -1,7 +1,9 @@
 #include "engine/rank_comms.h"
 
+#include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "core/host_communicator.h"
 #include "core/nccl_communicator.h"
 #include "core/null_communicator.h"
@@ -91,7 +93,52 @@ class NcclLayoutComms : public LayoutComms {
   bool aborted_ = false;
 };
 
+// One rank of a layout whose other ranks are other processes: its groups joined by id.
+class ProcessLayoutComms : public LayoutComms {
+ public:
+  ProcessLayoutComms(const ModelSpec& spec, const ShardSpec& s, const ProcessRank& p, Backend& be) {
+    const Layout& l = s.layout;
+    // Every process joins its TP group first, then its DP group: each ncclCommInitRank waits for its
+    // group's other ranks, which are joining the same group at the same time.
+    if (l.tp > 1) tp_ = nccl_join(id(p, s.dp_rank), (int)l.tp, (int)s.tp_rank, be);
+    if (l.dp > 1 && spec.is_moe()) dp_ = nccl_join(id(p, l.dp + s.tp_rank), (int)l.dp, (int)s.dp_rank, be);
+  }
+  RankComms of(const ShardSpec&) override { return RankComms{tp_.get(), dp_.get()}; }
+  void abort() override {
+    for (auto* c : {tp_.get(), dp_.get()})
+      if (c) c->abort();
+  }
+  void reset() override {}
+
+ private:
+  std::unique_ptr<NcclCommunicator> tp_, dp_;
+  static std::string id(const ProcessRank& p, int64_t k) { return p.ids.substr((size_t)(k * kNcclIdBytes), kNcclIdBytes); }
+};
+
 }  // namespace
+
+void check_process_rank(const Layout& l, const ProcessRank& p) {
+  const std::string W = std::to_string(l.world());
+  if (p.world != l.world()) {
+    fail(ErrorCode::InvalidArgument, "parallel.process.world " + std::to_string(p.world) + " is not the layout's tp * dp = " + W +
+                                         " (allowed: one process per rank)");
+  }
+  if (p.rank >= p.world) {
+    fail(ErrorCode::InvalidArgument, "parallel.process.rank " + std::to_string(p.rank) + " is not a rank of the layout (allowed: 0 to " +
+                                         std::to_string(l.world() - 1) + ")");
+  }
+  const int64_t want = (l.dp + l.tp) * kNcclIdBytes;
+  if ((int64_t)p.ids.size() != want) {
+    fail(ErrorCode::InvalidArgument, "parallel.process.ids of " + std::to_string(p.ids.size()) + " bytes (allowed: (dp + tp) * 128 = " +
+                                         std::to_string(want) + ", an NCCL unique id per group: the TP group of DP group d, then "
+                                         "the DP group of TP rank t)");
+  }
+}
+
+std::unique_ptr<LayoutComms> process_layout_comms(const ModelSpec& spec, const ShardSpec& shard, const ProcessRank& process,
+                                                  Backend& be) {
+  return std::make_unique<ProcessLayoutComms>(spec, shard, process, be);
+}
 
 std::unique_ptr<LayoutComms> nccl_layout_comms(const Layout& layout, const std::vector<Backend*>& backends) {
   return std::make_unique<NcclLayoutComms>(layout, backends);

@@ -80,12 +80,25 @@ class RankThreads {
 namespace {
 
 // The communicators of the layout's groups, the one place that chooses their kind: null ones for a
-// simulated layout (rank 0 alone), host ones for ranks on the CPU (they read the ranks' memory
-// directly), NCCL's for ranks on GPUs.
-std::unique_ptr<LayoutComms> make_comms(const Layout& layout, bool simulated,
+// simulated layout (rank 0 alone), joined by id for a launch's process (its peers are other
+// processes: NCCL, or none where the layout has no collective), host ones for ranks on the CPU
+// (they read the ranks' memory directly), NCCL's for ranks on GPUs.
+std::unique_ptr<LayoutComms> make_comms(const ModelSpec& spec, const Layout& layout, const LocalRanks& local,
                                         const std::vector<std::unique_ptr<Backend>>& backends) {
-  if (simulated) return null_layout_comms(layout);
-  if (layout.world() > 1 && backends[0]->name() != "cpu") {
+  if (local.simulated) return null_layout_comms(layout);
+  const bool cpu = backends[0]->name() == "cpu";
+  if (local.process.on()) {
+    if (cpu && layout_has_collectives(spec, layout)) {
+      fail(ErrorCode::InvalidArgument,
+           "tp " + std::to_string(layout.tp) + ", dp " + std::to_string(layout.dp) + ", ep " + std::to_string(layout.ep) + " over " +
+               std::to_string(layout.world()) +
+               " CPU processes needs collectives between the processes, which the host communicator cannot make: it joins "
+               "the threads of one process (allowed: on the CPU over processes, dp replicas of a dense model; any layout in "
+               "one CPU process; collectives between processes on CUDA, over NCCL)");
+    }
+    return process_layout_comms(spec, shard_spec(spec, layout, local.process.rank), local.process, *backends[0]);
+  }
+  if (layout.world() > 1 && !cpu) {
     std::vector<Backend*> raw;
     for (auto& be : backends) raw.push_back(be.get());
     return nccl_layout_comms(layout, raw);
@@ -96,14 +109,14 @@ std::unique_ptr<LayoutComms> make_comms(const Layout& layout, bool simulated,
 }  // namespace
 
 RankGroup::RankGroup(std::vector<std::unique_ptr<Backend>> backends, const ModelSpec& spec, const Layout& layout,
-                     const ModelRunnerOptions& opts, bool simulated)
-    : spec_(spec), layout_(layout), simulated_(simulated), groups_(simulated ? 1 : layout.dp), opts_(opts),
+                     const ModelRunnerOptions& opts, const LocalRanks& local)
+    : spec_(spec), layout_(layout), local_(local), groups_(local.all() ? layout.dp : 1), opts_(opts),
       backends_(std::move(backends)) {
-  const int64_t W = simulated ? 1 : layout.world();
+  const int64_t W = local.count(layout);
   if ((int64_t)backends_.size() != W) {
-    fail(ErrorCode::Internal, std::to_string(backends_.size()) + " backends for a layout of " + std::to_string(W) + " ranks");
+    fail(ErrorCode::Internal, std::to_string(backends_.size()) + " backends for " + std::to_string(W) + " local ranks");
   }
-  comms_ = make_comms(layout, simulated, backends_);
+  comms_ = make_comms(spec, layout, local, backends_);
   if (W > 1) {
     std::vector<Backend*> raw;
     for (auto& be : backends_) raw.push_back(be.get());
@@ -114,7 +127,7 @@ RankGroup::RankGroup(std::vector<std::unique_ptr<Backend>> backends, const Model
   parts_.resize(groups_);
   try {
     each([&](int64_t r) {
-      const ShardSpec shard = shard_spec(spec, layout, r);
+      const ShardSpec shard = shard_spec(spec, layout, local.first() + r);
       rank_comms_[r] = comms_->of(shard);
       runners_[r] = std::make_unique<ModelRunner>(*backends_[r], spec, shard, rank_comms_[r], opts);
     });
@@ -138,7 +151,14 @@ RankGroup::~RankGroup() {
 
 void RankGroup::each(const std::function<void(int64_t)>& fn) {
   if (!threads_) {
-    fn(0);
+    try {
+      fn(0);
+    } catch (...) {
+      // Peers in other processes may wait in a collective: this rank's groups end.
+      comms_->abort();
+      comms_->reset();
+      throw;
+    }
     return;
   }
   const std::vector<std::exception_ptr> errors = threads_->run(fn, [this] { comms_->abort(); });
@@ -188,24 +208,24 @@ void RankGroup::split(const std::vector<SeqStep>& seqs) {
 
 void RankGroup::forward(const std::vector<SeqStep>& seqs, int64_t ctx_bound, RankProfilers* prof) {
   split(seqs);
-  each([&](int64_t r) { runners_[r]->forward(parts_[r / layout_.tp], ctx_bound, prof ? prof->rank(r) : nullptr); });
+  each([&](int64_t r) { runners_[r]->forward(parts_[group_of(r)], ctx_bound, prof ? prof->rank(r) : nullptr); });
 }
 
 void RankGroup::forward_graph(const std::vector<SeqStep>& seqs, int64_t ctx_bound) {
   split(seqs);
-  each([&](int64_t r) { runners_[r]->forward_graph(parts_[r / layout_.tp], ctx_bound); });
+  each([&](int64_t r) { runners_[r]->forward_graph(parts_[group_of(r)], ctx_bound); });
 }
 
 void RankGroup::forward_mtp(const std::vector<SeqStep>& seqs, int64_t ctx_bound, RankProfilers* prof, int64_t j,
                             bool from_main) {
   split(seqs);
   each([&](int64_t r) {
-    runners_[r]->forward_mtp(parts_[r / layout_.tp], ctx_bound, prof ? prof->rank(r) : nullptr, j, from_main);
+    runners_[r]->forward_mtp(parts_[group_of(r)], ctx_bound, prof ? prof->rank(r) : nullptr, j, from_main);
   });
 }
 
 void RankGroup::pin_routing(const RoutingPolicy& policy, int64_t step, int64_t num_tokens) {
-  // Simulated, the MoE blocks of rank 0 still see every DP group's tokens (the estimated layout's).
+  // Simulated or in a launch's process, the MoE blocks still see every DP group's tokens.
   const int64_t moe_tokens = num_tokens * (layout_.dp / groups_);
   each([&](int64_t r) { runners_[r]->pin_routing(policy, step, moe_tokens); });
 }
@@ -224,7 +244,7 @@ std::vector<int32_t> RankGroup::next_tokens(int64_t rows) {
   const int64_t per = rows / groups_;
   std::vector<std::vector<int32_t>> parts(groups_);
   each([&](int64_t r) {
-    if (r % layout_.tp == 0) parts[r / layout_.tp] = runners_[r]->next_tokens(per);
+    if (r == 0 || group_of(r) != group_of(r - 1)) parts[group_of(r)] = runners_[r]->next_tokens(per);
   });
   std::vector<int32_t> out;
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -238,16 +258,18 @@ std::vector<float> RankGroup::logits(int64_t rows) {
 }
 
 BusPeak RankGroup::measure_bus() {
-  if (world() == 1) return BusPeak{};
+  if (local_.simulated || layout_.world() == 1) return BusPeak{};
   // Rank 0's TP group (ranks 0 .. tp - 1), or with tp 1 its DP group (every rank).
   const bool tp = layout_.tp > 1;
   const int64_t n = tp ? layout_.tp : layout_.dp;
   const int64_t bytes = bus_bytes(*backends_[0]);
-  std::vector<std::vector<double>> ms(n);
+  std::vector<std::vector<double>> ms(world());
   each([&](int64_t r) {
-    if (r < n) ms[r] = time_all_reduce(*backends_[r], *(tp ? rank_comms_[r].tp : rank_comms_[r].dp), bytes);
+    Communicator* c = tp ? rank_comms_[r].tp : rank_comms_[r].dp;
+    if (local_.first() + r < n && c) ms[r] = time_all_reduce(*backends_[r], *c, bytes);
   });
-  return bus_peak(ms, bytes, (int)n);
+  ms.erase(std::remove_if(ms.begin(), ms.end(), [](const std::vector<double>& m) { return m.empty(); }), ms.end());
+  return ms.empty() ? BusPeak{} : bus_peak(ms, bytes, (int)n);
 }
 
 Event RankGroup::event_create() {

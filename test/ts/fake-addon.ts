@@ -178,9 +178,17 @@ export const FAKE_H100 = {
   driverVersion: 13000, runtimeVersion: 12080, smClockMhz: 1980, memClockMhz: 2619, threads: 0,
 };
 
+/** What the addon says where libnccl.so.2 does not load (native/core/nccl_communicator.cc). */
+export const NO_NCCL = 'tp * dp > 1 on CUDA needs NCCL: libnccl.so.2 not found (install NCCL 2, e.g. the libnccl2 package or the nvidia-nccl wheel, so that libnccl.so.2 is in the library path)';
+
 export function fakeAddon(
-  opts: { cuda?: boolean; capKvTokens?: number; stepMs?: (b: number, ctx: number) => number; /** real time per step */ wallMs?: number } = {},
+  opts: {
+    cuda?: boolean; capKvTokens?: number; stepMs?: (b: number, ctx: number) => number; /** real time per step */ wallMs?: number;
+    /** Whether NCCL loads (default: with cuda): ncclUniqueIds gives ids, else throws native's ERR_DEVICE line. */
+    nccl?: boolean;
+  } = {},
 ): NativeAddon & { log: FakeLog } {
+  const nccl = opts.nccl ?? opts.cuda ?? false;
   const log: FakeLog = { events: [], engines: [] };
   const stepMs = opts.stepMs ?? ((b, ctx) => 1 + b * 0.01 + ctx * 0.001);
   class Engine extends FakeEngine {
@@ -194,8 +202,12 @@ export function fakeAddon(
     Engine,
     backends: () => (opts.cuda ? ['cpu', 'cuda'] : ['cpu']),
     listDevices: () => (opts.cuda ? [FAKE_CPU, FAKE_H100] : [FAKE_CPU]),
-    ncclUniqueIds: (n: number) => Buffer.alloc(128 * n, 7),
-    buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'], nccl: opts.cuda ? 'NCCL 2.28.3' : 'libnccl.so.2 not found' }),
+    ncclUniqueIds: (n: number) => {
+      log.events.push(`ncclUniqueIds ${n}`);
+      if (!nccl) throw err('ERR_DEVICE', NO_NCCL);
+      return Buffer.alloc(128 * n, 7);
+    },
+    buildInfo: () => ({ commit: 'fake0commit', backends: opts.cuda ? ['cpu', 'cuda'] : ['cpu'], nccl: nccl ? 'NCCL 2.28.3' : 'libnccl.so.2 not found' }),
   };
 }
 

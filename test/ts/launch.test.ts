@@ -1,6 +1,7 @@
 // `gpubench launch` end to end on the CPU: real processes with torchrun's environment, the TCP
-// rendezvous, and rank 0's merged results (a dense model's DP ranks are independent replicas, the
-// one layout several CPU processes run). Runs dist/cli.js, which `npm test` builds first.
+// rendezvous, each process's engine running its own rank of the layout (a dense model's DP ranks,
+// which exchange nothing: the layout several CPU processes run), and rank 0's merged results. Runs
+// dist/cli.js, which `npm test` builds first.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,9 +32,9 @@ function gpubench(args: string[], cwd: string, onStderr?: (text: string, kill: (
 const tiny = ['--model', 'tiny-llama', '--device', 'cpu', '--threads', '1', '--input-len', '8'];
 
 describe('gpubench launch', () => {
-  it('2 ranks of a DP-2 layout: rank 0 writes one merged line per point, each step the slowest rank’s', async () => {
+  it('2 ranks of a DP-2 layout, a process each: rank 0 writes one merged line per point, each step the slowest rank’s', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
-    const r = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '2', '--batch', '1,2', '--output-len', '4', '--save-jsonl', 'r.jsonl'], dir);
+    const r = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '2', '--batch', '1,2', '--output-len', '4', '--save-jsonl', 'r.jsonl', '--profile', 'decode'], dir);
     expect(r.stderr).not.toContain('error');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Decode Result (tp 1, ep 1, dp 2: 2 ranks; Batch Size is per DP rank, tok/s summed over the DP ranks)');
@@ -47,17 +48,26 @@ describe('gpubench launch', () => {
       // Each step is the maximum over the ranks, so the median step is at least every rank's median.
       expect(l.decode_median_ms).toBeGreaterThanOrEqual(Math.max(...l.rank_decode_median_ms));
       expect(l.median_decode_throughput).toBeCloseTo((2 * l.batch_size) / (l.decode_median_ms / 1000), 6);
+      // Each process's engine ran its own rank of the dp 2 layout (native process mode), not a layout of one rank.
+      const ranks = [0, 1].map((rank) => {
+        const file = l.trace_files.find((f: string) => f.endsWith(`_rank${rank}_decode.trace.json`));
+        return JSON.parse(readFileSync(path.join(dir, file), 'utf8')).metadata.parallel;
+      });
+      expect(ranks).toEqual(["tp 1 dp 2 ep 1 (rank 0's ops: one process per rank)", "tp 1 dp 2 ep 1 (rank 1's ops: one process per rank)"]);
     }
   });
 
-  it('a layout that does not match the processes: one line, the launch exits 2', async () => {
+  it('a layout that does not match the processes, or needs collectives between CPU processes: every rank says so in one line, the launch exits 2', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
     const r = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--dp', '3', '--batch', '1', '--output-len', '2'], dir);
     expect(r.code).toBe(2);
     const line = '--dp: tp × dp = 3 ranks, but torchrun started 2 processes (allowed: one process per rank: tp × dp = WORLD_SIZE 2 of torchrun)';
     expect(r.stderr).toContain(`gpubench: error: layout: ${line.slice('--dp: '.length)}`);
-    // Rank 1 says the same, unless the launch stopped it first: whichever rank fails first stops the others.
-    expect(r.stderr).toMatch(/\[rank 1\] gpubench: error: layout:|launch: rank 0 exited with 2; stopping the other ranks/);
+    expect(r.stderr).toContain('[rank 1] gpubench: error: layout:');
+    // Collectives between CPU processes: the host communicator joins threads of one process only.
+    const tp = await gpubench(['launch', '--nproc-per-node', '2', '--', 'run', ...tiny, '--tp', '2', '--batch', '1', '--output-len', '2'], dir);
+    expect(tp.code).toBe(2);
+    expect(tp.stderr).toContain('gpubench: error: layout: tp 2, ep 1, dp 1 of tiny-llama over 2 CPU processes needs collectives between the processes');
   });
 
   it('Ctrl-C reaches every rank once: they stop after the current step and the launch exits 130', async () => {

@@ -2,7 +2,7 @@
 // allowed, before any engine opens; rank 0's shard priced as a model of its own.
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../../lib/api/bench.js';
-import { checkModelLayout, checkPlacement, layoutOf, shardSpec, type ParallelLayout } from '../../lib/api/layout.js';
+import { checkModelLayout, checkPlacement, engineParallel, layoutOf, needsCollectives, processIdBytes, shardSpec, type ParallelLayout } from '../../lib/api/layout.js';
 import { decodeStepCost, lmHeadParams, prefillCost } from '../../lib/api/metrics.js';
 import { SINGLE_PROCESS, type LaunchRanks } from '../../lib/api/ranks.js';
 import { InvalidArgumentError } from '../../lib/base/errors.js';
@@ -91,17 +91,35 @@ describe('layout against the device and the processes', () => {
     checkPlacement(llama, layoutOf({ tp: 8, ep: 1, dp: 1, simulateWorld: 8, busBandwidth: 1 }), { device: 'cuda:0', gpus: 1, launch: SINGLE_PROCESS });
   });
 
-  it('several processes: one rank each, dp replicas of a dense model only (no communicator joins processes yet)', () => {
+  it('several processes: one rank each, tp × dp = the processes; on the CPU only layouts without collectives', () => {
     checkPlacement(llama, layout(1, 1, 2), { device: 'cpu', gpus: 0, launch: launch(2) });
     checkPlacement(llama, layout(1, 1, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) });
     expect(refusal(() => checkPlacement(llama, layout(1, 1, 4), { device: 'cpu', gpus: 0, launch: launch(2) })).message).toBe(
       'layout: tp × dp = 4 ranks, but torchrun started 2 processes (allowed: one process per rank: tp × dp = WORLD_SIZE 2 of torchrun)',
     );
+    expect(refusal(() => checkPlacement(llama, layout(2, 1, 4), { device: 'cuda:0', gpus: 8, launch: launch(4) })).field).toBe('dp');
     expect(refusal(() => checkPlacement(llama, layout(2), { device: 'cpu', gpus: 0, launch: launch(2) })).field).toBe('tp');
     expect(refusal(() => checkPlacement(mixtral, layout(1, 1, 2), { device: 'cpu', gpus: 0, launch: launch(2) })).message).toBe(
-      'layout: tp 1, ep 1, dp 2 of tiny-mixtral over 2 processes needs NCCL across processes, which is not built yet (allowed: over several processes, dp replicas (tp 1, ep 1) of a dense model, which exchange nothing; tp, ep and MoE layouts in one process (the CPU\'s threads as ranks))',
+      'layout: tp 1, ep 1, dp 2 of tiny-mixtral over 2 CPU processes needs collectives between the processes, which the CPU\'s host communicator cannot make (allowed: over CPU processes, dp replicas (tp 1) of a dense model, which exchange nothing; any layout in one CPU process, its threads the ranks; over processes with collectives, CUDA devices (NCCL))',
     );
-    expect(refusal(() => checkPlacement(mixtral, layout(2, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) })).field).toBe('tp');
+    // CUDA processes join their groups over NCCL: any layout of one rank per process, wherever the GPUs are.
+    checkPlacement(llama, layout(2), { device: 'cuda:1', gpus: 2, launch: launch(2) });
+    checkPlacement(mixtral, layout(2, 2), { device: 'cuda:0', gpus: 2, launch: launch(2) });
+    checkPlacement(deepseek, layout(2, 8, 4), { device: 'cuda:3', gpus: 8, launch: launch(8) });
+    expect(refusal(() => checkPlacement(llama, layoutOf({ tp: 2, ep: 1, dp: 1, simulateWorld: 2, busBandwidth: 1 }), { device: 'cuda:0', gpus: 2, launch: launch(2) })).field).toBe('simulateWorld');
+  });
+
+  it('needsCollectives: tp > 1, or an MoE model over DP groups; dense DP replicas exchange nothing', () => {
+    expect([layout(2), layout(1, 1, 2), layout(2, 1, 2)].map((l) => needsCollectives(llama, l))).toEqual([true, false, true]);
+    expect([layout(1), layout(1, 1, 2), layout(1, 2, 2)].map((l) => needsCollectives(mixtral, l))).toEqual([false, true, true]);
+  });
+
+  it('the engine\'s layout on the wire: the whole layout in one process; a launch\'s process its rank of it, with the ids', () => {
+    const ids = Buffer.alloc(processIdBytes(layout(2, 1, 2)), 1);
+    expect(ids.length).toBe((2 + 2) * 128);
+    expect(engineParallel(layout(2, 1, 2), SINGLE_PROCESS)).toEqual({ tp: 2, ep: 1, dp: 2, simulate: false });
+    expect(engineParallel(layout(2, 1, 2), { ...launch(4), rank: 3 }, ids)).toEqual({ tp: 2, ep: 1, dp: 2, simulate: false, process: { rank: 3, world: 4, ids } });
+    expect(() => engineParallel(layout(2), launch(2))).toThrow('needs the ids of its rendezvous');
   });
 
   it('a sweep refuses a bad layout before any engine opens, and the CLI names the flag (exit 2)', async () => {

@@ -67,6 +67,18 @@ describe('rendezvous', () => {
     await expect(r1).rejects.toThrow(new InvalidArgumentError(line));
   });
 
+  it('rank 0 cannot make the id: every rank fails with its error, code and line', async () => {
+    const port = await freePort();
+    const line = 'tp * dp > 1 on CUDA needs NCCL: libnccl.so.2 not found (install NCCL 2)';
+    const fails = () => { throw Object.assign(new Error(line), { code: 'ERR_DEVICE' }); };
+    const ranks = Array.from({ length: 3 }, (_, rank) => rendezvous({ rank, world: 3, addr: '127.0.0.1', port, makeId: fails, timeoutMs: 3000 }));
+    for (const r of ranks) {
+      const e = await r.then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(DeviceError);
+      expect((e as DeviceError).message).toBe(line);
+    }
+  });
+
   it('a rank that fails after the meeting: rank 0 learns why at its next gather', async () => {
     const port = await freePort();
     const [r0, r1] = (await meet(2, port)) as [RankGroup, RankGroup];
