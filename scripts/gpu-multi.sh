@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 14's runs on several GPUs of one host (a device kind with 2, 4 or 8 GPUs), in one call:
-# the CUDA build, the NCCL collectives over every GPU (cuda_ops_test nccl), sharded engines against
-# one GPU (test/gpu/parallel.test.ts), then the layouts' benchmarks with the per-op profile that
-# shows all-reduce and all-gather time per layer, each as JSONL under $OUT. Layouts larger than the
-# machine are skipped. Run from the repository root with node on PATH.
+# Issue 14's runs on several GPUs of one host (a device kind with 2, 4 or 8 GPUs), in one call: the
+# CUDA build; the NCCL collectives over every GPU (cuda_ops_test nccl); sharded engines against one
+# GPU, in one process and as two processes (test/gpu/parallel.test.ts, process-rank.test.ts); then
+# the layouts' benchmarks with the per-op profile that shows all-reduce and all-gather time per
+# layer, as JSONL under $OUT. Layouts larger than the machine are skipped. Run from the repository
+# root with node on PATH.
 set -o pipefail
 out="${OUT:-out/gpu-multi}"
 mkdir -p "$out"
@@ -18,7 +19,7 @@ npx cmake-js compile --out build --parallel 16 --CDCMAKE_CUDA_ARCHITECTURES=90a 
 elapsed built
 node dist/cli.js devices
 timeout 60 build-test/gpubench_cuda_ops_test nccl | tee "$out/nccl.txt"
-timeout 240 npx vitest run --config vitest.gpu.config.ts test/gpu/parallel.test.ts >"$out/parallel-tests.log" 2>&1
+timeout 240 npx vitest run --config vitest.gpu.config.ts test/gpu/parallel.test.ts test/gpu/process-rank.test.ts >"$out/parallel-tests.log" 2>&1
 echo "parallel tests rc=$?"; grep -E 'Tests |✓|×|FAIL' "$out/parallel-tests.log" | tail -12
 elapsed tests done
 bench() {  # name, ranks needed, gpubench run flags...

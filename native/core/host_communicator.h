@@ -59,6 +59,8 @@ struct HostComms {
   std::unique_ptr<HostCommGroup> group;
   std::vector<std::unique_ptr<HostCommunicator>> ranks;
   explicit HostComms(int size);
+  void abort() { group->abort(); }
+  void reset() { group->reset(); }
 };
 
 }  // namespace gpubench

@@ -159,11 +159,14 @@ std::vector<ncclComm_t> NcclComms::init_all() {
 
 void NcclComms::abort() {
   for (auto& r : ranks) r->abort();
+  aborted_ = true;
 }
 
-void NcclComms::rebuild() {
+void NcclComms::reset() {
+  if (!aborted_) return;
   const std::vector<ncclComm_t> comms = init_all();
   for (size_t r = 0; r < ranks.size(); ++r) ranks[r]->comm_ = comms[r];
+  aborted_ = false;
 }
 
 std::string nccl_unique_ids(int n) {

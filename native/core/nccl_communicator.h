@@ -42,11 +42,13 @@ struct NcclComms {
   explicit NcclComms(const std::vector<Backend*>& backends);
   void abort();
   // After abort(): new NCCL communicators under the same NcclCommunicator objects (the ranks keep
-  // their pointers), from a new unique id.
-  void rebuild();
+  // their pointers), from a new unique id; nothing otherwise. An aborted communicator cannot be
+  // used again.
+  void reset();
 
  private:
   std::vector<Backend*> backends_;
+  bool aborted_ = false;
   // A new communicator for every rank, each on its device, from one new unique id.
   std::vector<void*> init_all();
 };

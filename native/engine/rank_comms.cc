@@ -1,5 +1,6 @@
 #include "engine/rank_comms.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,20 @@ namespace gpubench {
 
 namespace {
 
-class HostLayoutComms : public LayoutComms {
+// The groups of a layout whose ranks are all in this process: a TP group per DP group and a DP
+// group per TP rank. Comms is HostComms or NcclComms: each has `ranks`, abort() and reset().
+template <class Comms>
+class GroupedLayoutComms : public LayoutComms {
  public:
-  explicit HostLayoutComms(const Layout& l) {
-    for (int64_t d = 0; d < l.dp && l.tp > 1; ++d) tp_.push_back(std::make_unique<HostComms>((int)l.tp));
-    for (int64_t t = 0; t < l.tp && l.dp > 1; ++t) dp_.push_back(std::make_unique<HostComms>((int)l.dp));
+  // make(ranks): the group of those ranks of the layout, in that order.
+  GroupedLayoutComms(const Layout& l, const std::function<std::unique_ptr<Comms>(const std::vector<int64_t>&)>& make) {
+    const auto ranks = [](int64_t first, int64_t stride, int64_t n) {
+      std::vector<int64_t> r;
+      for (int64_t i = 0; i < n; ++i) r.push_back(first + i * stride);
+      return r;
+    };
+    for (int64_t d = 0; d < l.dp && l.tp > 1; ++d) tp_.push_back(make(ranks(d * l.tp, 1, l.tp)));
+    for (int64_t t = 0; t < l.tp && l.dp > 1; ++t) dp_.push_back(make(ranks(t, l.tp, l.dp)));
   }
   RankComms of(const ShardSpec& s) override {
     RankComms c;
@@ -26,15 +36,15 @@ class HostLayoutComms : public LayoutComms {
   }
   void abort() override {
     for (auto* groups : {&tp_, &dp_})
-      for (auto& g : *groups) g->group->abort();
+      for (auto& g : *groups) g->abort();
   }
   void reset() override {
     for (auto* groups : {&tp_, &dp_})
-      for (auto& g : *groups) g->group->reset();
+      for (auto& g : *groups) g->reset();
   }
 
  private:
-  std::vector<std::unique_ptr<HostComms>> tp_, dp_;  // per DP group; per TP rank
+  std::vector<std::unique_ptr<Comms>> tp_, dp_;  // per DP group; per TP rank
 };
 
 class NullLayoutComms : public LayoutComms {
@@ -52,45 +62,6 @@ class NullLayoutComms : public LayoutComms {
  private:
   NullCommunicator tp_, dp_;
   Layout layout_;
-};
-
-// One NCCL communicator per rank and group, rank r of the layout on backends[r]'s device.
-class NcclLayoutComms : public LayoutComms {
- public:
-  NcclLayoutComms(const Layout& l, const std::vector<Backend*>& backends) {
-    for (int64_t d = 0; d < l.dp && l.tp > 1; ++d) {
-      std::vector<Backend*> group;
-      for (int64_t t = 0; t < l.tp; ++t) group.push_back(backends[d * l.tp + t]);
-      tp_.push_back(std::make_unique<NcclComms>(group));
-    }
-    for (int64_t t = 0; t < l.tp && l.dp > 1; ++t) {
-      std::vector<Backend*> group;
-      for (int64_t d = 0; d < l.dp; ++d) group.push_back(backends[d * l.tp + t]);
-      dp_.push_back(std::make_unique<NcclComms>(group));
-    }
-  }
-  RankComms of(const ShardSpec& s) override {
-    RankComms c;
-    if (!tp_.empty()) c.tp = tp_[s.dp_rank]->ranks[s.tp_rank].get();
-    if (!dp_.empty()) c.dp = dp_[s.tp_rank]->ranks[s.dp_rank].get();
-    return c;
-  }
-  void abort() override {
-    for (auto* groups : {&tp_, &dp_})
-      for (auto& g : *groups) g->abort();
-    aborted_ = true;
-  }
-  // An aborted NCCL communicator cannot be used again: the groups are made anew.
-  void reset() override {
-    if (!aborted_) return;
-    for (auto* groups : {&tp_, &dp_})
-      for (auto& g : *groups) g->rebuild();
-    aborted_ = false;
-  }
-
- private:
-  std::vector<std::unique_ptr<NcclComms>> tp_, dp_;  // per DP group; per TP rank
-  bool aborted_ = false;
 };
 
 // One rank of a layout whose other ranks are other processes: its groups joined by id.
@@ -141,10 +112,17 @@ std::unique_ptr<LayoutComms> process_layout_comms(const ModelSpec& spec, const S
 }
 
 std::unique_ptr<LayoutComms> nccl_layout_comms(const Layout& layout, const std::vector<Backend*>& backends) {
-  return std::make_unique<NcclLayoutComms>(layout, backends);
+  return std::make_unique<GroupedLayoutComms<NcclComms>>(layout, [&](const std::vector<int64_t>& ranks) {
+    std::vector<Backend*> group;
+    for (int64_t r : ranks) group.push_back(backends[r]);
+    return std::make_unique<NcclComms>(group);
+  });
 }
 
-std::unique_ptr<LayoutComms> host_layout_comms(const Layout& layout) { return std::make_unique<HostLayoutComms>(layout); }
+std::unique_ptr<LayoutComms> host_layout_comms(const Layout& layout) {
+  return std::make_unique<GroupedLayoutComms<HostComms>>(
+      layout, [](const std::vector<int64_t>& ranks) { return std::make_unique<HostComms>((int)ranks.size()); });
+}
 
 std::unique_ptr<LayoutComms> null_layout_comms(const Layout& layout) { return std::make_unique<NullLayoutComms>(layout); }
 
