@@ -234,7 +234,8 @@ export const OPTIONS = {
   /**
    * Bus bandwidth of the collectives in GB/s (nccl-tests' busbw): the comm time of estimates and of
    * parallel floors. Default: the all-reduce bus bandwidth the engine measures with its own
-   * communicator (a world > 1 run in one process); a simulated world has none to measure.
+   * communicator (a world > 1, in one process or a launch's over NCCL: docs/design.md section 4);
+   * a simulated world, and a launch of dense DP replicas, have none to measure.
    */
   busBandwidth: option(z.number().positive().finite(), {
     allowed: 'a positive number of GB/s',

@@ -1,7 +1,8 @@
-// The ranks of a launch meet over TCP (docs/design.md, Rendezvous): rank 0 listens on MASTER_PORT,
-// every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and world size; once all
-// have come, rank 0 hands each the same opaque id (the caller's makeId: the NCCL unique ids the
-// processes' groups join by), or, where makeId fails, its error, which every rank then fails with.
+// The ranks of a launch meet over TCP (docs/design.md, "Ranks, rendezvous and merge"): rank 0
+// listens on MASTER_PORT, every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and
+// world size; once all have come, rank 0 hands each the same opaque id (the caller's makeId: the
+// NCCL unique ids the processes' groups join by), or, where makeId fails, its error, which every
+// rank then fails with.
 // Afterwards the connections carry each rank's per-point results to rank 0 (gather), and rank 0's
 // last word (close). Messages are JSON lines.
 import net from 'node:net';

@@ -27,9 +27,10 @@ Modes and the numbers in the tables:
                      time / floor; MFU and MBU = flops and bytes per time against the same peaks.
                      A ratio below 1x or a use above 100% is marked '!': the peak was measured low
                      (docs/design.md has the formulas)
-  Comm Est.(ms)      several ranks (tp x dp > 1): the forward's collectives at --bus-bandwidth; Floor(ms) is
-                     then rank 0's shard's plus it; Batch Size is per DP rank and tok/s summed over the DP
-                     ranks; --simulate-world results are estimates (the titles; estimate: true in the JSONL)
+  Comm Est.(ms)      several ranks (tp x dp > 1): the forward's collectives at --bus-bandwidth, else at the
+                     bus the run measured; Floor(ms) is then rank 0's shard's plus it; Batch Size is per
+                     DP rank and tok/s summed over the DP ranks; --simulate-world results are estimates
+                     (the titles; estimate: true in the JSONL)
 
 Exit codes: 0 every point ran and was saved; 1 some or all points failed (named on stderr) or an output
 could not be written to the end; 2 usage (a bad flag or value, a missing weights file, an output path
