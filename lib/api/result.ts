@@ -303,8 +303,9 @@ export function buildPointResult(
   const totalMs = (prefillMs ?? 0) + steps.reduce((s, x) => s + x, 0);
   // Tokens one DP group's timed decode steps emitted (B per step without MTP): the engine counts
   // every group it runs (all dp of them in one process; one in a launch's process or simulated).
-  const engineGroups = ctx.info.parallel && !ctx.info.parallel.simulate ? ctx.info.parallel.dp : 1;
-  const emitted = raw.acceptedTokens.reduce((s, x) => s + x, 0) / engineGroups;
+  const par = ctx.info.parallel;
+  const groupsRun = par && !par.simulate && !par.process ? par.dp : 1;
+  const emitted = raw.acceptedTokens.reduce((s, x) => s + x, 0) / groupsRun;
   const acceptedPerStep = ctx.mtpDrafts > 0 && steps.length > 0 ? emitted / (steps.length * B) : null;
   // sglang counts input and output tokens over the whole run (the prefill makes the first output
   // token); decode mode processes no input.

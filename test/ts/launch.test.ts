@@ -48,6 +48,10 @@ describe('gpubench launch', () => {
       // Each step is the maximum over the ranks, so the median step is at least every rank's median.
       expect(l.decode_median_ms).toBeGreaterThanOrEqual(Math.max(...l.rank_decode_median_ms));
       expect(l.median_decode_throughput).toBeCloseTo((2 * l.batch_size) / (l.decode_median_ms / 1000), 6);
+      // Each process's engine ran one DP group: its tokens are counted once, then summed over the 2 ranks
+      // (prompt tokens and the first token from the prefill, and one token per request per timed step).
+      const tokens = 2 * l.batch_size * (8 + 1 + l.decode_steps);
+      expect(l.overall_throughput).toBeCloseTo(tokens / (l.total_ms / 1000), 3);
       // Each process's engine ran its own rank of the dp 2 layout (native process mode), not a layout of one rank.
       const ranks = [0, 1].map((rank) => {
         const file = l.trace_files.find((f: string) => f.endsWith(`_rank${rank}_decode.trace.json`));
