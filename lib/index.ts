@@ -41,6 +41,7 @@ export { layoutOf, checkModelLayout, checkPlacement, shardSpec, shardExpertCount
 export { ranksFromEnv, deviceOfRank, cudaDeviceCount, firstSlurmHost, DEFAULT_MASTER_PORT, SINGLE_PROCESS, type LaunchRanks, type Launcher } from './api/ranks.js';
 export { rendezvous, DEFAULT_RENDEZVOUS_TIMEOUT_MS, type RankGroup, type RendezvousOptions } from './api/rendezvous.js';
 export { mergeRanks, combineOutcomes, type RankTimes, type RankOutcome, type MergedRanks } from './api/rank-merge.js';
+export { agreeSizing, agreePoint, kvRefusal, type RankSizing, type LaunchSizing, type Refusal } from './api/rank-agree.js';
 export { busFactor, collectiveSeconds, forwardCollectives, commCost, parallelFloorMs, type Collective, type CollectiveCall, type CommCost } from './api/comm-cost.js';
 export { pointSettings, type PointResult, type PointFailure, type PointOutcome, type OpShare, type GemmAlgo } from './api/result.js';
 export { summarizeTelemetry, CLOCK_EVENT_REASONS, THROTTLE_REASONS, type PointTelemetry, type Range } from './api/telemetry.js';

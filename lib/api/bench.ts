@@ -24,6 +24,7 @@ import { checkModelLayout, checkPlacement, engineGroups, engineParallel, layoutO
 import { cudaDeviceCount, deviceOfRank, ranksFromEnv, type LaunchRanks } from './ranks.js';
 import { rendezvous, type RankGroup } from './rendezvous.js';
 import { combineOutcomes, type RankOutcome } from './rank-merge.js';
+import { agreePoint, agreeSizing, kvRefusal, type LaunchSizing, type Refusal } from './rank-agree.js';
 import { planEngine, precheckPoint, type EnginePlan } from './plan.js';
 import { checkMtpModel } from '../model/mtp.js';
 import { buildPointResult, failedPoint, type PointOutcome, type PointResult, type RunContext } from './result.js';
@@ -74,6 +75,11 @@ interface PointContext {
   dpRank: number;
   /** DP groups the engine runs, each a batch of B (engineGroups): it waits for B × groups requests. */
   groups: number;
+  /**
+   * A launch whose processes meet in collectives: a point that fails inside the engine ends the run
+   * on its rank, since the engine aborted its communicators and the other ranks may wait in them.
+   */
+  collectives: boolean;
 }
 
 /** Runs one point: starts the native job, then feeds it its batch one request at a time. */
@@ -146,18 +152,6 @@ async function meetRanks(launch: LaunchRanks, r: { addon: NativeAddon; spec: Mod
   const nccl = r.device !== 'cpu' && needsCollectives(r.spec, layout);
   const makeId = () => (nccl ? r.addon.ncclUniqueIds(layout.dp + layout.tp) : randomBytes(processIdBytes(layout)));
   return rendezvous({ rank: launch.rank, world: launch.world, addr: launch.addr, port: launch.port, makeId });
-}
-
-/** Every rank's outcome of point `index` on rank 0 (undefined on the others), checked to be the same point. */
-async function gatherPoint(group: RankGroup, index: number, point: GridPoint, own: RankOutcome): Promise<RankOutcome[] | undefined> {
-  const key = gridPointKey(point);
-  const all = await group.gather(index, { key, outcome: own });
-  if (!all) return undefined;
-  const stray = all.findIndex((x) => x.key !== key);
-  if (stray >= 0) {
-    throw new DeviceError(`rank ${stray} ran point ${all[stray]?.key} where rank 0 ran ${key} (allowed: every rank runs the same grid, --resume's file readable by each)`);
-  }
-  return all.map((x) => x.outcome);
 }
 
 /** A rank's failure as the others see it: its code and message. */
@@ -245,6 +239,7 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
   });
   const pc: PointContext = {
     runName, moeRouting: routingToNative(o.moeRouting), launch, dpRank: Math.floor(launch.rank / layout.tp), groups: engineGroups(layout, launch),
+    collectives: group !== undefined && needsCollectives(spec, layout),
   };
   const baseCtx = { runName, spec, device, mode: o.mode, seed: o.seed, routing: o.moeRouting, mtpDrafts: o.mtpDrafts, mtpAccept: o.mtpAccept ?? 'all', layout };
   const openEngine = () => Engine.openResolved({ spec, device, addon }, {
@@ -277,8 +272,21 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
   const results: PointOutcome[] = [];
   const onAbort = () => engine.cancel();
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  // An exchange between the ranks that fails once this run was interrupted (a launch's ranks all
+  // are, and the first to stop tells the others so) is the abort.
+  const exchange = async <T>(between: Promise<T>): Promise<T> => {
+    try {
+      return await between;
+    } catch (e) {
+      if (o.signal?.aborted) throw abortError(results.length, points.length, results);
+      throw e;
+    }
+  };
   try {
-    const info = engine.info();
+    // In a launch every rank holds its points to the smallest KV pool, which its info then reports
+    // (as one process's engine reports its smallest rank's).
+    const sizing: LaunchSizing | undefined = group ? await exchange(agreeSizing(group, engine.info(), fit)) : undefined;
+    const info = sizing ? { ...engine.info(), kvPoolTokens: sizing.kvPoolTokens } : engine.info();
     const peaks = o.peaks ? givenPeaks(o.peaks) : await measureSteadyPeaks(() => engine.measurePeaks(), device === 'cpu');
     const provenance = gatherProvenance({ addon, info, spec, seed: o.seed, peaks, startedAt, layout, launch });
     const ctx: RunContext = {
@@ -300,30 +308,37 @@ async function runResolved(o: ResolvedSweepOptions, r: Resolved): Promise<SweepR
     for (let i = 0; i < points.length; i++) {
       if (o.signal?.aborted) throw abortError(results.length, points.length, results);
       const point = points[i] as GridPoint;
-      const refusal = refusals[i];
-      let own: RankOutcome;
+      const precheck = refusals[i];
+      const own: Refusal | undefined = precheck !== undefined ? { code: 'ERR_INVALID_ARGUMENT', message: precheck }
+        : sizing ? kvRefusal(point, o.mode, o.mtpDrafts, sizing) : undefined;
+      // In a launch no rank enters the point unless every rank does.
+      const refusal = group ? await exchange(agreePoint(group, i, point, own)) : own;
+      let outcome: RankOutcome;
       if (refusal !== undefined) {
-        own = { ok: false, code: 'ERR_INVALID_ARGUMENT', message: refusal };
+        outcome = { ok: false, ...refusal };
       } else {
         try {
-          own = { ok: true, raw: await runPoint(engine, o, pc, point, i, points.length) };
+          outcome = { ok: true, raw: await runPoint(engine, o, pc, point, i, points.length) };
         } catch (e) {
           const err = fromNative(e);
           if (err instanceof CallbackError) throw err;
           if (err.code === 'ERR_ABORTED' || o.signal?.aborted) throw abortError(results.length, points.length, results);
           if (!POINT_FAILURE_CODES.includes(err.code)) throw err;
-          own = rankFailure(err.code === 'ERR_DOES_NOT_FIT' ? errorForCode(err.code, withFitAdvice(err.message, fit)) : err);
+          if (pc.collectives) {
+            throw new DeviceError(`point ${gridPointKey(point)} failed on rank ${launch.rank} after every rank began it: ${err.message} (its collectives are aborted, and the other ranks may wait in them: the launch stops)`);
+          }
+          outcome = rankFailure(err.code === 'ERR_DOES_NOT_FIT' ? errorForCode(err.code, withFitAdvice(err.message, fit)) : err);
         }
       }
       // Rank 0 merges every rank's outcome; another rank keeps its own.
-      const all = group ? await gatherPoint(group, i, point, own) : [own];
-      const merged = combineOutcomes(all ?? [own]);
-      const outcome: PointOutcome = merged.ok
+      const all = group ? await exchange(group.gather(i, outcome)) : undefined;
+      const merged = combineOutcomes(all ?? [outcome]);
+      const result: PointOutcome = merged.ok
         ? buildPointResult(ctx, point, merged.raw, notes, await engine.gemmAlgos(), merged.ranks)
         : failedPoint(ctx, point, notes, merged.code, merged.message);
-      results.push(outcome);
+      results.push(result);
       try {
-        o.onPoint?.(outcome);
+        o.onPoint?.(result);
       } catch (e) {
         throw new CallbackError('onPoint', e);
       }

@@ -1,10 +1,10 @@
-// The ranks of a launch meet over TCP (docs/design.md, "Ranks, rendezvous and merge"): rank 0
-// listens on MASTER_PORT, every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and
-// world size; once all have come, rank 0 hands each the same opaque id (the caller's makeId: the
-// NCCL unique ids the processes' groups join by), or, where makeId fails, its error, which every
-// rank then fails with.
-// Afterwards the connections carry each rank's per-point results to rank 0 (gather), and rank 0's
-// last word (close). Messages are JSON lines.
+// The ranks of a launch meet over TCP (docs/design.md, "Ranks, rendezvous and merge"): rank 0 listens on MASTER_PORT,
+// every other rank connects to MASTER_ADDR:MASTER_PORT and says its rank and world size; once all
+// have come, rank 0 hands each the same opaque id (the caller's makeId: the NCCL unique ids the
+// processes' groups join by), or, where makeId fails, its error, which every rank then fails with.
+// Afterwards the connections carry what every rank must agree on (allGather: rank 0 collects every
+// rank's value and sends the whole list back to each), each rank's per-point results to rank 0
+// (gather), and rank 0's last word (close). Messages are JSON lines.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError, InvalidArgumentError, TimeoutError, errorForCode, fromNative, type ErrorCode, type GpubenchError } from '../base/errors.js';
@@ -33,8 +33,14 @@ export interface RankGroup {
    */
   gather<T>(index: number, value: T): Promise<T[] | undefined>;
   /**
-   * Ends this rank's part. Rank 0 tells every rank the run is over; another rank with `failure` tells
-   * rank 0 why it stops, else waits for rank 0's word.
+   * Every rank's value of the exchange `label` (each rank calls the same labels in the same order),
+   * in rank order, on every rank: what the ranks decide from it they decide alike. Rejects when a
+   * rank has left or failed, or rank 0 has ended.
+   */
+  allGather<T>(label: string, value: T): Promise<T[]>;
+  /**
+   * Ends this rank's part. Rank 0 tells every rank the run is over (with `failure`, why); another
+   * rank with `failure` tells rank 0 why it stops, else waits for rank 0's word.
    */
   close(failure?: string): Promise<void>;
 }
@@ -47,8 +53,10 @@ type Message =
   | { type: 'no-id'; code: ErrorCode; message: string }
   | { type: 'refused'; message: string }
   | { type: 'gather'; index: number; value: unknown }
+  | { type: 'share'; label: string; value: unknown }
+  | { type: 'shared'; label: string; values: unknown[] }
   | { type: 'failed'; message: string }
-  | { type: 'done' };
+  | { type: 'done'; failure?: string };
 
 const ALLOWED = 'every rank started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT';
 
@@ -73,41 +81,64 @@ function onMessages(socket: net.Socket, on: (m: Message) => void): void {
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
-/** One connection of rank 0 to another rank: its gather values in arrival order. */
-class Peer {
-  private readonly values: { index: number; value: unknown }[] = [];
-  private waiter: ((v: { index: number; value: unknown }) => void) | undefined;
-  private failWaiter: ((e: GpubenchError) => void) | undefined;
-  failure: GpubenchError | undefined;
+/**
+ * Values one connection brought, in arrival order, each taken by the key it must carry; a failure
+ * rejects the taker once the values that came before it are taken.
+ */
+class Inbox<K> {
+  private readonly values: { key: K; value: unknown }[] = [];
+  private waiter: { resolve: (v: { key: K; value: unknown }) => void; reject: (e: GpubenchError) => void } | undefined;
+  private failure: GpubenchError | undefined;
 
-  constructor(readonly rank: number, readonly socket: net.Socket) {}
-
-  receive(m: Message): void {
-    if (m.type === 'gather') {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (w) w(m);
-      else this.values.push(m);
-    } else if (m.type === 'failed') {
-      this.fail(new DeviceError(`rank ${this.rank} failed: ${m.message}`));
-    }
+  push(key: K, value: unknown): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) w.resolve({ key, value });
+    else this.values.push({ key, value });
   }
 
   fail(e: GpubenchError): void {
     this.failure ??= e;
-    const w = this.failWaiter;
-    this.failWaiter = undefined;
-    w?.(this.failure);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(this.failure);
   }
 
-  async next(index: number): Promise<unknown> {
-    const got = this.values.shift() ?? (await new Promise<{ index: number; value: unknown }>((resolve, reject) => {
+  /** The next value; `stray` is the error for one that carries another key. */
+  async next(key: K, stray: (got: K) => GpubenchError): Promise<unknown> {
+    const got = this.values.shift() ?? (await new Promise<{ key: K; value: unknown }>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
-      this.waiter = resolve;
-      this.failWaiter = reject;
+      this.waiter = { resolve, reject };
     }));
-    if (got.index !== index) throw new DeviceError(`rank ${this.rank} sent result ${got.index} where rank 0 waits for ${index} (allowed: every rank runs the same points)`);
+    if (got.key !== key) throw stray(got.key);
     return got.value;
+  }
+}
+
+/** One connection of rank 0 to another rank: its results and its shares, each in arrival order. */
+class Peer {
+  readonly results = new Inbox<number>();
+  readonly shares = new Inbox<string>();
+
+  constructor(readonly rank: number, readonly socket: net.Socket) {}
+
+  receive(m: Message): void {
+    if (m.type === 'gather') this.results.push(m.index, m.value);
+    else if (m.type === 'share') this.shares.push(m.label, m.value);
+    else if (m.type === 'failed') this.fail(new DeviceError(`rank ${this.rank} failed: ${m.message}`));
+  }
+
+  fail(e: GpubenchError): void {
+    this.results.fail(e);
+    this.shares.fail(e);
+  }
+
+  result(index: number): Promise<unknown> {
+    return this.results.next(index, (got) => new DeviceError(`rank ${this.rank} sent result ${got} where rank 0 waits for ${index} (allowed: every rank runs the same points)`));
+  }
+
+  share(label: string): Promise<unknown> {
+    return this.shares.next(label, (got) => new DeviceError(`rank ${this.rank} sent '${got}' where rank 0 waits for '${label}' (allowed: every rank runs the same points)`));
   }
 }
 
@@ -178,13 +209,18 @@ async function listen(o: RendezvousOptions, timeoutMs: number): Promise<RankGrou
     world: o.world,
     id,
     async gather<T>(index: number, value: T): Promise<T[]> {
-      const others = await Promise.all(ordered.map((p) => p.next(index)));
+      const others = await Promise.all(ordered.map((p) => p.result(index)));
       return [value, ...(others as T[])];
     },
-    async close() {
+    async allGather<T>(label: string, value: T): Promise<T[]> {
+      const values = [value, ...((await Promise.all(ordered.map((p) => p.share(label)))) as T[])];
+      for (const p of ordered) send(p.socket, { type: 'shared', label, values });
+      return values;
+    },
+    async close(failure?: string) {
       closing = true;
       for (const p of ordered) {
-        send(p.socket, { type: 'done' });
+        send(p.socket, { type: 'done', ...(failure !== undefined ? { failure } : {}) });
         p.socket.end();
       }
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -218,6 +254,12 @@ async function join(o: RendezvousOptions, timeoutMs: number): Promise<RankGroup>
   let stopped: string | undefined; // why rank 0 can no longer take results
   let done: () => void = () => {};
   const ended = new Promise<void>((resolve) => (done = resolve));
+  const shared = new Inbox<string>(); // rank 0's lists of every rank's values
+  const end = (why: string) => {
+    stopped ??= why;
+    shared.fail(new DeviceError(`rendezvous: ${stopped} while rank ${o.rank} waits for the ranks' values (allowed: every rank runs to the end)`));
+    done();
+  };
   const id = await new Promise<Buffer>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -226,9 +268,8 @@ async function join(o: RendezvousOptions, timeoutMs: number): Promise<RankGroup>
     socket.on('error', () => {});
     socket.on('close', () => {
       clearTimeout(timer);
-      stopped ??= `rank 0 at ${where} closed the connection`;
+      end(`rank 0 at ${where} closed the connection`);
       reject(new DeviceError(`rendezvous: ${stopped} before handing the id (allowed: ${ALLOWED})`));
-      done();
     });
     onMessages(socket, (m) => {
       if (m.type === 'id') {
@@ -242,9 +283,10 @@ async function join(o: RendezvousOptions, timeoutMs: number): Promise<RankGroup>
         clearTimeout(timer);
         stopped = `rank 0 refused this rank: ${m.message}`;
         reject(new InvalidArgumentError(m.message));
+      } else if (m.type === 'shared') {
+        shared.push(m.label, m.values);
       } else if (m.type === 'done') {
-        stopped = 'rank 0 ended the run';
-        done();
+        end(m.failure !== undefined ? `rank 0 failed: ${m.failure}` : 'rank 0 ended the run');
       }
     });
     send(socket, { type: 'hello', rank: o.rank, world: o.world });
@@ -257,6 +299,11 @@ async function join(o: RendezvousOptions, timeoutMs: number): Promise<RankGroup>
       if (stopped !== undefined) throw new DeviceError(`rendezvous: ${stopped} before result ${index} of rank ${o.rank} (allowed: every rank runs to the end)`);
       send(socket, { type: 'gather', index, value });
       return undefined;
+    },
+    async allGather<T>(label: string, value: T): Promise<T[]> {
+      if (stopped !== undefined) throw new DeviceError(`rendezvous: ${stopped} before '${label}' of rank ${o.rank} (allowed: every rank runs to the end)`);
+      send(socket, { type: 'share', label, value });
+      return (await shared.next(label, (got) => new DeviceError(`rank 0 sent '${got}' where rank ${o.rank} waits for '${label}' (allowed: every rank runs the same points)`))) as T[];
     },
     async close(failure?: string) {
       if (failure !== undefined) send(socket, { type: 'failed', message: failure });

@@ -63,7 +63,8 @@ export async function run(flags: RunFlags): Promise<number> {
   const { saveJsonl, saveCsv, saveJson, resume } = flags as { saveJsonl?: string; saveCsv?: string; saveJson?: string; resume?: boolean };
   // A launch of several processes (torchrun, mpirun, srun, gpubench launch): only rank 0 prints and
   // writes; the others run their part and say nothing but errors. Every rank reads --resume's file,
-  // so that all skip the same points.
+  // so that all skip the same points (where they read different files, the ranks' agreement before
+  // each point ends the run in one line: lib/api/rank-agree.ts).
   const launch = ranksFromEnv();
   const lead = launch.rank === 0;
   if (resume && saveJsonl === undefined) throw new UsageError('--resume: needs --save-jsonl <file> (the points measured before are read from it)');

@@ -3,14 +3,15 @@
 // a layout with collectives gets NCCL unique ids for its dp + tp groups, and each process opens its
 // own rank with them; a layout without collectives gets bytes nobody joins with. Where NCCL does not
 // load, rank 0's one line reaches every rank, before any engine opens or any point runs.
-import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sweep } from '../../lib/api/bench.js';
-import { gridPointKey } from '../../lib/api/options.js';
-import { rendezvous, type RankGroup } from '../../lib/api/rendezvous.js';
+import { agreePoint, agreeSizing } from '../../lib/api/rank-agree.js';
+import type { RankGroup } from '../../lib/api/rendezvous.js';
 import { DeviceError } from '../../lib/base/errors.js';
+import type { NativeEngineInfo } from '../../lib/bridge/native.js';
 import { runCli } from './cli-helpers.js';
 import { NO_NCCL, fakeAddon } from './fake-addon.js';
+import { asRank0 } from './launch-helpers.js';
 
 const state = vi.hoisted(() => ({ addon: undefined as unknown }));
 vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
@@ -18,23 +19,16 @@ vi.mock('../../lib/bridge/native.js', async (importOriginal) => ({
   loadAddon: () => state.addon,
 }));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** This process as rank 0 of a torchrun launch of two; returns how rank 1 (this test) joins it. */
-async function asRank0(): Promise<() => Promise<RankGroup>> {
-  const port = await freePort();
-  for (const [k, v] of Object.entries({ RANK: '0', WORLD_SIZE: '2', LOCAL_RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) })) vi.stubEnv(k, v);
-  return () => rendezvous({ rank: 1, world: 2, addr: '127.0.0.1', port, makeId: () => Buffer.alloc(0), timeoutMs: 10_000 });
-}
-
 const grid = { batchSizes: [1], inputLens: [8], outputLens: [2] };
 const point = { batchSize: 1, inputLen: 8, outputLen: 2 };
+
+/** What rank 1's sweep does around the one point: its sizing, its word that it runs the point, then its outcome (failed). */
+async function rank1Runs(group: RankGroup): Promise<void> {
+  const info = { kvPoolTokens: 1 << 20, kvBytesPerToken: 0, blockSize: 16 } as NativeEngineInfo;
+  await agreeSizing(group, info, { kvPoolTokens: undefined, gridKvTokens: 16 });
+  expect(await agreePoint(group, 0, point, undefined)).toBeUndefined();
+  await group.gather(0, { ok: false, code: 'ERR_TIMEOUT', message: 'rank 1 stands in' });
+}
 
 afterEach(() => vi.unstubAllEnvs());
 
@@ -45,8 +39,7 @@ describe('a launch\'s ids', () => {
     const run = sweep({ model: 'tiny-llama', addon, device: 'cuda', tp: 2, ...grid });
     const group = await rank1();
     expect(group.id.equals(Buffer.alloc(3 * 128, 7))).toBe(true);
-    // Rank 1's outcome of the point, as its sweep would send it.
-    await group.gather(0, { key: gridPointKey(point), outcome: { ok: false, code: 'ERR_TIMEOUT', message: 'rank 1 stands in' } });
+    await rank1Runs(group);
     await group.close();
     const result = await run;
     expect(addon.log.events.filter((e) => e.startsWith('ncclUniqueIds'))).toEqual(['ncclUniqueIds 3']);
@@ -61,7 +54,7 @@ describe('a launch\'s ids', () => {
     const run = sweep({ model: 'tiny-llama', addon, device: 'cuda', dp: 2, ...grid });
     const group = await rank1();
     expect(group.id.length).toBe(3 * 128);
-    await group.gather(0, { key: gridPointKey(point), outcome: { ok: false, code: 'ERR_TIMEOUT', message: 'rank 1 stands in' } });
+    await rank1Runs(group);
     await group.close();
     await run;
     expect(addon.log.events.some((e) => e.startsWith('ncclUniqueIds'))).toBe(false);

@@ -1,13 +1,16 @@
 // `gpubench launch` end to end on the CPU: real processes with torchrun's environment, the TCP
 // rendezvous, each process's engine running its own rank of the layout (a dense model's DP ranks,
-// which exchange nothing: the layout several CPU processes run), and rank 0's merged results. Runs
-// dist/cli.js, which `npm test` builds first.
+// which exchange nothing: the layout several CPU processes run), and rank 0's merged results; ranks
+// whose KV pools differ agreeing on each point. Runs dist/cli.js, which `npm test` builds first.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sweep } from '../../lib/api/bench.js';
+import type { PointOutcome } from '../../lib/api/result.js';
+import { freePort, torchrunEnv } from './launch-helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
 
@@ -18,8 +21,8 @@ interface Ran {
 }
 
 /** Runs the CLI; `onStderr` sees its stderr as it comes (with the child, to signal it). */
-function gpubench(args: string[], cwd: string, onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Ran> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function gpubench(args: string[], cwd: string, onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void, env?: NodeJS.ProcessEnv): Promise<Ran> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
   child.stderr.on('data', (d) => {
@@ -30,6 +33,8 @@ function gpubench(args: string[], cwd: string, onStderr?: (text: string, kill: (
 }
 
 const tiny = ['--model', 'tiny-llama', '--device', 'cpu', '--threads', '1', '--input-len', '8'];
+
+afterEach(() => vi.unstubAllEnvs());
 
 describe('gpubench launch', () => {
   it('2 ranks of a DP-2 layout, a process each: rank 0 writes one merged line per point, each step the slowest rank’s', async () => {
@@ -98,5 +103,28 @@ describe('gpubench launch', () => {
     expect([other.code, other.stderr]).toEqual([2, "gpubench: error: launch: 'models' is not allowed (allowed: -- run …, the command every rank runs)\n"]);
     const bad = await gpubench(['launch', '--nproc-per-node', '0', '--', 'run'], dir);
     expect([bad.code, bad.stderr]).toEqual([2, "gpubench: error: --nproc-per-node: '0' is not allowed (allowed: an integer in 1..64)\n"]);
+  });
+
+  it('ranks whose KV pools differ: both refuse the point the smaller cannot hold with one line, the others run merged, and a point failed is exit 1', async () => {
+    // Rank 0 is the CLI in a process of its own; rank 1 is this test's sweep with a smaller pool (as
+    // on a GPU with less free memory, or as mpirun's MPMD form gives each rank its own flags).
+    const dir = mkdtempSync(path.join(tmpdir(), 'gpubench-launch-'));
+    const port = await freePort();
+    const rank0 = gpubench(['run', ...tiny, '--dp', '2', '--batch', '1,4,2', '--output-len', '4', '--save-jsonl', 'r.jsonl'], dir, undefined, { ...process.env, ...torchrunEnv(0, 2, port) });
+    for (const [k, v] of Object.entries(torchrunEnv(1, 2, port))) vi.stubEnv(k, v);
+    const own: PointOutcome[] = [];
+    // 32 tokens: two requests of 12 tokens (a block of 16 each), not four.
+    await sweep({ model: 'tiny-llama', device: 'cpu', threads: 1, dp: 2, batchSizes: [1, 4, 2], inputLens: [8], outputLens: [4], kvPoolTokens: 32, onPoint: (p) => own.push(p) });
+    const r = await rank0;
+    expect(own.map((p) => p.ok)).toEqual([true, false, true]);
+    const refused = own[1] as PointOutcome & { ok: false };
+    expect(refused.error).toMatchObject({ code: 'ERR_DOES_NOT_FIT' });
+    expect(refused.error.message).toMatch(/^batch does not fit the KV cache of rank 1 \(the smallest of the 2 ranks'\): needs 64 tokens \(4 x 12, \d+ bytes\), 32 tokens \(\d+ bytes\) available; what helps: `kvPoolTokens` of at least 64 /);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('gpubench: 1 of 3 points failed (exit 1): bs=4 in=8 out=4 (ERR_DOES_NOT_FIT)');
+    const lines = readFileSync(path.join(dir, 'r.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.batch_size, l.ok])).toEqual([[1, true], [4, false], [2, true]]);
+    expect(lines[1].error_message).toBe(refused.error.message); // the same line on both ranks
+    for (const l of [lines[0], lines[2]]) expect(l.rank_prefill_ms).toHaveLength(2);
   });
 });

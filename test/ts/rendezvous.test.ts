@@ -1,18 +1,10 @@
 // The ranks' meeting over TCP (lib/api/rendezvous.ts), with every rank in this process: the id, the
-// gathering of results, and the ways it fails (a rank that never comes, a wrong world size, a rank
+// gathering of results, the exchanges every rank gets back whole, and the ways it fails (a rank that never comes, a wrong world size, a rank
 // that fails afterwards), each one line.
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { rendezvous, type RankGroup } from '../../lib/api/rendezvous.js';
 import { DeviceError, InvalidArgumentError, TimeoutError } from '../../lib/base/errors.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from './launch-helpers.js';
 
 const id = Buffer.from('0123456789abcdef');
 
@@ -94,5 +86,41 @@ describe('rendezvous', () => {
     await new Promise((r) => setTimeout(r, 50));
     await expect(r1.gather(0, 'x')).rejects.toBeInstanceOf(DeviceError);
     await r1.close();
+  });
+
+  it('an exchange gives every rank every rank\'s value in rank order, whatever order they come in, between gathers', async () => {
+    const port = await freePort();
+    const [r0, r1, r2] = (await meet(3, port)) as [RankGroup, RankGroup, RankGroup];
+    for (const label of ['engine sizing', 'point 0']) {
+      const late = r0.allGather(label, `${label} of 0`);
+      await new Promise((r) => setTimeout(r, 20)); // rank 0 waits first this time
+      const got = await Promise.all([r2.allGather(label, `${label} of 2`), r1.allGather(label, `${label} of 1`), late]);
+      for (const values of got) expect(values).toEqual([0, 1, 2].map((r) => `${label} of ${r}`));
+      // A result sent between two exchanges stays the result's.
+      await r1.gather(0, 'result 1');
+      await r2.gather(0, 'result 2');
+      expect(await r0.gather(0, 'result 0')).toEqual(['result 0', 'result 1', 'result 2']);
+    }
+    await Promise.all([r1.close(), r2.close(), r0.close()]);
+  });
+
+  it('a rank at another exchange: rank 0 says which, and the rank learns that rank 0 failed, in one line each', async () => {
+    const port = await freePort();
+    const [r0, r1] = (await meet(2, port)) as [RankGroup, RankGroup];
+    const waiting = r1.allGather('point 1', 'x').catch((e: unknown) => e);
+    const stray = new DeviceError("rank 1 sent 'point 1' where rank 0 waits for 'point 0' (allowed: every rank runs the same points)");
+    await expect(r0.allGather('point 0', 'y')).rejects.toThrow(stray);
+    await r0.close(stray.message);
+    expect(await waiting).toEqual(new DeviceError(`rendezvous: rank 0 failed: ${stray.message} while rank 1 waits for the ranks' values (allowed: every rank runs to the end)`));
+    await r1.close();
+  });
+
+  it('a rank that fails while rank 0 waits in an exchange: rank 0 learns why', async () => {
+    const port = await freePort();
+    const [r0, r1] = (await meet(2, port)) as [RankGroup, RankGroup];
+    const waiting = r0.allGather('point 0', 'mine');
+    await r1.close('engine: out of memory');
+    await expect(waiting).rejects.toThrow(new DeviceError('rank 1 failed: engine: out of memory'));
+    await r0.close();
   });
 });
