@@ -55,7 +55,11 @@ function buildCpu() {
   // compiles one file at a time unless JOBS says otherwise.
   const nodeGyp = process.env.npm_config_node_gyp
     ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--cwd', dir, '--out', out], { ...process.env, PREBUILD_NODE_GYP: nodeGyp, JOBS: process.env.JOBS ?? 'max' });
+  // The running node's own headers where it has them (a node tarball and Debian's node do), so
+  // node-gyp downloads none: a machine without network builds too.
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const nodedir = existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: prefix } : {};
+  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--cwd', dir, '--out', out], { ...process.env, ...nodedir, PREBUILD_NODE_GYP: nodeGyp, JOBS: process.env.JOBS ?? 'max' });
   return path.join(dest, 'gpubench.node');
 }
 

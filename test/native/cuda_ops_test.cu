@@ -124,7 +124,8 @@ void test_matmul(int64_t m, int64_t n, int64_t k, DType out_dt, bool with_bias,
                  bool row_view = false) {
   Scope s;
   Dual x = dummy(s, m + 2, k, 50, 1.0f);
-  if (row_view) x = {x.g.row(1), x.c.row(1)};  // a view that starts 2*K bytes in
+  // A view of m rows that starts one row (2*K bytes) in.
+  if (row_view) x = {Tensor{x.g.row(1).data, x.g.dtype, m, k}, Tensor{x.c.row(1).data, x.c.dtype, m, k}};
   else x = {x.g.first_rows(m), x.c.first_rows(m)};
   Dual w = dummy(s, n, k, 51, 0.05f), bias = dummy(s, 1, n, 52, 0.5f);
   Dual out = make(s, m, n, out_dt);
