@@ -94,7 +94,8 @@ if GPUBENCH_BUILD_FROM_SOURCE=1 GPUBENCH_CUDA_ARCHITECTURES="${GPUBENCH_CUDA_ARC
     if grep -q "built the CPU" <<<"$line"; then pass "install: $line"; else fail "install: $line"; fi
   fi
   npx gpubench devices >"$work/devices.txt" 2>&1; head -1 "$work/devices.txt"
-  if [ "$gpu" = 1 ] && [ "$cuda_prebuild" = 1 ]; then
+  # What the install built decides, not whether the prebuild step made a CUDA binary.
+  if [ "$gpu" = 1 ] && grep -q "built the CPU and CUDA backends" <<<"$line"; then
     if npx gpubench run "${point[@]}" --device cuda; then pass "CUDA point on the install-time build"; else fail "CUDA point on the install-time build"; fi
   else
     skip "CUDA point on the install-time build (no toolkit or no driver here)"
