@@ -51,13 +51,7 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
     g.num_heads = num_heads;
     g.kv_heads = (int)kv.num_kv_heads;
     g.group = num_heads / (int)kv.num_kv_heads;
-    g.block_size = (int)kv.block_size;
-    g.num_seqs = meta.num_seqs;
-    g.max_q_len = meta.max_q_len;
-    g.max_blocks_per_seq = meta.max_blocks_per_seq;
-    g.q_start = meta.q_start;
-    g.ctx_len = meta.ctx_len;
-    g.block_table = meta.block_table;
+    set_step(g, meta, true, (int)kv.block_size);
     g.scale = scale;
     attention_general(g, stream_);
     return;

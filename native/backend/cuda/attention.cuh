@@ -5,6 +5,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "backend/backend.h"
 #include "backend/cuda/common.cuh"
 
 namespace gpubench {
@@ -131,6 +132,17 @@ struct GeneralAttnArgs {
   const int32_t* block_table;  // null: the keys are the step's own rows
   float scale;
 };
+// The step's sequences (meta) in g, their keys in a paged cache of block_size tokens per block
+// (paged), or the step's own rows (not paged: attention_dense).
+inline void set_step(GeneralAttnArgs& g, const AttnMeta& meta, bool paged, int block_size) {
+  g.num_seqs = meta.num_seqs;
+  g.max_q_len = meta.max_q_len;
+  g.q_start = meta.q_start;
+  g.ctx_len = meta.ctx_len;
+  g.block_size = paged ? block_size : 0;
+  g.max_blocks_per_seq = paged ? meta.max_blocks_per_seq : 0;
+  g.block_table = paged ? meta.block_table : nullptr;
+}
 // The dynamic shared memory it needs (fp32 query and accumulator), for the caller's check.
 size_t attention_general_smem(const GeneralAttnArgs& a);
 void attention_general(const GeneralAttnArgs& a, cudaStream_t stream);

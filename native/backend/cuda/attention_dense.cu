@@ -60,11 +60,7 @@ void CudaBackend::attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, He
     g.v_head_stride = v.head_stride;
     g.num_heads = g.kv_heads = heads;
     g.group = 1;
-    g.num_seqs = meta.num_seqs;
-    g.max_q_len = meta.max_q_len;
-    g.q_start = meta.q_start;
-    g.ctx_len = meta.ctx_len;
-    g.block_table = nullptr;  // the keys are the step's own rows
+    set_step(g, meta, false, 0);  // the keys are the step's own rows
     g.scale = scale;
     if (attention_general_smem(g) > (size_t)smem_max)
       invalid(op, "qk head dim ", qk_dim, " and v head dim ", v_dim, " need more shared memory than the ",

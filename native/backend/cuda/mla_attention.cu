@@ -478,13 +478,7 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
     g.num_heads = (int)H;
     g.kv_heads = 1;
     g.group = (int)H;
-    g.block_size = (int)kv.block_size;
-    g.num_seqs = meta.num_seqs;
-    g.max_q_len = meta.max_q_len;
-    g.max_blocks_per_seq = meta.max_blocks_per_seq;
-    g.q_start = meta.q_start;
-    g.ctx_len = meta.ctx_len;
-    g.block_table = meta.block_table;
+    set_step(g, meta, true, (int)kv.block_size);
     g.scale = scale;
     if (attention_general_smem(g) > (size_t)smem_max)
       invalid(op, "kv_lora_rank + rope dim ", D, " needs more shared memory than the ", smem_max,
