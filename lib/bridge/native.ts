@@ -296,6 +296,8 @@ export interface NativeGemmAlgo {
   n: number;
   k: number;
   batch: number;
+  /** 'cublasLt', or 'gpubench_small_m': gpubench's own decode kernel (the cuBLASLt fields are then 0). */
+  kernel: string;
   algoId: number;
   tile: number;
   stages: number;
@@ -305,7 +307,7 @@ export interface NativeGemmAlgo {
   custom: number;
   innerShape: number;
   clusterShape: number;
-  /** Its index in the heuristic's order (0: the heuristic's first), of `candidates`. */
+  /** Its index in the heuristic's order (0: the heuristic's first; the own kernel, where weighed, last), of `candidates`. */
   candidate: number;
   candidates: number;
   /** Median µs of the heuristic's first and of the chosen one, L2 flushed (0: not timed). */

@@ -184,6 +184,7 @@ const s = (ms: number | null | undefined): number | null => (ms === null || ms =
 /** "MxNxK[ xbatch]: algo A tile T stages S splitK K ... (candidate c of n)": cuBLASLt's numbering. */
 export function gemmAlgoText(g: GemmAlgo): string {
   const shape = `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`;
+  if (g.kernel === 'gpubench_small_m') return `${shape}: gpubench_small_m (candidate ${g.candidate} of ${g.candidates})`;
   return (
     `${shape}: algo ${g.algoId} tile ${g.tile} stages ${g.stages} splitK ${g.splitK} reduction ${g.reduction} ` +
     `swizzle ${g.swizzle} custom ${g.custom} inner ${g.innerShape} cluster ${g.clusterShape} ` +

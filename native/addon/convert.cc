@@ -398,6 +398,7 @@ Napi::Array gemm_algos_to_js(Napi::Env env, const std::vector<GemmAlgo>& algos) 
     o.Set("n", (double)g.n);
     o.Set("k", (double)g.k);
     o.Set("batch", (double)g.batch);
+    o.Set("kernel", g.kernel);
     o.Set("algoId", g.algo_id);
     o.Set("tile", g.tile);
     o.Set("stages", g.stages);

@@ -138,6 +138,34 @@ void test_matmul(int64_t m, int64_t n, int64_t k, DType out_dt, bool with_bias,
           out_dt == DType::F32 ? 1e-3 : kTol);
 }
 
+// matmul's own decode kernel (matmul_small_m.cu), pinned. x is written by the kernels just before
+// it (a fill with NaN, then rmsnorm), so a launch that read x before they finished (its
+// programmatic dependent launch on Hopper) would show. Shapes no other case uses: plans are
+// cached per shape, and these were made under the pin.
+void test_matmul_small_m(int64_t m, int64_t n, int64_t k, DType out_dt, bool with_bias) {
+  Scope s;
+  Dual src = dummy(s, m, k, 53, 1.0f), norm_w = dummy(s, 1, k, 54, 1.0f), x = make(s, m, k);
+  Dual w = dummy(s, n, k, 55, 0.05f), bias = dummy(s, 1, n, 56, 0.5f);
+  Dual out = make(s, m, n, out_dt);
+  auto* cuda = static_cast<CudaBackend*>(G);
+  cuda->set_gemm_kernel(CudaBackend::GemmKernel::SmallM);
+  G->fill(out.g, NAN);
+  G->fill(x.g, NAN);
+  G->rmsnorm(x.g, src.g, norm_w.g, 1e-5f);
+  G->matmul(out.g, x.g, w.g, with_bias ? &bias.g : nullptr);
+  cuda->set_gemm_kernel(CudaBackend::GemmKernel::Auto);
+  C->rmsnorm(x.c, src.c, norm_w.c, 1e-5f);
+  C->matmul(out.c, x.c, w.c, with_bias ? &bias.c : nullptr);
+  const std::string cfg = str({{"M", m}, {"N", n}, {"K", k}, {"bias", with_bias}});
+  const auto algos = G->gemm_algos();
+  const bool took = std::any_of(algos.begin(), algos.end(), [&](const GemmAlgo& a) {
+    return a.m == m && a.n == n && a.k == k && a.kernel == "gpubench_small_m";
+  });
+  report("matmul small_m path " + cfg, took, took ? "" : "the shape did not run the own kernel");
+  compare("matmul small_m " + cfg + " out=" + dtype_name(out_dt), out.g, out.c,
+          out_dt == DType::F32 ? 1e-3 : kTol);
+}
+
 // inv_freq of the default rope with theta 1e6, on both backends (fp32 on CUDA too).
 Dual inv_freq(Scope& s, int64_t head_dim) {
   std::vector<float> f(head_dim / 2);
@@ -320,6 +348,13 @@ int main(int argc, char** argv) {
   run("matmul", [] { test_matmul(3, 37, 51, DType::BF16, true); });
   run("matmul", [] { test_matmul(17, 101, 33, DType::F32, false); });
   run("matmul", [] { test_matmul(2, 7, 5, DType::BF16, false, true); });
+  // The own decode kernel: every M it takes, widths that leave a warp's rows or a lane's chunks
+  // partly empty, bias, fp32 out, and a Llama-8B o_proj shape.
+  for (int64_t m = 1; m <= 8; ++m)
+    run("matmul", [=] { test_matmul_small_m(m, 1003, 776, m % 2 ? DType::BF16 : DType::F32, m % 3 == 0); });
+  run("matmul", [] { test_matmul_small_m(1, 4096, 4104, DType::BF16, false); });
+  run("matmul", [] { test_matmul_small_m(8, 14336, 4096, DType::BF16, false); });
+  run("matmul", [] { test_matmul_small_m(3, 5, 8, DType::F32, true); });
   run("rope", [] { test_rope(8, 2, 128, 16, false, 1.0f); });
   run("rope", [] { test_rope(4, 4, 64, 32, true, 1.0f); });
   run("rope", [] { test_rope(16, 2, 128, 16, true, 1.25f); });

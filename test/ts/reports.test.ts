@@ -91,17 +91,21 @@ describe('JSONL', () => {
   it("carries the peaks' timed calls and the GEMM kernel of each shape; null where there are none", () => {
     const calls = { warmup: 10, count: 30, minMs: 1.5, medianMs: 1.52, maxMs: 1.6 };
     const algo = {
-      m: 1, n: 6144, k: 4096, batch: 1, algoId: 66, tile: 0, stages: 0, splitK: 2, reduction: 1, swizzle: 0, custom: 3,
+      m: 1, n: 6144, k: 4096, batch: 1, kernel: 'cublasLt', algoId: 66, tile: 0, stages: 0, splitK: 2, reduction: 1, swizzle: 0, custom: 3,
       innerShape: 0, clusterShape: 2, candidate: 0, candidates: 8, firstUs: 21.7, chosenUs: 21.7,
     };
     const c = ctx('decode');
+    const own = { ...algo, n: 4096, kernel: 'gpubench_small_m', algoId: 0, splitK: 0, reduction: 0, custom: 0, clusterShape: 0, candidate: 8, candidates: 9 };
     const p = buildPointResult({ ...c, peaks: { ...c.peaks, copyCalls: calls, gemmCalls: { ...calls, minMs: 1.4 } } },
-      { batchSize: 4, inputLen: 16, outputLen: 4 }, raw('decode', 4, 16, 4), [], [algo]);
+      { batchSize: 4, inputLen: 16, outputLen: 4 }, raw('decode', 4, 16, 4), [], [algo, own]);
     const rec = JSON.parse(toJsonlLine(p));
     expect(rec).toMatchObject({
       peak_copy_calls: 30, peak_copy_min_ms: 1.5, peak_copy_median_ms: 1.52, peak_copy_max_ms: 1.6,
       peak_gemm_calls: 30, peak_gemm_min_ms: 1.4,
-      gemm_algos: ['1x6144x4096: algo 66 tile 0 stages 0 splitK 2 reduction 1 swizzle 0 custom 3 inner 0 cluster 2 (candidate 0 of 8)'],
+      gemm_algos: [
+        '1x6144x4096: algo 66 tile 0 stages 0 splitK 2 reduction 1 swizzle 0 custom 3 inner 0 cluster 2 (candidate 0 of 8)',
+        '1x4096x4096: gpubench_small_m (candidate 8 of 9)',
+      ],
     });
     const none = JSON.parse(toJsonlLine(decode));
     expect(none).toMatchObject({ peak_copy_calls: null, peak_gemm_max_ms: null, gemm_algos: null });

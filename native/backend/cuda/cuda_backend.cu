@@ -33,6 +33,9 @@ CudaBackend::CudaBackend(int device_index) : device_(device_index) {
     CUDA_CHECK(cudaSetDevice(device_));
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
     wgmma_ = wgmma_available();
+    int major = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_));
+    pdl_ = major >= 9;
     cudaStream_t s = nullptr;
     // Non-blocking: the legacy default stream, which other libraries may use, never
     // serializes with ours.

@@ -53,6 +53,10 @@ class CudaBackend : public Backend {
   void hold_stream() override;
   void release_stream() override;
   bool flush_l2() override;
+  // Which GEMM kernels matmul weighs: Auto times cuBLASLt's candidates and, for M <= 8, the own
+  // kernel (matmul_small_m.cu) and keeps one by matmul.cu's rule; the op tests pin one of them.
+  enum class GemmKernel { Auto, CublasLt, SmallM };
+  void set_gemm_kernel(GemmKernel k) { gemm_kernel_ = k; }
   std::vector<GemmAlgo> gemm_algos() const override;
 
   void init_dummy_block(Tensor w, uint64_t seed, uint64_t stream, float scale, int64_t first_index,
@@ -111,6 +115,8 @@ class CudaBackend : public Backend {
 
   int device_ = 0;
   int num_sms_ = 0;
+  GemmKernel gemm_kernel_ = GemmKernel::Auto;
+  bool pdl_ = false;    // programmatic dependent launch (compute capability 9.0 and later)
   bool wgmma_ = false;  // wgmma_available(): Hopper kernels for MoE prefill GEMMs and prefill attention
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;

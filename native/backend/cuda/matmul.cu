@@ -9,6 +9,9 @@
 // gemm() is the one path to cuBLASLt: matmul is its single problem with dense rows; matmul_heads
 // (mla.cu) a strided batch of them (batch = heads, rows row_stride apart, heads head_stride apart,
 // w optionally stored [K, N]), so both share the plan cache and the candidate timing.
+//
+// Decode-sized problems (M <= 8, one problem) have one more candidate: gpubench's own
+// weight-streaming kernel (matmul_small_m.cu), timed beside cuBLASLt's and kept by the same rule.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
@@ -23,6 +26,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/matmul_small_m.h"
 #include "backend/op_checks.h"
 
 namespace gpubench {
@@ -63,8 +67,10 @@ struct Plan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   std::vector<cublasLtMatmulAlgo_t> candidates;  // best first, by the heuristic
   cublasLtMatmulAlgo_t algo{};
+  bool small_m_fits = false;  // the own kernel takes the shape: candidate number candidates.size()
+  bool small_m = false;       // and was chosen
   bool tuned = false;
-  int chosen = 0;                       // index of algo in candidates
+  int chosen = 0;                       // index of algo in candidates (candidates.size(): small_m)
   float first_us = 0, chosen_us = 0;    // medians of the tuning (0: not timed)
   bool general = false;  // cuBLASLt has no algorithm for the shape: general_gemm_kernel runs it
 };
@@ -197,24 +203,25 @@ __global__ void general_gemm_kernel(Out* out, const bf16* x, const bf16* w, cons
 // timed with its bias add, if any, and with L2 flushed before every timed call: in a forward pass
 // each layer's weights arrive from memory, and a candidate that is fast only out of L2 (a 4096 x
 // 4096 bf16 weight fits) must not win.
+// run(c) runs candidate c: cuBLASLt's candidates[c], or for c == candidates.size() the own kernel.
 template <typename Run, typename FlushL2>
 void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaStream_t stream) {
   p.tuned = true;
-  if (p.candidates.size() < 2) return;
+  const size_t n = p.candidates.size() + (p.small_m_fits ? 1 : 0);
+  if (n < 2) return;
   cudaEvent_t start, stop;
   CUDA_CHECK(cudaEventCreate(&start));
   CUDA_CHECK(cudaEventCreate(&stop));
   // One untimed call per candidate (plan set-up; false: the candidate does not run).
-  const size_t n = p.candidates.size();
   std::vector<bool> runs(n);
-  for (size_t c = 0; c < n; ++c) runs[c] = run(p.candidates[c]) == CUBLAS_STATUS_SUCCESS;
+  for (size_t c = 0; c < n; ++c) runs[c] = run(c) == CUBLAS_STATUS_SUCCESS;
   std::vector<std::vector<float>> ms(n);
   for (int round = 0; round < kRounds; ++round)
     for (size_t c = 0; c < n; ++c) {
       if (!runs[c]) continue;
       flush_l2();
       CUDA_CHECK(cudaEventRecord(start, stream));
-      run(p.candidates[c]);
+      run(c);
       CUDA_CHECK(cudaEventRecord(stop, stream));
       CUDA_CHECK(cudaEventSynchronize(stop));
       float t = 0;
@@ -240,7 +247,8 @@ void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaS
         median_us[c] < median_us[chosen])
       chosen = c;
   p.chosen = (int)chosen;
-  p.algo = p.candidates[chosen];
+  p.small_m = chosen == p.candidates.size();
+  if (!p.small_m) p.algo = p.candidates[chosen];
   p.first_us = median_us[base];
   p.chosen_us = median_us[chosen];
   // GPUBENCH_LOG_MATMUL=1: one line per tuned shape on stderr, every candidate's median and the
@@ -251,7 +259,8 @@ void tune_plan(Plan& p, const PlanKey& key, Run&& run, FlushL2&& flush_l2, cudaS
     std::fprintf(stderr,
                  "gpubench: matmul M=%lld N=%lld K=%lld batch=%lld: cuBLASLt heuristic's first "
                  "%.1f us, kept candidate %zu at %.1f us (rule: the first unless %.0f%% faster; "
-                 "medians of %d calls, L2 flushed before each); all, us:%s\n",
+                 "medians of %d calls, L2 flushed before each; the last is gpubench's own where "
+                 "M <= 8); all, us:%s\n",
                  (long long)key.m, (long long)key.n, (long long)key.k, (long long)key.batch,
                  median_us[base], chosen, median_us[chosen], 100 * kClearMargin, kRounds, all.c_str());
   }
@@ -264,6 +273,15 @@ GemmAlgo describe(const PlanKey& key, const Plan& p) {
   g.n = key.n;
   g.k = key.k;
   g.batch = key.batch;
+  g.candidate = p.chosen;
+  g.candidates = (int)p.candidates.size() + (p.small_m_fits ? 1 : 0);
+  g.first_us = p.first_us;
+  g.chosen_us = p.chosen_us;
+  if (p.small_m) {
+    g.kernel = "gpubench_small_m";
+    return g;
+  }
+  g.kernel = "cublasLt";
   const auto get = [&](cublasLtMatmulAlgoConfigAttributes_t attr, auto& value) {
     size_t written = 0;
     if (cublasLtMatmulAlgoConfigGetAttribute(&p.algo, attr, &value, sizeof(value), &written) !=
@@ -282,10 +300,6 @@ GemmAlgo describe(const PlanKey& key, const Plan& p) {
   get(CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, cluster);
   g.inner_shape = inner;
   g.cluster_shape = cluster;
-  g.candidate = p.chosen;
-  g.candidates = (int)p.candidates.size();
-  g.first_us = p.first_us;
-  g.chosen_us = p.chosen_us;
   return g;
 }
 
@@ -345,8 +359,19 @@ void CudaBackend::gemm(const GemmArgs& g) {
   if (bias_epilogue) align = std::min(align, alignment_of((uintptr_t)g.bias->data));
   const PlanKey key{g.m, g.n, g.k, g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w, g.stride_out,
                     g.stride_x, g.stride_w, g.out_dtype, bias_epilogue, align};
+  const SmallMGemm small{g.out, static_cast<const bf16*>(g.x), static_cast<const bf16*>(g.w),
+                         g.bias ? static_cast<const bf16*>(g.bias->data) : nullptr, g.out_dtype == DType::F32,
+                         g.m, g.n, g.k, g.ld_out, g.ld_x, g.ld_w};
   auto it = plans_->plans.find(key);
-  if (it == plans_->plans.end()) it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
+  if (it == plans_->plans.end()) {
+    it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
+    Plan& p = it->second;
+    p.small_m_fits = !p.general && g.batch == 1 && !g.w_kn && small_m_gemm_fits(small) &&
+                     gemm_kernel_ != GemmKernel::CublasLt;
+    // GemmKernel::SmallM (tests): the own kernel wherever it fits, untimed.
+    if (p.small_m_fits && gemm_kernel_ == GemmKernel::SmallM) p.tuned = p.small_m = true;
+    if (p.small_m) p.chosen = (int)p.candidates.size();
+  }
   Plan& p = it->second;
   note_path(g.op, p.general);
   if (p.general) {
@@ -369,7 +394,7 @@ void CudaBackend::gemm(const GemmArgs& g) {
   if (bias_epilogue) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias->data);
 
   const float alpha = 1.0f, beta = 0.0f;
-  auto run = [&](const cublasLtMatmulAlgo_t& algo) {
+  auto run_algo = [&](const cublasLtMatmulAlgo_t& algo) {
     const cublasStatus_t st =
         cublasLtMatmul(lt_, p.desc, &alpha, g.w, p.a, g.x, p.b, &beta, g.out, p.d, g.out, p.d,
                        &algo, lt_workspace_, kWorkspaceBytes, stream_);
@@ -382,6 +407,11 @@ void CudaBackend::gemm(const GemmArgs& g) {
     }
     return st;
   };
+  auto run = [&](size_t c) {
+    if (c < p.candidates.size()) return run_algo(p.candidates[c]);
+    small_m_gemm(small, stream_, pdl_);
+    return CUBLAS_STATUS_SUCCESS;
+  };
   auto flush = [&] { flush_l2(); };
   if (!p.tuned) {
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
@@ -392,7 +422,10 @@ void CudaBackend::gemm(const GemmArgs& g) {
       tune_plan(p, key, run, flush, stream_);
     }
   }
-  CUBLAS_CHECK(run(p.algo));
+  if (p.small_m)
+    small_m_gemm(small, stream_, pdl_);
+  else
+    CUBLAS_CHECK(run_algo(p.algo));
 }
 
 bool CudaBackend::flush_l2() {
