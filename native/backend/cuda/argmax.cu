@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <climits>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -19,6 +20,7 @@ constexpr int kThreads = 512;
 // common.cuh, from (-inf, INT_MAX): an all -inf row yields index 0), then a warp shuffle and a
 // shared-memory pass reduce the block.
 __global__ void argmax_kernel(int32_t* out, const float* logits, int64_t cols) {
+  wait_for_previous_kernel();
   const float* row = logits + blockIdx.x * cols;
   Best b{-INFINITY, INT_MAX};
   const bool vec = cols % 4 == 0 && aligned16(logits);
@@ -55,8 +57,8 @@ void CudaBackend::argmax(int32_t* out, Tensor logits) {
   if (logits.dtype != DType::F32) fail(ErrorCode::InvalidArgument, "argmax: logits must be f32");
   if (logits.cols >= INT_MAX) fail(ErrorCode::InvalidArgument, "argmax: row too wide");
   if (logits.rows == 0) return;
-  argmax_kernel<<<(unsigned)logits.rows, kThreads, 0, stream_>>>(
-      out, static_cast<const float*>(logits.data), logits.cols);
+  launch_kernel(pdl_, argmax_kernel, (unsigned)logits.rows, kThreads, 0, stream_, out,
+                static_cast<const float*>(logits.data), logits.cols);
   check_launch();
 }
 

@@ -77,7 +77,7 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
   a.block_table = meta.block_table;
   a.scale_log2 = scale * (float)M_LOG2E;
   if (meta.max_q_len == 1)
-    attention_decode(a, attn_scratch_, kAttnScratchBytes, num_sms_, stream_);
+    attention_decode(a, attn_scratch_, kAttnScratchBytes, num_sms_, stream_, pdl_);
   else if (wgmma_ && d == 128)
     attention_prefill_sm90(a, stream_);
   else

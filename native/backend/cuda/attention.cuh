@@ -86,9 +86,10 @@ struct StepKv {
   }
 };
 
-// Split-KV decode; partials go to `scratch` (scratch_bytes long) when the context is split.
+// Split-KV decode; partials go to `scratch` (scratch_bytes long) when the context is split; pdl:
+// its kernels launch as programmatic dependents (dependent_launch.cuh).
 void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, int num_sms,
-                      cudaStream_t stream);
+                      cudaStream_t stream, bool pdl);
 // Causal prefill over the paged cache (the step's KV already written there): head_dim 16, 32, 64
 // or 128.
 void attention_prefill(const AttnArgs& a, cudaStream_t stream);

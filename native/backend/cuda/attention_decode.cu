@@ -20,6 +20,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/attention_fragments.cuh"
 #include "backend/cuda/check.h"
@@ -66,6 +67,7 @@ struct DecodeSmem {
 
 template <int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
+  wait_for_previous_kernel();
   extern __shared__ uint4 smem_raw[];
   DecodeSmem<D>& sm = *reinterpret_cast<DecodeSmem<D>*>(smem_raw);
   const AttnArgs& a = p.a;
@@ -210,6 +212,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
 // (split_kv.cuh).
 template <int D>
 __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
+  wait_for_previous_kernel();
   extern __shared__ float s_lse[];
   const AttnArgs& a = p.a;
   const int h = blockIdx.x, seq = blockIdx.y, d = threadIdx.x;
@@ -221,13 +224,13 @@ __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
 }
 
 template <int D>
-void launch(const DecodeArgs& p, int smem, cudaStream_t stream) {
+void launch(const DecodeArgs& p, int smem, cudaStream_t stream, bool pdl) {
   const dim3 grid(p.num_splits, p.a.num_kv_heads * p.head_groups, p.a.num_seqs);
-  decode_kernel<D><<<grid, kThreads, smem, stream>>>(p);
+  launch_kernel(pdl, decode_kernel<D>, grid, kThreads, smem, stream, p);
   check_launch();
   if (p.num_splits > 1) {
     const dim3 combine_grid(p.a.num_heads, p.a.num_seqs);
-    combine_kernel<D><<<combine_grid, D, p.num_splits * sizeof(float), stream>>>(p);
+    launch_kernel(pdl, combine_kernel<D>, combine_grid, D, p.num_splits * sizeof(float), stream, p);
     check_launch();
   }
 }
@@ -247,7 +250,7 @@ void with_head_dim(int head_dim, F&& f) {
 }  // namespace
 
 void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, int num_sms,
-                      cudaStream_t stream) {
+                      cudaStream_t stream, bool pdl) {
   DecodeArgs p{a};
   const int group = a.num_heads / a.num_kv_heads;
   p.head_groups = (group + kRows - 1) / kRows;
@@ -267,7 +270,7 @@ void attention_decode(const AttnArgs& a, void* scratch, size_t scratch_bytes, in
   p.num_splits = plan.num_splits;
   p.o_part = static_cast<float*>(scratch);
   p.lse_part = p.o_part + (int64_t)a.num_seqs * a.num_heads * p.num_splits * a.head_dim;
-  with_head_dim(a.head_dim, [&](auto d) { launch<decltype(d)::value>(p, smem, stream); });
+  with_head_dim(a.head_dim, [&](auto d) { launch<decltype(d)::value>(p, smem, stream, pdl); });
 }
 
 }  // namespace gpubench

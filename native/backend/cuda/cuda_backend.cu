@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/wgmma.cuh"
 #include "base/rng.h"
 
@@ -33,9 +34,7 @@ CudaBackend::CudaBackend(int device_index) : device_(device_index) {
     CUDA_CHECK(cudaSetDevice(device_));
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
     wgmma_ = wgmma_available();
-    int major = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_));
-    pdl_ = major >= 9;
+    pdl_ = dependent_launch_available();
     cudaStream_t s = nullptr;
     // Non-blocking: the legacy default stream, which other libraries may use, never
     // serializes with ours.

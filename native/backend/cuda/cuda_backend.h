@@ -116,7 +116,7 @@ class CudaBackend : public Backend {
   int device_ = 0;
   int num_sms_ = 0;
   GemmKernel gemm_kernel_ = GemmKernel::Auto;
-  bool pdl_ = false;    // programmatic dependent launch (compute capability 9.0 and later)
+  bool pdl_ = false;    // dependent_launch_available(): decode-path kernels launch early (dependent_launch.cuh)
   bool wgmma_ = false;  // wgmma_available(): Hopper kernels for MoE prefill GEMMs and prefill attention
   CUstream_st* stream_ = nullptr;
   cublasLtContext* lt_ = nullptr;

@@ -5,14 +5,15 @@
 // cuBLASLt's candidates and keeps it only where it wins by the clear margin.
 // Reference: backend/cpu/matmul.cc (the same op).
 //
-// Programmatic dependent launch (Hopper): the kernel may start while the kernel before it still
-// runs. Its first weight loads need nothing from that kernel, so they are issued before
-// griddepcontrol.wait, which returns once the previous kernel's writes are visible; x is read and
-// out written only after it. The launch before it therefore hides behind the weight stream.
+// Programmatic dependent launch (dependent_launch.cuh): the kernel may start while the kernel
+// before it still runs. Its first weight loads need nothing from that kernel, so they are issued
+// before wait_for_previous_kernel(); x is read and out written only after it. The start of the
+// weight stream then overlaps the previous kernel's tail.
 #include <cuda_runtime.h>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/matmul_small_m.h"
 
 namespace gpubench {
@@ -21,12 +22,6 @@ namespace {
 
 constexpr int kWarps = 4;  // per block
 constexpr int kRows = 2;   // rows of w (columns of out) per warp
-
-__device__ __forceinline__ void wait_for_previous_kernel() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 
 // Weights are read once per step and never again before they leave L2: stream them past L1.
 __device__ __forceinline__ uint4 load_streaming(const bf16* p) {
@@ -112,26 +107,9 @@ template <int M, typename Out>
 void launch(const SmallMGemm& g, cudaStream_t stream, bool pdl) {
   // One row of x needs few registers: keep more weight loads in flight.
   constexpr int kDepth = M <= 2 ? 4 : 2;
-  const auto kernel = small_m_gemm_kernel<M, kDepth, Out>;
-  // Without griddepcontrol.wait in the code that runs (a binary for an older architecture, or
-  // its PTX compiled at load), an early start would read x before it is written.
-  static const int binary_version = [kernel] {
-    cudaFuncAttributes a{};
-    CUDA_CHECK(cudaFuncGetAttributes(&a, kernel));
-    return a.binaryVersion;
-  }();
-  pdl = pdl && binary_version >= 90;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3((unsigned)((g.n + kWarps * kRows - 1) / (kWarps * kRows)));
-  cfg.blockDim = dim3(kWarps * 32);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, static_cast<Out*>(g.out), g.x, g.w,
-                                g.bias, g.n, g.k, g.ld_out, g.ld_x, g.ld_w));
+  const dim3 grid((unsigned)((g.n + kWarps * kRows - 1) / (kWarps * kRows)));
+  launch_kernel(pdl, small_m_gemm_kernel<M, kDepth, Out>, grid, dim3(kWarps * 32), 0, stream, static_cast<Out*>(g.out),
+                g.x, g.w, g.bias, g.n, g.k, g.ld_out, g.ld_x, g.ld_w);
   check_launch();
 }
 

@@ -23,7 +23,7 @@ struct SmallMGemm {
 // and w multiples of 8 elements, x and w 16-byte aligned (it reads them 16 bytes at a time).
 bool small_m_gemm_fits(const SmallMGemm& g);
 
-// Enqueues it on `stream`; pdl: as a programmatic dependent launch (Hopper and later).
+// Enqueues it on `stream`; pdl: as a programmatic dependent launch (dependent_launch.cuh).
 void small_m_gemm(const SmallMGemm& g, cudaStream_t stream, bool pdl);
 
 }  // namespace gpubench

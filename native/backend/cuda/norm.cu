@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -19,6 +20,7 @@ namespace {
 template <int W>
 __global__ void rmsnorm_kernel(bf16* out, const bf16* x, const bf16* weight, int64_t cols,
                                float eps) {
+  wait_for_previous_kernel();
   const int64_t units = cols / W;
   const bf16* xr = x + blockIdx.x * cols;
   bf16* outr = out + blockIdx.x * cols;
@@ -46,6 +48,7 @@ __global__ void rmsnorm_kernel(bf16* out, const bf16* x, const bf16* weight, int
 template <int W>
 __global__ void add_rmsnorm_kernel(bf16* residual, const bf16* x, const bf16* weight, bf16* out,
                                    int64_t cols, float eps) {
+  wait_for_previous_kernel();
   const int64_t units = cols / W;
   bf16* rr = residual + blockIdx.x * cols;
   const bf16* xr = x + blockIdx.x * cols;
@@ -93,9 +96,9 @@ void CudaBackend::rmsnorm(Tensor out, Tensor x, Tensor weight, float eps) {
   auto* w = static_cast<const bf16*>(weight.data);
   const unsigned rows = (unsigned)x.rows;
   if (x.cols % 8 == 0 && aligned16(o) && aligned16(xp) && aligned16(w))
-    rmsnorm_kernel<8><<<rows, threads_for(x.cols / 8), 0, stream_>>>(o, xp, w, x.cols, eps);
+    launch_kernel(pdl_, rmsnorm_kernel<8>, rows, threads_for(x.cols / 8), 0, stream_, o, xp, w, x.cols, eps);
   else
-    rmsnorm_kernel<1><<<rows, threads_for(x.cols), 0, stream_>>>(o, xp, w, x.cols, eps);
+    launch_kernel(pdl_, rmsnorm_kernel<1>, rows, threads_for(x.cols), 0, stream_, o, xp, w, x.cols, eps);
   check_launch();
 }
 
@@ -113,9 +116,9 @@ void CudaBackend::add_rmsnorm(Tensor residual, Tensor x, Tensor weight, Tensor o
   auto* o = static_cast<bf16*>(out.data);
   const unsigned rows = (unsigned)x.rows;
   if (cols % 8 == 0 && aligned16(r) && aligned16(xp) && aligned16(w) && aligned16(o))
-    add_rmsnorm_kernel<8><<<rows, threads_for(cols / 8), 0, stream_>>>(r, xp, w, o, cols, eps);
+    launch_kernel(pdl_, add_rmsnorm_kernel<8>, rows, threads_for(cols / 8), 0, stream_, r, xp, w, o, cols, eps);
   else
-    add_rmsnorm_kernel<1><<<rows, threads_for(cols), 0, stream_>>>(r, xp, w, o, cols, eps);
+    launch_kernel(pdl_, add_rmsnorm_kernel<1>, rows, threads_for(cols), 0, stream_, r, xp, w, o, cols, eps);
   check_launch();
 }
 

@@ -2,6 +2,7 @@
 // k and v into the paged KV cache. Reference: backend/cpu/rope.cc.
 #include <cuda_runtime.h>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -39,6 +40,7 @@ struct RopeArgs {
 // costs (a 4096-token call is 200k warps), so it is kept to 32-bit integer math.
 template <int W>
 __global__ void rope_kv_write_kernel(RopeArgs a) {
+  wait_for_previous_kernel();
   const int t = blockIdx.x, half = a.head_dim / 2;
   const int lane = threadIdx.x & 31;
   const int rotated = a.num_heads + a.num_kv_heads;
@@ -132,9 +134,9 @@ void CudaBackend::rope_kv_write(Tensor q, Tensor k, Tensor v, int64_t row_stride
   const bool pairs = d % 4 == 0 && row_stride % 2 == 0 && aligned(q.data, 4) &&
                      aligned(k.data, 4) && aligned(v.data, 4);
   if (pairs)
-    rope_kv_write_kernel<2><<<grid, kWarps * 32, 0, stream_>>>(a);
+    launch_kernel(pdl_, rope_kv_write_kernel<2>, grid, kWarps * 32, 0, stream_, a);
   else
-    rope_kv_write_kernel<1><<<grid, kWarps * 32, 0, stream_>>>(a);
+    launch_kernel(pdl_, rope_kv_write_kernel<1>, grid, kWarps * 32, 0, stream_, a);
   check_launch();
 }
 

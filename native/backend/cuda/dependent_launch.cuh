@@ -1,0 +1,43 @@
+// Programmatic dependent launch (PDL, compute capability 9.0 and later): a kernel launched this
+// way may start while the kernel before it in the stream is still finishing, so its launch and
+// block scheduling (a microsecond or two, per kernel, of a decode step's ~300) overlap that
+// kernel's tail. In exchange it must call wait_for_previous_kernel() before it reads anything the
+// previous kernel writes or writes anything it reads: every kernel launched here calls it first,
+// except matmul_small_m's, which issues its first weight loads (constant data) before it.
+// CUDA graphs keep the launch's attribute as a programmatic edge.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "backend/cuda/check.h"
+
+namespace gpubench {
+
+__device__ __forceinline__ void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// Whether the running build's kernels call griddepcontrol.wait (code for sm_90 or later runs on
+// this device: an older binary, or PTX compiled at load for an older target, does not, and must
+// then not be launched early). GPUBENCH_PDL=0 turns the launches off, to measure what they save.
+bool dependent_launch_available();
+
+// kernel<<<grid, block, smem, stream>>>(args...), as a programmatic dependent launch when `pdl`.
+template <typename... Params, typename... Args>
+void launch_kernel(bool pdl, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                   Args... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...));
+}
+
+}  // namespace gpubench
