@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <string>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -47,6 +48,7 @@ struct MlaRopeArgs {
 // Grid: (token, group of kRopeWarps tasks). Task 0 is the token's cache row, task 1 + h is head
 // h's q_pe. Lane i turns the interleaved pairs (x[2i], x[2i+1]), i += 32.
 __global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
+  wait_for_previous_kernel();
   const int t = blockIdx.x, pairs = a.rope / 2;
   const float pos = (float)a.positions[t];
   const int task = blockIdx.y * kRopeWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -122,7 +124,7 @@ void CudaBackend::mla_rope_kv_write(HeadSlices q_pe, Tensor kv_a, const int32_t*
                       static_cast<bf16*>(kv.k)};
   const int tasks = (int)q_pe.heads + 1;
   const dim3 grid((unsigned)T, (unsigned)((tasks + kRopeWarps - 1) / kRopeWarps));
-  mla_rope_kv_write_kernel<<<grid, kRopeWarps * 32, 0, stream_>>>(a);
+  launch_kernel(pdl_, mla_rope_kv_write_kernel, grid, kRopeWarps * 32, 0, stream_, a);
   check_launch();
 }
 

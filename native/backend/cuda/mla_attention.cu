@@ -32,6 +32,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
@@ -103,6 +104,7 @@ __host__ __device__ inline SmemLayout smem_layout(int width_pad, int m_rows, int
 // MT: M tiles of 16 query rows per CTA (M = 16 MT); DP: 16-dim column pairs of O per warp.
 template <int MT, int DP>
 __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
+  wait_for_previous_kernel();
   constexpr int M = 16 * MT;
   constexpr int kRowThreads = kThreads / M;  // softmax threads per query row (8 or 4)
   constexpr int kPerThread = kChunk / kRowThreads;
@@ -394,6 +396,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
 // Grid (row x head of the sequence, sequence, group of kCombineThreads dims), one thread per dim:
 // the splits' merge (split_kv.cuh).
 __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a) {
+  wait_for_previous_kernel();
   extern __shared__ float s_lse_all[];
   const int H = a.heads, L = a.latent, S = a.num_splits;
   const int i = blockIdx.x / H, h = blockIdx.x - i * H, seq = blockIdx.y;
@@ -539,13 +542,13 @@ void CudaBackend::mla_attention(Tensor out, Tensor q_latent, HeadSlices q_pe, Kv
 
   const dim3 grid((unsigned)m_tiles, (unsigned)a.num_splits, (unsigned)meta.num_seqs);
   with_kernel(mt, (int)L, [&](auto kernel) {
-    kernel<<<grid, kThreads, smem, stream_>>>(a);
+    launch_kernel(pdl_, kernel, grid, kThreads, smem, stream_, a);
     check_launch();
   });
   if (a.num_splits > 1) {
     const dim3 combine_grid((unsigned)m_rows, (unsigned)meta.num_seqs,
                             (unsigned)((L + kCombineThreads - 1) / kCombineThreads));
-    mla_combine_kernel<<<combine_grid, kCombineThreads, a.num_splits * sizeof(float), stream_>>>(a);
+    launch_kernel(pdl_, mla_combine_kernel, combine_grid, kCombineThreads, a.num_splits * sizeof(float), stream_, a);
     check_launch();
   }
 }

@@ -39,6 +39,7 @@
 #include <cfloat>
 #include <climits>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -76,6 +77,7 @@ struct RouteArgs {
 // One warp per token. Lane l owns experts l + 32 j: it writes their scores, and bit j of its masks
 // stands for expert l + 32 j. __syncwarp orders the shared-memory hand-offs between lanes.
 __global__ void __launch_bounds__(kRouteWarps * 32) route_kernel(RouteArgs a) {
+  wait_for_previous_kernel();
   extern __shared__ float route_smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t t = (int64_t)blockIdx.x * kRouteWarps + warp;
@@ -209,6 +211,7 @@ __device__ int block_exclusive_sum(int v) {
 // order is not stable, which no result depends on.
 __global__ void __launch_bounds__(kSortMaxThreads)
     sort_kernel(int32_t* order, int32_t* pos, int32_t* offsets, const int32_t* ids, int slots, int begin, int experts) {
+  wait_for_previous_kernel();
   extern __shared__ int count[];  // [experts + 1]: the buckets' sizes, then their first rows
   const int tid = threadIdx.x, lane = tid & 31;
   for (int b = tid; b <= experts; b += blockDim.x) count[b] = 0;
@@ -255,6 +258,7 @@ template <int W>
 __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, const float* weights,
                                const int32_t* pos, int64_t tokens, int top_k, int begin, int experts, int total,
                                int64_t hidden, bool accumulate) {
+  wait_for_previous_kernel();
   const int64_t units = hidden / W, n = tokens * units;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -294,6 +298,7 @@ __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, 
 // x precedes block_sum's barrier, so y may alias x.
 template <int W>
 __global__ void sigmoid_gate_kernel(bf16* y, const bf16* x, const bf16* w, int64_t x_cols, int64_t y_cols) {
+  wait_for_previous_kernel();
   const bf16* xr = x + blockIdx.x * x_cols;
   bf16* yr = y + blockIdx.x * y_cols;
   float dot = 0.0f;
@@ -344,7 +349,7 @@ void CudaBackend::moe_route(int32_t* topk_ids, float* topk_weights, Tensor route
               p.routed_scaling_factor};
   const size_t smem = (size_t)kRouteWarps * 3 * p.num_experts * sizeof(float);
   const unsigned blocks = (unsigned)((T + kRouteWarps - 1) / kRouteWarps);
-  route_kernel<<<blocks, kRouteWarps * 32, smem, stream_>>>(a);
+  launch_kernel(pdl_, route_kernel, blocks, kRouteWarps * 32, smem, stream_, a);
   check_launch();
 }
 
@@ -374,7 +379,8 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   int32_t* offsets = pos + S;
   const int sort_threads = (int)std::min<int64_t>(kSortMaxThreads, (std::max(S, E + 1) + 31) / 32 * 32);
   const size_t sort_smem = (size_t)(E + 1) * sizeof(int);
-  sort_kernel<<<1, sort_threads, sort_smem, stream_>>>(order, pos, offsets, topk_ids, (int)S, (int)expert_begin, (int)E);
+  launch_kernel(pdl_, sort_kernel, 1, sort_threads, sort_smem, stream_, order, pos, offsets, topk_ids, (int)S,
+                (int)expert_begin, (int)E);
   check_launch();
 
   Tensor h = ws.gate_up.first_rows(S), a = ws.act.first_rows(S);
@@ -382,10 +388,10 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
                        static_cast<const bf16*>(gate_up.data), offsets, (int)E, (int)(2 * I), (int)D};
   const GroupedGemm dn{static_cast<bf16*>(ws.rows.data), static_cast<const bf16*>(a.data), nullptr, (int)K,
                        static_cast<const bf16*>(down.data), offsets, (int)E, (int)D, (int)I};
-  if (fast) launch_grouped_gemm(up, S, bm, wgmma_, stream_);
+  if (fast) launch_grouped_gemm(up, S, bm, wgmma_, stream_, pdl_);
   else launch_general_grouped_gemm(up, S, num_sms_, stream_);
   swiglu(a, h);
-  if (fast) launch_grouped_gemm(dn, S, bm, wgmma_, stream_);
+  if (fast) launch_grouped_gemm(dn, S, bm, wgmma_, stream_, pdl_);
   else launch_general_grouped_gemm(dn, S, num_sms_, stream_);
 
   const int W = fast ? 8 : 1;
@@ -394,11 +400,11 @@ void CudaBackend::moe_experts(Tensor out, Tensor x, Tensor gate_up, Tensor down,
   auto* o = static_cast<bf16*>(out.data);
   const auto* rows = static_cast<const bf16*>(ws.rows.data);
   if (fast)
-    combine_kernel<8><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)expert_begin,
-                                                 (int)E, (int)num_experts, D, accumulate);
+    launch_kernel(pdl_, combine_kernel<8>, grid, 256, 0, stream_, o, rows, topk_ids, topk_weights, pos, T, (int)K,
+                  (int)expert_begin, (int)E, (int)num_experts, D, accumulate);
   else
-    combine_kernel<1><<<grid, 256, 0, stream_>>>(o, rows, topk_ids, topk_weights, pos, T, (int)K, (int)expert_begin,
-                                                 (int)E, (int)num_experts, D, accumulate);
+    launch_kernel(pdl_, combine_kernel<1>, grid, 256, 0, stream_, o, rows, topk_ids, topk_weights, pos, T, (int)K,
+                  (int)expert_begin, (int)E, (int)num_experts, D, accumulate);
   check_launch();
 }
 
@@ -413,9 +419,9 @@ void CudaBackend::sigmoid_gate(Tensor y, Tensor x, Tensor w) {
   auto* wp = static_cast<const bf16*>(w.data);
   const unsigned rows = (unsigned)y.rows;
   if (x.cols % 8 == 0 && y.cols % 8 == 0 && aligned16(yp) && aligned16(xp) && aligned16(wp))
-    sigmoid_gate_kernel<8><<<rows, threads_for(x.cols / 8), 0, stream_>>>(yp, xp, wp, x.cols, y.cols);
+    launch_kernel(pdl_, sigmoid_gate_kernel<8>, rows, threads_for(x.cols / 8), 0, stream_, yp, xp, wp, x.cols, y.cols);
   else
-    sigmoid_gate_kernel<1><<<rows, threads_for(x.cols), 0, stream_>>>(yp, xp, wp, x.cols, y.cols);
+    launch_kernel(pdl_, sigmoid_gate_kernel<1>, rows, threads_for(x.cols), 0, stream_, yp, xp, wp, x.cols, y.cols);
   check_launch();
 }
 

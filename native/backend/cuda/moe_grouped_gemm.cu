@@ -9,6 +9,7 @@
 // speed: split-K when a decode step's few experts leave SMs idle, and 16-byte output stores.
 #include <cuda_runtime.h>
 
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/moe_grouped_gemm.cuh"
 
@@ -43,6 +44,7 @@ using PrefillTiles = Tiles<kLargeBM, 128, 2, 2, 3, 64>;
 // outputs through the K dimension), and never stored.
 template <class T>
 __global__ void __launch_bounds__(T::kThreads) grouped_gemm_kernel(GroupedGemm g) {
+  wait_for_previous_kernel();
   constexpr int BM = T::BM, kBN = T::BN, WARPS_M = T::WARPS_M, WARPS_N = T::WARPS_N;
   constexpr int STAGES = T::STAGES, BK = T::BK, kRow = T::kRow, kGemmThreads = T::kThreads;
   constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;
@@ -163,11 +165,11 @@ __global__ void __launch_bounds__(T::kThreads) grouped_gemm_kernel(GroupedGemm g
 }
 
 template <class T>
-void launch(const GroupedGemm& g, int64_t slots, cudaStream_t stream) {
+void launch(const GroupedGemm& g, int64_t slots, cudaStream_t stream, bool pdl) {
   const dim3 grid((unsigned)((g.n + T::BN - 1) / T::BN), (unsigned)max_row_tiles(slots, g.experts, T::BM));
   CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   (int)T::kSmemBytes));
-  grouped_gemm_kernel<T><<<grid, T::kThreads, T::kSmemBytes, stream>>>(g);
+  launch_kernel(pdl, grouped_gemm_kernel<T>, grid, T::kThreads, T::kSmemBytes, stream, g);
   check_launch();
 }
 
@@ -200,10 +202,10 @@ void launch_general_grouped_gemm(const GroupedGemm& g, int64_t slots, int num_sm
   check_launch();
 }
 
-void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream) {
-  if (bm == kSmallBM) launch<DecodeTiles>(g, slots, stream);
+void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream, bool pdl) {
+  if (bm == kSmallBM) launch<DecodeTiles>(g, slots, stream, pdl);
   else if (wgmma) launch_wgmma_grouped_gemm(g, slots, stream);
-  else launch<PrefillTiles>(g, slots, stream);
+  else launch<PrefillTiles>(g, slots, stream, pdl);
 }
 
 }  // namespace gpubench

@@ -79,8 +79,9 @@ __device__ inline TileRef find_tile(const int32_t* offsets, int experts, int til
 
 // Launches g on `stream` in row tiles of bm rows (kSmallBM or kLargeBM): a grid of
 // max_row_tiles(slots, g.experts, bm) row tiles, which the caller keeps within 65535. With wgmma
-// (wgmma_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA.
-void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream);
+// (wgmma_available() said so), the kLargeBM tiles run on Hopper's warpgroup MMA. pdl: the mma.sync
+// kernels launch as programmatic dependents (dependent_launch.cuh).
+void launch_grouped_gemm(const GroupedGemm& g, int64_t slots, int bm, bool wgmma, cudaStream_t stream, bool pdl);
 
 // The general path for widths or alignments the tensor-core kernels do not take: scalar, any
 // n and k (moe_grouped_gemm.cu).
