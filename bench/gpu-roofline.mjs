@@ -137,9 +137,9 @@ function printProcess(m) {
     if (trace) printKernels(trace, mode === 'decode' ? 3 : 1);
   }
   if (m.gemmAlgos.length > 0) {
-    console.log('\nGEMM kernels (cuBLASLt, per shape; candidate 0 is the heuristic\'s first):');
+    console.log('\nGEMM kernels (per shape; candidate 0 is cuBLASLt\'s heuristic\'s first, gpubench_small_m the own decode kernel):');
     console.table(m.gemmAlgos.map((g) => ({
-      shape: `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`, algo: g.algoId, tile: g.tile, stages: g.stages,
+      shape: `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`, kernel: g.kernel, algo: g.algoId, tile: g.tile, stages: g.stages,
       splitK: g.splitK, candidate: `${g.candidate}/${g.candidates}`, 'first us': fixed(g.firstUs, 1), 'chosen us': fixed(g.chosenUs, 1),
     })));
   }
