@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon, type NativeGenerateResult, type NativeMtpOptions, type NativeParallel } from '../../lib/bridge/native.js';
+import { loadAddon, type NativeGenerateOptions, type NativeGenerateResult, type NativeParallel } from '../../lib/bridge/native.js';
 import { normalizeConfig } from '../../lib/model/model-spec.js';
 import { toNative } from '../../lib/bridge/wire.js';
 import { MLA_FORMS, type MlaForm } from '../../lib/model/mla-spec.js';
@@ -52,12 +52,12 @@ export function listFixtures(): Fixture[] {
 }
 
 /**
- * Loads the fixture's weights on `device` and runs its prompt and decode steps (with MTP drafting
+ * Loads the fixture's weights on `device` and runs its prompt and decode steps (with `mtp`: MTP drafting or pinned MoE routing
  * when given; MLA models' prefill in `mlaPrefill`'s form, the engine's default when absent; each
  * rank loading its shard under a parallel layout).
  */
 export async function runFixture(
-  f: Fixture, device: string, useGraphs = false, mtp?: NativeMtpOptions, mlaPrefill?: MlaForm, parallel?: NativeParallel,
+  f: Fixture, device: string, useGraphs = false, mtp?: NativeGenerateOptions, mlaPrefill?: MlaForm, parallel?: NativeParallel,
 ): Promise<NativeGenerateResult> {
   const spec = normalizeConfig(f.config, { name: f.name });
   const { Engine } = loadAddon();

@@ -28,17 +28,17 @@ export function relL2(a: Float32Array, b: ArrayLike<number>): number {
 
 /**
  * Greedy tokens against a reference's: the same at every step, except that the runs may part at a
- * step where the reference's two best logits are within 5% of its logits' RMS: bf16 rounding may
+ * step where the reference's two best logits are within `nearTie` (5%) of its logits' RMS: bf16 rounding may
  * order such a near-tie either way, and after it the runs see different tokens, so the comparison
  * ends there. Returns the index of that step (the length when they never part).
  */
-export function expectSameTokens(got: number[], want: number[], wantLogits: ArrayLike<number>[]): number {
+export function expectSameTokens(got: number[], want: number[], wantLogits: ArrayLike<number>[], nearTie = 0.05): number {
   for (let i = 0; i < want.length; i++) {
     if (got[i] === want[i]) continue;
     const row = Array.from(wantLogits[i]!);
     const rms = Math.sqrt(row.reduce((s, x) => s + x * x, 0) / row.length);
     const [best, second] = [...row].sort((a, b) => b - a);
-    expect(best! - second!, `step ${i}: token ${got[i]} for ${want[i]} at a top-2 margin of ${best! - second!} (logit RMS ${rms})`).toBeLessThan(0.05 * rms);
+    expect(best! - second!, `step ${i}: token ${got[i]} for ${want[i]} at a top-2 margin of ${best! - second!} (logit RMS ${rms})`).toBeLessThan(nearTie * rms);
     return i;
   }
   return want.length;
@@ -48,8 +48,8 @@ export function expectSameTokens(got: number[], want: number[], wantLogits: Arra
  * The GPU's greedy run against a reference (the CPU engine's, or transformers'): logits within `tol`
  * relative L2 and the same tokens (expectSameTokens), up to and including the step where they part.
  */
-export function expectSameGreedy(got: { tokens: number[]; logits: Float32Array[] }, want: { tokens: number[]; logits: ArrayLike<number>[] }, tol = 2e-2): void {
-  const parted = expectSameTokens(got.tokens, want.tokens, want.logits);
+export function expectSameGreedy(got: { tokens: number[]; logits: Float32Array[] }, want: { tokens: number[]; logits: ArrayLike<number>[] }, tol = 2e-2, nearTie = 0.05): void {
+  const parted = expectSameTokens(got.tokens, want.tokens, want.logits, nearTie);
   for (let i = 0; i <= Math.min(parted, want.tokens.length - 1); i++) {
     expect(relL2(got.logits[i]!, want.logits[i]!), `logits at step ${i}`).toBeLessThan(tol);
   }

@@ -162,8 +162,9 @@ void test_matmul_small_m(int64_t m, int64_t n, int64_t k, DType out_dt, bool wit
     return a.m == m && a.n == n && a.k == k && a.kernel == "gpubench_small_m";
   });
   report("matmul small_m path " + cfg, took, took ? "" : "the shape did not run the own kernel");
-  compare("matmul small_m " + cfg + " out=" + dtype_name(out_dt), out.g, out.c,
-          out_dt == DType::F32 ? 1e-3 : kTol);
+  // x is rmsnorm's output, rounded to bf16 on the GPU and not on the CPU (test_matmul's x is
+  // bf16-exact on both): that rounding alone moves an fp32 out by ~2e-3.
+  compare("matmul small_m " + cfg + " out=" + dtype_name(out_dt), out.g, out.c, out_dt == DType::F32 ? 5e-3 : kTol);
 }
 
 // inv_freq of the default rope with theta 1e6, on both backends (fp32 on CUDA too).

@@ -19,7 +19,7 @@ __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f +
 // Grid-stride over 8-element units of out (one 16-byte load of gate, one of up, one store),
 // in fp32 with one rounding at the end.
 __global__ void swiglu_vec_kernel(bf16* out, const bf16* gate_up, int64_t rows, int64_t inter) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int64_t units_per_row = inter / 8;
   const int64_t n = rows * units_per_row;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
@@ -37,7 +37,7 @@ __global__ void swiglu_vec_kernel(bf16* out, const bf16* gate_up, int64_t rows, 
 
 // Odd widths and unaligned views: one element per iteration.
 __global__ void swiglu_scalar_kernel(bf16* out, const bf16* gate_up, int64_t rows, int64_t inter) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int64_t n = rows * inter;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {

@@ -20,7 +20,7 @@ constexpr int kThreads = 512;
 // common.cuh, from (-inf, INT_MAX): an all -inf row yields index 0), then a warp shuffle and a
 // shared-memory pass reduce the block.
 __global__ void argmax_kernel(int32_t* out, const float* logits, int64_t cols) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const float* row = logits + blockIdx.x * cols;
   Best b{-INFINITY, INT_MAX};
   const bool vec = cols % 4 == 0 && aligned16(logits);

@@ -67,7 +67,7 @@ struct DecodeSmem {
 
 template <int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   extern __shared__ uint4 smem_raw[];
   DecodeSmem<D>& sm = *reinterpret_cast<DecodeSmem<D>*>(smem_raw);
   const AttnArgs& a = p.a;
@@ -212,7 +212,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeArgs p) {
 // (split_kv.cuh).
 template <int D>
 __global__ void __launch_bounds__(D) combine_kernel(DecodeArgs p) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   extern __shared__ float s_lse[];
   const AttnArgs& a = p.a;
   const int h = blockIdx.x, seq = blockIdx.y, d = threadIdx.x;

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/check.h"
@@ -35,6 +37,13 @@ CudaBackend::CudaBackend(int device_index) : device_(device_index) {
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
     wgmma_ = wgmma_available();
     pdl_ = dependent_launch_available();
+    if (const char* gemm = std::getenv("GPUBENCH_GEMM")) {
+      const std::string g = gemm;
+      if (g == "cublaslt") gemm_kernel_ = GemmKernel::CublasLt;
+      else if (g == "small_m") gemm_kernel_ = GemmKernel::SmallM;
+      else if (g != "auto")
+        fail(ErrorCode::InvalidArgument, "GPUBENCH_GEMM=" + g + " is not allowed (allowed: auto, cublaslt, small_m)");
+    }
     cudaStream_t s = nullptr;
     // Non-blocking: the legacy default stream, which other libraries may use, never
     // serializes with ours.

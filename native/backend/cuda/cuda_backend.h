@@ -54,7 +54,8 @@ class CudaBackend : public Backend {
   void release_stream() override;
   bool flush_l2() override;
   // Which GEMM kernels matmul weighs: Auto times cuBLASLt's candidates and, for M <= 8, the own
-  // kernel (matmul_small_m.cu) and keeps one by matmul.cu's rule; the op tests pin one of them.
+  // kernel (matmul_small_m.cu) and keeps one by matmul.cu's rule; the op tests pin one of them, and
+  // so does GPUBENCH_GEMM=cublaslt|small_m (read when the backend opens), to measure each in a forward.
   enum class GemmKernel { Auto, CublasLt, SmallM };
   void set_gemm_kernel(GemmKernel k) { gemm_kernel_ = k; }
   std::vector<GemmAlgo> gemm_algos() const override;

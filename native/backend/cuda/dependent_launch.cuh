@@ -1,10 +1,12 @@
 // Programmatic dependent launch (PDL, compute capability 9.0 and later): a kernel launched this
-// way may start while the kernel before it in the stream is still finishing, so its launch and
-// block scheduling (a microsecond or two, per kernel, of a decode step's ~300) overlap that
-// kernel's tail. In exchange it must call wait_for_previous_kernel() before it reads anything the
-// previous kernel writes or writes anything it reads: every kernel launched here calls it first,
-// except matmul_small_m's, which issues its first weight loads (constant data) before it.
-// CUDA graphs keep the launch's attribute as a programmatic edge.
+// way may be scheduled while the kernel before it in the stream still runs, once every block of
+// that kernel has let it (griddepcontrol.launch_dependents, or its exit). Its launch, block
+// scheduling and any prologue that needs nothing from that kernel then overlap it: a decode step
+// runs ~300 kernels of a few to tens of microseconds each. In exchange it must call
+// start_dependent_kernel() before it reads anything the previous kernel writes or writes anything
+// it reads: every kernel launched here calls it first, except matmul_small_m's, which issues its
+// first weight loads (constant data) before it. CUDA graphs keep the attribute as a programmatic
+// edge.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -12,9 +14,13 @@
 
 namespace gpubench {
 
-__device__ __forceinline__ void wait_for_previous_kernel() {
+// Waits until the previous kernel has finished and its writes are visible, then lets the next
+// kernel be scheduled (it still waits for this one to finish before touching its data). A no-op
+// without PDL.
+__device__ __forceinline__ void start_dependent_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 

@@ -7,7 +7,7 @@
 //
 // Programmatic dependent launch (dependent_launch.cuh): the kernel may start while the kernel
 // before it still runs. Its first weight loads need nothing from that kernel, so they are issued
-// before wait_for_previous_kernel(); x is read and out written only after it. The start of the
+// before start_dependent_kernel(); x is read and out written only after it. The start of the
 // weight stream then overlaps the previous kernel's tail.
 #include <cuda_runtime.h>
 
@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
   };
   load_w(0);
-  wait_for_previous_kernel();
+  start_dependent_kernel();
 
   float acc[M][kRows] = {};
   for (int64_t base = 0; base < chunks; base += kSweep) {

@@ -48,7 +48,7 @@ struct MlaRopeArgs {
 // Grid: (token, group of kRopeWarps tasks). Task 0 is the token's cache row, task 1 + h is head
 // h's q_pe. Lane i turns the interleaved pairs (x[2i], x[2i+1]), i += 32.
 __global__ void mla_rope_kv_write_kernel(MlaRopeArgs a) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int t = blockIdx.x, pairs = a.rope / 2;
   const float pos = (float)a.positions[t];
   const int task = blockIdx.y * kRopeWarps + threadIdx.x / 32, lane = threadIdx.x % 32;

@@ -104,7 +104,7 @@ __host__ __device__ inline SmemLayout smem_layout(int width_pad, int m_rows, int
 // MT: M tiles of 16 query rows per CTA (M = 16 MT); DP: 16-dim column pairs of O per warp.
 template <int MT, int DP>
 __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   constexpr int M = 16 * MT;
   constexpr int kRowThreads = kThreads / M;  // softmax threads per query row (8 or 4)
   constexpr int kPerThread = kChunk / kRowThreads;
@@ -396,7 +396,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_attention_kernel(MlaArgs a) {
 // Grid (row x head of the sequence, sequence, group of kCombineThreads dims), one thread per dim:
 // the splits' merge (split_kv.cuh).
 __global__ void __launch_bounds__(kCombineThreads) mla_combine_kernel(MlaArgs a) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   extern __shared__ float s_lse_all[];
   const int H = a.heads, L = a.latent, S = a.num_splits;
   const int i = blockIdx.x / H, h = blockIdx.x - i * H, seq = blockIdx.y;

@@ -77,7 +77,7 @@ struct RouteArgs {
 // One warp per token. Lane l owns experts l + 32 j: it writes their scores, and bit j of its masks
 // stands for expert l + 32 j. __syncwarp orders the shared-memory hand-offs between lanes.
 __global__ void __launch_bounds__(kRouteWarps * 32) route_kernel(RouteArgs a) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   extern __shared__ float route_smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t t = (int64_t)blockIdx.x * kRouteWarps + warp;
@@ -211,7 +211,7 @@ __device__ int block_exclusive_sum(int v) {
 // order is not stable, which no result depends on.
 __global__ void __launch_bounds__(kSortMaxThreads)
     sort_kernel(int32_t* order, int32_t* pos, int32_t* offsets, const int32_t* ids, int slots, int begin, int experts) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   extern __shared__ int count[];  // [experts + 1]: the buckets' sizes, then their first rows
   const int tid = threadIdx.x, lane = tid & 31;
   for (int b = tid; b <= experts; b += blockDim.x) count[b] = 0;
@@ -258,7 +258,7 @@ template <int W>
 __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, const float* weights,
                                const int32_t* pos, int64_t tokens, int top_k, int begin, int experts, int total,
                                int64_t hidden, bool accumulate) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int64_t units = hidden / W, n = tokens * units;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -298,7 +298,7 @@ __global__ void combine_kernel(bf16* out, const bf16* rows, const int32_t* ids, 
 // x precedes block_sum's barrier, so y may alias x.
 template <int W>
 __global__ void sigmoid_gate_kernel(bf16* y, const bf16* x, const bf16* w, int64_t x_cols, int64_t y_cols) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const bf16* xr = x + blockIdx.x * x_cols;
   bf16* yr = y + blockIdx.x * y_cols;
   float dot = 0.0f;

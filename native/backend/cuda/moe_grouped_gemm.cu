@@ -44,7 +44,7 @@ using PrefillTiles = Tiles<kLargeBM, 128, 2, 2, 3, 64>;
 // outputs through the K dimension), and never stored.
 template <class T>
 __global__ void __launch_bounds__(T::kThreads) grouped_gemm_kernel(GroupedGemm g) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   constexpr int BM = T::BM, kBN = T::BN, WARPS_M = T::WARPS_M, WARPS_N = T::WARPS_N;
   constexpr int STAGES = T::STAGES, BK = T::BK, kRow = T::kRow, kGemmThreads = T::kThreads;
   constexpr int WM = BM / WARPS_M, WN = kBN / WARPS_N;

@@ -20,7 +20,7 @@ namespace {
 template <int W>
 __global__ void rmsnorm_kernel(bf16* out, const bf16* x, const bf16* weight, int64_t cols,
                                float eps) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int64_t units = cols / W;
   const bf16* xr = x + blockIdx.x * cols;
   bf16* outr = out + blockIdx.x * cols;
@@ -48,7 +48,7 @@ __global__ void rmsnorm_kernel(bf16* out, const bf16* x, const bf16* weight, int
 template <int W>
 __global__ void add_rmsnorm_kernel(bf16* residual, const bf16* x, const bf16* weight, bf16* out,
                                    int64_t cols, float eps) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int64_t units = cols / W;
   bf16* rr = residual + blockIdx.x * cols;
   const bf16* xr = x + blockIdx.x * cols;

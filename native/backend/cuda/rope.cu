@@ -40,7 +40,7 @@ struct RopeArgs {
 // costs (a 4096-token call is 200k warps), so it is kept to 32-bit integer math.
 template <int W>
 __global__ void rope_kv_write_kernel(RopeArgs a) {
-  wait_for_previous_kernel();
+  start_dependent_kernel();
   const int t = blockIdx.x, half = a.head_dim / 2;
   const int lane = threadIdx.x & 31;
   const int rotated = a.num_heads + a.num_kv_heads;
