@@ -1,12 +1,13 @@
 // Programmatic dependent launch (PDL, compute capability 9.0 and later): a kernel launched this
 // way may be scheduled while the kernel before it in the stream still runs, once every block of
-// that kernel has let it (griddepcontrol.launch_dependents, or its exit). Its launch, block
-// scheduling and any prologue that needs nothing from that kernel then overlap it: a decode step
-// runs ~300 kernels of a few to tens of microseconds each. In exchange it must call
-// start_dependent_kernel() before it reads anything the previous kernel writes or writes anything
-// it reads: every kernel launched here calls it first, except matmul_small_m's, which issues its
-// first weight loads (constant data) before it. CUDA graphs keep the attribute as a programmatic
-// edge.
+// that kernel has exited (or has executed griddepcontrol.launch_dependents, which no kernel here
+// does yet: releasing the next kernel earlier is the lever still to measure). Its launch, block
+// scheduling and any prologue that needs nothing from that kernel then overlap that kernel's
+// tail: a decode step runs ~300 kernels of a few to tens of microseconds each. In exchange it
+// must call start_dependent_kernel() before it reads anything the previous kernel writes or
+// writes anything it reads: every kernel launched here calls it first, except matmul_small_m's,
+// which issues its first weight loads (constant data) before it. CUDA graphs keep the attribute
+// as a programmatic edge.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -14,13 +15,10 @@
 
 namespace gpubench {
 
-// Waits until the previous kernel has finished and its writes are visible, then lets the next
-// kernel be scheduled (it still waits for this one to finish before touching its data). A no-op
-// without PDL.
+// Waits until the previous kernel has finished and its writes are visible. A no-op without PDL.
 __device__ __forceinline__ void start_dependent_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
