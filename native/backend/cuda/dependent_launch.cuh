@@ -24,7 +24,8 @@ __device__ __forceinline__ void start_dependent_kernel() {
 
 // Whether the running build's kernels call griddepcontrol.wait (code for sm_90 or later runs on
 // this device: an older binary, or PTX compiled at load for an older target, does not, and must
-// then not be launched early). GPUBENCH_PDL=0 turns the launches off, to measure what they save.
+// then not be launched early), asked by a probe kernel (device_code_probe.cu). GPUBENCH_PDL=0
+// turns the launches off, to measure what they save.
 bool dependent_launch_available();
 
 // kernel<<<grid, block, smem, stream>>>(args...), as a programmatic dependent launch when `pdl`.

@@ -15,7 +15,7 @@
 namespace gpubench {
 
 // Whether this build runs wgmma kernels on the current device (an sm_90a binary on a CC 9.0
-// GPU): asked once, by running a probe kernel (wgmma.cu). Other builds and GPUs keep mma.sync.
+// GPU): asked once, by running a probe kernel (device_code_probe.cu). Other builds and GPUs keep mma.sync.
 bool wgmma_available();
 
 #ifdef GPUBENCH_WGMMA
