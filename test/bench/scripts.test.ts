@@ -1,5 +1,6 @@
 // The GPU benchmarks' scripts end to end on the CPU backend with tiny-llama and their scaled-down
-// grids: bench/gpu-roofline.mjs over two processes, bench/ops.mjs over every op. They read ../dist,
+// grids: bench/gpu-roofline.mjs over two processes, bench/ops.mjs over every op, bench/levers.mjs
+// over its variants. They read ../dist,
 // which `npm test` builds first.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -44,6 +45,26 @@ describe('bench scripts on the CPU', () => {
     }
     const gemm = j.processes.map((p: { peaks: { flopsPerS: number } }) => p.peaks.flopsPerS);
     expect(j.summary.peaks.flopsPerS.spread).toBeCloseTo(Math.max(...gemm) / Math.min(...gemm) - 1, 9);
+  });
+
+  it('levers: each switch\'s variant in a process of its own, against the defaults', () => {
+    const json = path.join(out, 'levers.json');
+    const r = run('levers.mjs', ['--rounds', '2', '--batch', '1', '--input-len', '32', '--output-len', '2', '--json', json]);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect(j.variants.map((v: { env: object }) => v.env)).toEqual([
+      {}, { GPUBENCH_PDL: '0' }, { GPUBENCH_GEMM: 'cublaslt' }, { GPUBENCH_GEMM: 'small_m' },
+    ]);
+    const rows: { batch: number; ms: number; floorMs: number; ratio: number; change: number; rounds: number[] }[] = j.rows;
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row.batch).toBe(1);
+      expect(row.rounds).toHaveLength(2);
+      expect(row.ms).toBeCloseTo((row.rounds[0]! + row.rounds[1]!) / 2, 9);
+      expect(row.ratio).toBeCloseTo(row.ms / row.floorMs, 9);
+      expect(row.change).toBeCloseTo(row.ms / rows[0]!.ms - 1, 9);
+    }
+    expect(rows[0]!.change).toBe(0);
   });
 
   it('ops: every op timed alone beside its floor', () => {
