@@ -54,10 +54,13 @@ struct PlanKey {
   DType out;
   bool bias_epilogue;
   uint32_t align;  // of every pointer, leading dimension and batch stride, in bytes
+  // The own small-M kernel takes these pointers (align is their minimum, out's included, so it
+  // alone cannot say whether x and w are 16-byte aligned).
+  bool small_m_fits;
 
   auto tie() const {
     return std::tie(m, n, k, batch, w_kn, ld_out, ld_x, ld_w, stride_out, stride_x, stride_w, out,
-                    bias_epilogue, align);
+                    bias_epilogue, align, small_m_fits);
   }
   bool operator<(const PlanKey& o) const { return tie() < o.tie(); }
 };
@@ -357,17 +360,17 @@ void CudaBackend::gemm(const GemmArgs& g) {
     align = std::min({align, alignment_of(2 * (uint64_t)g.stride_x), alignment_of(2 * (uint64_t)g.stride_w),
                       alignment_of(out_size * (uint64_t)g.stride_out)});
   if (bias_epilogue) align = std::min(align, alignment_of((uintptr_t)g.bias->data));
-  const PlanKey key{g.m, g.n, g.k, g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w, g.stride_out,
-                    g.stride_x, g.stride_w, g.out_dtype, bias_epilogue, align};
   const SmallMGemm small{g.out, static_cast<const bf16*>(g.x), static_cast<const bf16*>(g.w),
                          g.bias ? static_cast<const bf16*>(g.bias->data) : nullptr, g.out_dtype == DType::F32,
                          g.m, g.n, g.k, g.ld_out, g.ld_x, g.ld_w};
+  const bool small_fits = g.batch == 1 && !g.w_kn && small_m_gemm_fits(small);
+  const PlanKey key{g.m, g.n, g.k, g.batch, g.w_kn, g.ld_out, g.ld_x, g.ld_w, g.stride_out,
+                    g.stride_x, g.stride_w, g.out_dtype, bias_epilogue, align, small_fits};
   auto it = plans_->plans.find(key);
   if (it == plans_->plans.end()) {
     it = plans_->plans.emplace(key, make_plan(lt_, key)).first;
     Plan& p = it->second;
-    p.small_m_fits = !p.general && g.batch == 1 && !g.w_kn && small_m_gemm_fits(small) &&
-                     gemm_kernel_ != GemmKernel::CublasLt;
+    p.small_m_fits = !p.general && small_fits && gemm_kernel_ != GemmKernel::CublasLt;
     // GemmKernel::SmallM (tests): the own kernel wherever it fits, untimed.
     if (p.small_m_fits && gemm_kernel_ == GemmKernel::SmallM) p.tuned = p.small_m = true;
     if (p.small_m) p.chosen = (int)p.candidates.size();
