@@ -67,6 +67,36 @@ describe('bench scripts on the CPU', () => {
     expect(rows[0]!.change).toBe(0);
   });
 
+  it('moe-roofline: every MoE/MLA row (MTP and skewed routing included) against its floor, with per-op breakdowns', () => {
+    const json = path.join(out, 'moe.json');
+    const r = spawnSync(process.execPath, [path.join(root, 'bench', 'moe-roofline.mjs'), '--device', 'cpu', '--out', path.join(out, 'moe'), '--json', json], {
+      cwd: root, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    const points: { model: string; key: string; ok: boolean; ms: number; floorMs: number; ratio: number }[] = j.points;
+    expect(points.map((p) => `${p.model}: ${p.key}`)).toEqual([
+      'tiny-qwen3-moe: decode b1 in32', 'tiny-qwen3-moe: decode b4 in32', 'tiny-qwen3-moe zipf:1.2: decode b4 in32',
+      'tiny-qwen3-moe: prefill b2 in32', 'tiny-mixtral (2 layers): decode b1 in32', 'tiny-deepseek-v2: decode b1 in32',
+      'tiny-deepseek-v2: prefill b1 in64', 'tiny-deepseek-v3 (2 layers) MTP 1: decode b1 in32',
+    ]);
+    for (const p of points) {
+      expect(p.ok).toBe(true);
+      expect(p.ms).toBeGreaterThan(0);
+      expect(p.ratio).toBeCloseTo(p.ms / p.floorMs, 9);
+    }
+    // Balanced routing spreads a step's slots over as many experts as it can; skewed routing piles
+    // them on the popular few, so its floor (the weights of the experts the step reads) is lower.
+    expect(points[2]!.floorMs).toBeLessThan(points[1]!.floorMs);
+    const breakdowns: { model: string; mode: string; ops: { op: string }[] }[] = j.breakdowns;
+    expect(breakdowns.map((b) => `${b.model} ${b.mode}`)).toEqual([
+      'tiny-qwen3-moe decode', 'tiny-qwen3-moe prefill', 'tiny-mixtral (2 layers) decode', 'tiny-deepseek-v2 decode',
+      'tiny-deepseek-v2 prefill', 'tiny-deepseek-v3 (2 layers) MTP 1 decode',
+    ]);
+    expect(breakdowns[0]!.ops.map((o) => o.op)).toContain('moe_experts');
+    expect(breakdowns[3]!.ops.map((o) => o.op)).toContain('mla_attention');
+  });
+
   it('ops: every op timed alone beside its floor', () => {
     const json = path.join(out, 'ops.json');
     const r = run('ops.mjs', ['--calls', '2', '--json', json]);
