@@ -68,7 +68,16 @@ async function measure() {
   const attention = await engine.benchOp({
     op: 'attention_prefill', tokens: grid.attentionTokens, warmup: cpu ? 1 : 5, calls: cpu ? 3 : 20,
   });
-  const gemmAlgos = new Map((await engine.gemmAlgos()).map((g) => [`${g.m}x${g.n}x${g.k}x${g.batch}`, g]));
+  // Every distinct choice per shape, with the engines that made it: each sweep group tunes on an
+  // engine of its own, so one shape may get different kernels in one run (a flip shows here).
+  const gemmAlgos = new Map();
+  const noteAlgo = (a, by) => {
+    const id = `${a.m}x${a.n}x${a.k}x${a.batch} ${a.kernel} ${a.algoId} ${a.tile} ${a.stages} ${a.splitK}`;
+    const seen = gemmAlgos.get(id) ?? { ...a, by: [] };
+    if (!seen.by.includes(by)) seen.by.push(by);
+    gemmAlgos.set(id, seen);
+  };
+  for (const a of await engine.gemmAlgos()) noteAlgo(a, 'peaks');
   await engine.close();
 
   const points = [
@@ -97,7 +106,7 @@ async function measure() {
         points.push({ key, ok: false, error: p.error.message });
         continue;
       }
-      for (const a of p.gemmAlgos) gemmAlgos.set(`${a.m}x${a.n}x${a.k}x${a.batch}`, a);
+      for (const a of p.gemmAlgos) noteAlgo(a, `${g.mode} b${g.batchSizes.join('/')} in${g.inputLens.join('/')}`);
       const ms = decode ? p.decode.median : p.prefillMs;
       const floorMs = decode ? p.decodeFloorMs : p.prefillFloorMs;
       const mfu = decode ? p.decodeMfu : p.prefillMfu;
@@ -137,10 +146,11 @@ function printProcess(m) {
     if (trace) printKernels(trace, mode === 'decode' ? 3 : 1);
   }
   if (m.gemmAlgos.length > 0) {
-    console.log('\nGEMM kernels (per shape; candidate 0 is cuBLASLt\'s heuristic\'s first, gpubench_small_m the own decode kernel):');
+    console.log('\nGEMM kernels (each distinct choice per shape and the engines that kept it; candidate 0 is cuBLASLt\'s heuristic\'s first, gpubench_small_m the own decode kernel):');
     console.table(m.gemmAlgos.map((g) => ({
       shape: `${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` x${g.batch}` : ''}`, kernel: g.kernel, algo: g.algoId, tile: g.tile, stages: g.stages,
       splitK: g.splitK, candidate: `${g.candidate}/${g.candidates}`, 'first us': fixed(g.firstUs, 1), 'chosen us': fixed(g.chosenUs, 1),
+      'kept by': g.by.join(', '),
     })));
   }
   console.log(`\n${args.model}, dummy weights — measured vs floor (one process)`);
