@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Engine, sweep } from '../dist/index.js';
 import { summarizePeaks, summarizePoints } from './spread.mjs';
+import { fixed, pct, si } from './format.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -122,10 +123,6 @@ async function measure() {
   return { peaks, points, gemmAlgos: [...gemmAlgos.values()], results };
 }
 
-const pct = (x) => `${(x * 100).toFixed(1)}%`;
-// 3.021 TB/s, 812.4 TFLOP/s on a GPU; 16.3 GB/s, 23.4 GFLOP/s on the CPU.
-const si = (x, unit) => (x >= 1e12 ? `${(x / 1e12).toFixed(3)} T${unit}` : `${(x / 1e9).toFixed(2)} G${unit}`);
-const fixed = (x, d = 3) => (Number.isFinite(x) ? +x.toFixed(d) : null);
 
 function printPeaks(peaks) {
   const calls = (c) => `${c.count} calls after ${c.warmup}, min ${c.minMs.toFixed(3)} / median ${c.medianMs.toFixed(3)} / max ${c.maxMs.toFixed(3)} ms`;

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, sweep } from '../dist/index.js';
+import { fixed, pct, si } from './format.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,8 +79,6 @@ for (const row of rows) {
   }
 }
 
-const fixed = (x, d = 3) => (Number.isFinite(x) ? +x.toFixed(d) : null);
-const si = (x, unit) => (x >= 1e12 ? `${(x / 1e12).toFixed(3)} T${unit}` : `${(x / 1e9).toFixed(2)} G${unit}`);
 console.log(`peaks: copy ${si(peaks.bytesPerS, 'B/s')}, GEMM ${si(peaks.flopsPerS, 'FLOP/s')}`);
 console.log('MoE and MLA models, dummy weights — measured vs floor (one process)');
 console.table(points.map((p) => (p.ok
@@ -87,7 +86,7 @@ console.table(points.map((p) => (p.ok
   : { model: p.model, point: p.key, error: p.error })));
 for (const b of breakdowns) {
   console.log(`\nper-op breakdown, ${b.model} ${b.key} (profiled pass, eager):`);
-  console.table(b.ops.slice(0, 10).map((o) => ({ op: o.op, 'ms/step': +o.msPerStep.toFixed(4), share: `${(100 * o.share).toFixed(1)}%`, calls: o.calls })));
+  console.table(b.ops.slice(0, 10).map((o) => ({ op: o.op, 'ms/step': +o.msPerStep.toFixed(4), share: pct(o.share), calls: o.calls })));
 }
 mkdirSync(path.dirname(path.resolve(jsonFile)), { recursive: true });
 writeFileSync(jsonFile, JSON.stringify({ device: args.device, peaks, points, breakdowns }, null, 1));

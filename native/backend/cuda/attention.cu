@@ -68,13 +68,7 @@ void CudaBackend::attention(Tensor out, Tensor q, int64_t row_stride, int num_he
   a.num_kv_heads = (int)kv.num_kv_heads;
   a.head_dim = (int)d;
   a.block_shift = block_shift;
-  a.num_seqs = meta.num_seqs;
-  a.max_q_len = meta.max_q_len;
-  a.max_ctx_len = meta.max_ctx_len;
-  a.max_blocks_per_seq = meta.max_blocks_per_seq;
-  a.q_start = meta.q_start;
-  a.ctx_len = meta.ctx_len;
-  a.block_table = meta.block_table;
+  set_step(a, meta, true);
   a.scale_log2 = scale * (float)M_LOG2E;
   if (meta.max_q_len == 1)
     attention_decode(a, attn_scratch_, kAttnScratchBytes, num_sms_, stream_, pdl_);

@@ -27,6 +27,18 @@ struct AttnArgs {
   float scale_log2;  // softmax scale * log2(e): the kernels work in base 2 (exp2f)
 };
 
+// The step's sequences (meta) in a; paged: their keys in the paged cache (the block table),
+// else the step's own rows (attention_dense). set_step(GeneralAttnArgs&) below is its twin.
+inline void set_step(AttnArgs& a, const AttnMeta& meta, bool paged) {
+  a.num_seqs = meta.num_seqs;
+  a.max_q_len = meta.max_q_len;
+  a.max_ctx_len = meta.max_ctx_len;
+  a.q_start = meta.q_start;
+  a.ctx_len = meta.ctx_len;
+  a.max_blocks_per_seq = paged ? meta.max_blocks_per_seq : 0;
+  a.block_table = paged ? meta.block_table : nullptr;
+}
+
 // The offset of token j's head_dim values for KV head kvh of a sequence's paged cache.
 __device__ __forceinline__ int64_t paged_offset(const int32_t* seq_blocks, int j, int kvh, int kv_heads,
                                                 int block_shift, int head_dim) {

@@ -76,11 +76,7 @@ void CudaBackend::attention_dense(HeadSlices out, HeadSlices q, HeadSlices k, He
   a.q_stride = q.row_stride;
   a.num_heads = a.num_kv_heads = heads;
   a.head_dim = v_dim;
-  a.num_seqs = meta.num_seqs;
-  a.max_q_len = meta.max_q_len;
-  a.max_ctx_len = meta.max_ctx_len;
-  a.q_start = meta.q_start;
-  a.ctx_len = meta.ctx_len;
+  set_step(a, meta, false);  // the keys are the step's own rows
   a.scale_log2 = scale * (float)M_LOG2E;
   const StepKv kv{static_cast<const bf16*>(k.data), static_cast<const bf16*>(k_rope.data),
                   static_cast<const bf16*>(v.data), k.row_stride, k.head_stride, k_rope.row_stride,
